@@ -1,0 +1,1 @@
+"""Loading a project: config file → validated, frozen model."""

@@ -1,0 +1,321 @@
+"""Raw, schema-valid data → the frozen model (`Spec`), collecting every problem on the way.
+
+This is the one place where meaning is assigned: the command becomes one argv, durations and
+signals are parsed, paths are resolved against the config's folder, and the environment is
+layered (DESIGN §2.3). Interpolation of `${VAR}` happens here too, per service, so that each
+service sees its own `PORT`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
+from orchestra.config.inference import InferenceError, infer_command
+from orchestra.config.interpolate import InterpolationError, interpolate
+from orchestra.config.model import (
+    CONDITION_ALIASES,
+    Check,
+    CheckKind,
+    Condition,
+    Dependency,
+    RestartMode,
+    RestartPolicy,
+    Service,
+    SourceKind,
+    Spec,
+    frozen_env,
+)
+from orchestra.config.source import Document, PathKey, SourceMap
+from orchestra.config.values import parse_duration, parse_host_port, parse_port, parse_signal
+from orchestra.errors import ConfigError, Problem
+
+T = TypeVar("T")
+SHELL = "/bin/sh"
+CHECK_KINDS = tuple(k.value for k in CheckKind)
+
+
+class Collector:
+    """Gathers problems with their positions instead of stopping at the first."""
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def add(self, path: PathKey, message: str, *, key: bool = False) -> None:
+        where = self.source.locate_key(path) if key else self.source.locate(path)
+        self.problems.append(Problem(where, dotted(path), message))
+
+    def parse(self, path: PathKey, value: object, parser: Callable[[object], T]) -> T | None:
+        try:
+            return parser(value)
+        except ValueError as exc:
+            self.add(path, str(exc))
+            return None
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def env_text(value: object) -> str:
+    """Env values may be written as numbers or booleans in YAML; the process sees text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def as_list(value: object) -> list[object]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+# --------------------------------------------------------------------------- interpolation
+
+def interpolate_tree(data: object, path: PathKey, lookup: Mapping[str, str],
+                     problems: Collector) -> object:
+    """Interpolate every string below `data`; `x-*` keys are left alone (anchors only)."""
+    if isinstance(data, str):
+        try:
+            return interpolate(data, lookup)
+        except InterpolationError as exc:
+            problems.add(path, exc.message)
+            return data
+    if isinstance(data, list):
+        return [interpolate_tree(v, (*path, i), lookup, problems) for i, v in enumerate(data)]
+    if isinstance(data, dict):
+        return {k: v if k.startswith("x-") else interpolate_tree(v, (*path, k), lookup, problems)
+                for k, v in data.items()}
+    return data
+
+
+# --------------------------------------------------------------------------- services
+
+class ServiceBuilder:
+    """Builds one `Service` from its raw mapping."""
+
+    def __init__(self, root: Path, base_env: Mapping[str, str], base_secrets: frozenset[str],
+                 problems: Collector) -> None:
+        self.root = root
+        self.base_env = base_env
+        self.base_secrets = base_secrets
+        self.problems = problems
+
+    def build(self, name: str, raw: dict[str, object], path: PathKey) -> Service | None:
+        before = len(self.problems.problems)
+        directory = self._directory(raw, path)
+        entrypoint = raw.get("entrypoint")
+        run_dir = directory / entrypoint if isinstance(entrypoint, str) else directory
+        argv, shell = self._argv(raw, path, run_dir)
+        env, secrets = self._env(raw, path)
+        service = Service(
+            name=name,
+            argv=argv,
+            shell=shell,
+            dir=directory,
+            run_dir=run_dir,
+            entrypoint=entrypoint if isinstance(entrypoint, str) else None,
+            env=frozen_env(env),
+            secret_keys=secrets,
+            namespace=str(raw.get("namespace", "default")),
+            depends_on=self._depends_on(raw.get("depends_on"), (*path, "depends_on")),
+            readiness=self._check(raw.get("readiness"), (*path, "readiness")),
+            liveness=self._check(raw.get("liveness"), (*path, "liveness")),
+            restart=self._restart(raw.get("restart"), (*path, "restart")) or RestartPolicy(),
+            stop_signal=self._optional(raw, path, "stop_signal", parse_signal) or parse_signal(15),
+            stop_timeout=self._optional(raw, path, "stop_timeout", parse_duration),
+            replicas=int(raw.get("replicas", 1)),  # type: ignore[call-overload]
+            port=self._optional(raw, path, "port", parse_port),
+            disabled=bool(raw.get("disabled", False)),
+            location=self.problems.source.locate_key(path),
+        )
+        return service if len(self.problems.problems) == before else None
+
+    def _optional(self, raw: dict[str, object], path: PathKey, key: str,
+                  parser: Callable[[object], T]) -> T | None:
+        if key not in raw or raw[key] is None:
+            return None
+        return self.problems.parse((*path, key), raw[key], parser)
+
+    def _directory(self, raw: dict[str, object], path: PathKey) -> Path:
+        value = raw.get("dir")
+        return (self.root / value).resolve() if isinstance(value, str) else self.root
+
+    def _argv(self, raw: dict[str, object], path: PathKey,
+              run_dir: Path) -> tuple[tuple[str, ...], bool]:
+        command, args = raw.get("command"), [str(a) for a in as_list(raw.get("args"))]
+        if isinstance(command, str) and not args:
+            return (SHELL, "-c", command), True
+        if isinstance(command, str):
+            return (command, *args), False
+        if isinstance(command, list):
+            return tuple(str(c) for c in command) + tuple(args), False
+        try:
+            return infer_command(run_dir) + tuple(args), False
+        except InferenceError as exc:
+            self.problems.add(path, str(exc), key=True)
+            return (), False
+
+    def _env(self, raw: dict[str, object], path: PathKey) -> tuple[dict[str, str], frozenset[str]]:
+        env = dict(self.base_env)
+        secrets = set(self.base_secrets)
+        for index, item in enumerate(as_list(raw.get("env_file"))):
+            loaded = load_env_files([item], self.root, self.problems,
+                                    (*path, "env_file", index) if isinstance(raw.get("env_file"),
+                                                                             list)
+                                    else (*path, "env_file"))
+            env.update(loaded)
+            secrets.update(loaded)
+        for key, value in dict(raw.get("env") or {}).items():  # type: ignore[call-overload]
+            env[key] = env_text(value)
+            secrets.discard(key)
+        return env, frozenset(secrets)
+
+    def _depends_on(self, value: object, path: PathKey) -> tuple[Dependency, ...]:
+        if isinstance(value, list):
+            return tuple(Dependency(str(name)) for name in value)
+        if not isinstance(value, dict):
+            return ()
+        deps = []
+        for name, options in value.items():
+            condition = Condition.STARTED
+            if isinstance(options, dict) and options.get("condition") is not None:
+                text = str(options["condition"])
+                if text in CONDITION_ALIASES:
+                    condition = CONDITION_ALIASES[text]
+                else:
+                    self.problems.add((*path, name, "condition"), f"invalid condition '{text}'")
+            deps.append(Dependency(str(name), condition))
+        return tuple(deps)
+
+    def _check(self, value: object, path: PathKey) -> Check | None:
+        if not isinstance(value, dict):
+            return None
+        kinds = [k for k in CHECK_KINDS if k in value]
+        if len(kinds) != 1:
+            self.problems.add(path, "needs exactly one of " + ", ".join(CHECK_KINDS)
+                              + f" (got {', '.join(kinds) or 'none'})")
+            return None
+        kind = CheckKind(kinds[0])
+        fields = self._check_target(kind, value[kind.value], (*path, kind.value))
+        if fields is None:
+            return None
+        timing: dict[str, float] = {}
+        for key in ("interval", "timeout", "start_period"):
+            if key in value:
+                parsed = self.problems.parse((*path, key), value[key], parse_duration)
+                if parsed is not None:
+                    timing[key] = parsed
+        retries = value.get("retries")
+        return Check(kind=kind, retries=retries if isinstance(retries, int) else None,
+                     **fields, **timing)  # type: ignore[arg-type]
+
+    def _check_target(self, kind: CheckKind, target: object,
+                      path: PathKey) -> dict[str, object] | None:
+        match kind:
+            case CheckKind.TCP:
+                parsed = self.problems.parse(path, target, parse_host_port)
+                return None if parsed is None else {"host": parsed[0], "port": parsed[1]}
+            case CheckKind.HTTP:
+                return {"url": target} if self._valid_url(target, path) else None
+            case CheckKind.EXEC:
+                if isinstance(target, str):
+                    return {"argv": (SHELL, "-c", target)}
+                return {"argv": tuple(str(a) for a in as_list(target))}
+            case CheckKind.LOG:
+                try:
+                    re.compile(str(target))
+                except re.error as exc:
+                    self.problems.add(path, f"invalid regular expression '{target}': {exc}")
+                    return None
+                return {"pattern": str(target)}
+            case CheckKind.NOTIFY:
+                return {}
+
+    def _valid_url(self, target: object, path: PathKey) -> bool:
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(str(target))
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            if ok and parts.port is not None:
+                parse_port(parts.port)
+        except ValueError:
+            ok = False
+        if not ok:
+            self.problems.add(path, f"invalid URL '{target}' (expected http://HOST[:PORT]/PATH)")
+        return ok
+
+    def _restart(self, value: object, path: PathKey) -> RestartPolicy | None:
+        if value is None:
+            return None
+        if value is False:
+            return RestartPolicy(RestartMode.NO)
+        if isinstance(value, str):
+            return RestartPolicy(RestartMode(value))
+        if not isinstance(value, dict):
+            return None
+        backoff = 1.0
+        if "backoff" in value:
+            backoff = self.problems.parse((*path, "backoff"), value["backoff"],
+                                          parse_duration) or 1.0
+        policy = value.get("policy", "no")
+        mode = RestartMode.NO if policy is False else RestartMode(str(policy))
+        max_restarts = value.get("max_restarts")
+        return RestartPolicy(mode, max_restarts if isinstance(max_restarts, int) else None,
+                             backoff)
+
+
+# --------------------------------------------------------------------------- env files
+
+def load_env_files(items: Sequence[object], root: Path, problems: Collector,
+                   path: PathKey) -> dict[str, str]:
+    """Env files named in the YAML: relative to the config's folder, and required."""
+    files: list[EnvFile] = []
+    for item in items:
+        try:
+            files.append(read_env_file(root / str(item), required=True))
+        except ConfigError as exc:
+            problems.problems.extend(
+                Problem(p.location if p.location.line is not None else problems.source.locate(path),
+                        p.field or dotted(path), p.message) for p in exc.problems)
+    return merge_env_files(files)
+
+
+def build_yaml(document: Document, file: Path, project_files: Sequence[EnvFile],
+               environ: Mapping[str, str]) -> tuple[Spec | None, list[Problem]]:
+    """Build the model from schema-valid data; returns the problems instead of raising."""
+    data = document.data
+    assert isinstance(data, dict)  # the schema guarantees a mapping
+    problems = Collector(document.source)
+    root = file.parent
+    file_values = merge_env_files(project_files)
+    file_values.update(load_env_files(as_list(data.get("env_file")), root, problems,
+                                      ("env_file",)))
+    lookup = {**environ, **file_values}
+    project_env = interpolate_tree(data.get("env") or {}, ("env",), lookup, problems)
+    base_env = dict(file_values)
+    base_env.update((k, env_text(v)) for k, v in dict(project_env).items())  # type: ignore[call-overload]
+    secrets = frozenset(k for k in file_values if k not in dict(project_env))  # type: ignore[call-overload]
+    builder = ServiceBuilder(root, base_env, secrets, problems)
+    services: list[Service] = []
+    for name, raw in dict(data.get("services") or {}).items():  # type: ignore[call-overload]
+        path: PathKey = ("services", name)
+        service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.1"}
+        if isinstance(raw.get("port"), int):
+            service_lookup["PORT"] = str(raw["port"])
+        raw = interpolate_tree(raw, path, service_lookup, problems)
+        service = builder.build(name, raw, path)
+        if service is not None:
+            services.append(service)
+    if problems.problems:
+        return None, problems.problems
+    return Spec(file, SourceKind.YAML, root, tuple(services)), []
+

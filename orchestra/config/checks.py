@@ -1,0 +1,72 @@
+"""Semantic checks on a built model: what the schema cannot see (DESIGN §7, `config/checks`).
+
+Every problem is collected: unknown and self dependencies, cycles reported as their path,
+`condition: ready` without a readiness check, and working directories that do not exist.
+"""
+
+from __future__ import annotations
+
+import difflib
+import graphlib
+
+from orchestra.config.model import Condition, Service, Spec
+from orchestra.errors import Problem
+
+
+def check_spec(spec: Spec) -> list[Problem]:
+    problems: list[Problem] = []
+    names = set(spec.names())
+    for service in spec.services:
+        problems.extend(_dependency_problems(service, names, spec))
+        problems.extend(_directory_problems(service))
+    if not problems:
+        problems.extend(_cycle_problems(spec))
+    return problems
+
+
+def _field(service: Service, suffix: str) -> str:
+    return f"services.{service.name}.{suffix}"
+
+
+def _dependency_problems(service: Service, names: set[str], spec: Spec) -> list[Problem]:
+    problems = []
+    for dep in service.depends_on:
+        if dep.service == service.name:
+            problems.append(Problem(service.location, _field(service, "depends_on"),
+                                    f"service '{service.name}' depends on itself"))
+        elif dep.service not in names:
+            hint = difflib.get_close_matches(dep.service, sorted(names), n=1)
+            suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
+            problems.append(Problem(service.location, _field(service, "depends_on"),
+                                    f"unknown service '{dep.service}'{suffix}"))
+        elif dep.condition is Condition.READY and spec.service(dep.service).readiness is None:
+            problems.append(Problem(
+                service.location, _field(service, f"depends_on.{dep.service}.condition"),
+                f"condition 'ready' needs a readiness check on '{dep.service}' "
+                "(add `readiness:` to it, or use condition 'started')"))
+    return problems
+
+
+def _directory_problems(service: Service) -> list[Problem]:
+    if not service.dir.is_dir():
+        return [Problem(service.location, _field(service, "dir"),
+                        f"directory '{service.dir}' does not exist")]
+    if not service.run_dir.is_dir():
+        return [Problem(service.location, _field(service, "entrypoint"),
+                        f"directory '{service.run_dir}' does not exist")]
+    return []
+
+
+def _cycle_problems(spec: Spec) -> list[Problem]:
+    graph = {s.name: [d.service for d in s.depends_on] for s in spec.services}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        cycle: list[str] = list(exc.args[1])
+        # graphlib gives the cycle as [a, b, ..., a] in "depends on" order reversed; show it as
+        # "x depends on y": web -> migrate -> db -> web
+        path = list(reversed(cycle))
+        first = spec.service(path[0])
+        return [Problem(first.location, _field(first, "depends_on"),
+                        "dependency cycle: " + " -> ".join(path))]
+    return []

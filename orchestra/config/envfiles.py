@@ -1,0 +1,95 @@
+"""Read `.env` files with python-dotenv's own parser, keeping the line of every key.
+
+dotenv's parser (not a hand-rolled one) is used so quoting, `export`, comments and multi-line
+values mean exactly what they mean to every other tool reading the same file. Values are literal:
+like honcho and foreman, `${...}` inside a `.env` is not expanded. Unlike `dotenv_values`, a
+statement dotenv cannot parse is an error at its line rather than a logged warning.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from dotenv.parser import Original, parse_stream
+
+from orchestra.config.procfile import excerpt, read_config_text
+from orchestra.errors import ConfigError, Location, Problem
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME_RULE = "(expected letters, digits and '_', not starting with a digit)"
+
+
+@dataclass(frozen=True, slots=True)
+class EnvFile:
+    """The variables of one env file; `lines` maps each key to the 1-based line that set it."""
+
+    path: Path
+    values: Mapping[str, str]
+    lines: Mapping[str, int]
+
+
+def read_env_file(path: Path, *, required: bool) -> EnvFile:
+    """Read the env file at `path`; every problem in it is collected into one `ConfigError`.
+
+    A missing file is an error only when `required`: the implicit project `.env` is optional,
+    a file named in `env_file:` is not.
+    """
+    file = str(path)
+    text = read_config_text(path)
+    if text is None:
+        if required:
+            raise ConfigError.single(file, "no such file")
+        return EnvFile(path, MappingProxyType({}), MappingProxyType({}))
+    # Universal newlines, as dotenv's own loader reads files: a CRLF file's values carry no '\r'.
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    values: dict[str, str] = {}
+    lines: dict[str, int] = {}
+    problems: list[Problem] = []
+    for binding in parse_stream(io.StringIO(text)):
+        line = _statement_line(binding.original)
+        key, value = binding.key, binding.value
+        if binding.error:
+            problems.append(_problem(file, line,
+                                     f"cannot parse {excerpt(binding.original.string.strip())}"))
+        elif key is None or value is None:
+            continue  # blank, comment, or a bare `KEY` without '=' (dotenv ignores it too)
+        elif not _NAME.fullmatch(key):
+            message = f"invalid variable name {excerpt(key)} {_NAME_RULE}"
+            problems.append(_problem(file, line, message))
+        elif "\0" in value:
+            # Refused here because exec() would fail later with a bare ValueError.
+            problems.append(_problem(file, line, f"value of '{key}' contains a NUL character"))
+        else:
+            values[key] = value  # later duplicates win, as in dotenv
+            lines[key] = line
+    if problems:
+        raise ConfigError(problems)
+    return EnvFile(path, MappingProxyType(values), MappingProxyType(lines))
+
+
+def merge_env_files(files: Sequence[EnvFile]) -> dict[str, str]:
+    """Layer env files in order: a key in a later file overrides the same key in an earlier one."""
+    merged: dict[str, str] = {}
+    for env_file in files:
+        merged.update(env_file.values)
+    return merged
+
+
+def _statement_line(original: Original) -> int:
+    """The line where the statement itself starts.
+
+    dotenv reports where its scan started, which is before any blank lines preceding the
+    statement; without this, a key after a blank line would be reported one line too early.
+    """
+    string = original.string
+    leading = string[: len(string) - len(string.lstrip())]
+    return int(original.line) + leading.count("\n")
+
+
+def _problem(file: str, line: int, message: str) -> Problem:
+    return Problem(Location(file, line), "", message)

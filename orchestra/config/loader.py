@@ -1,0 +1,116 @@
+"""Find the project's config and run the loading passes: source → schema → build → checks.
+
+`load_spec` is the single entry point used by every command; it either returns a valid,
+frozen `Spec` or raises one `ConfigError` listing every problem found (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestra.config.build import SHELL, build_yaml
+from orchestra.config.checks import check_spec
+from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
+from orchestra.config.model import Service, SourceKind, Spec, frozen_env
+from orchestra.config.procfile import read_procfile
+from orchestra.config.schema import validate
+from orchestra.config.source import load_yaml
+from orchestra.errors import ConfigError, Location
+
+CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """What the command line says about where the project is."""
+
+    file: Path | None = None                     # -f/--file (alias --procfile)
+    env_files: tuple[Path, ...] | None = None    # -e/--env-file; None: `.env` beside the file
+    app_root: Path | None = None                 # -d/--app-root
+    cwd: Path = field(default_factory=Path.cwd)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+
+def discover(options: LoadOptions) -> Path:
+    """The config file: `-f`, else orchestra.yaml / orchestra.yml / Procfile in the folder."""
+    base = options.app_root or options.cwd
+    if options.file is not None:
+        return options.file if options.file.is_absolute() else options.cwd / options.file
+    named = options.environ.get("PROCFILE")
+    if named:
+        return base / named
+    for name in CANDIDATES:
+        if (base / name).exists():
+            return base / name
+    raise ConfigError.single(str(base), "no orchestra.yaml, orchestra.yml or Procfile here "
+                                        "(name one with -f FILE)")
+
+
+def is_yaml(path: Path) -> bool:
+    return path.suffix in (".yaml", ".yml")
+
+
+def project_env_files(options: LoadOptions, folder: Path) -> list[EnvFile]:
+    """`-e A,B` (required, later wins), else `.env` in the config's folder if present."""
+    if options.env_files is None:
+        return [read_env_file(folder / ".env", required=False)]
+    problems = []
+    files = []
+    for path in options.env_files:
+        try:
+            files.append(read_env_file(path if path.is_absolute() else options.cwd / path,
+                                       required=True))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return files
+
+
+def load_spec(options: LoadOptions) -> Spec:
+    path = discover(options)
+    folder = (options.app_root or path.parent).resolve()
+    env_files = project_env_files(options, folder)
+    if is_yaml(path):
+        spec = _load_yaml(path, env_files, options)
+    else:
+        spec = _load_procfile(path, folder, env_files)
+    problems = check_spec(spec)
+    if problems:
+        raise ConfigError(problems)
+    return spec
+
+
+def _load_yaml(path: Path, env_files: Sequence[EnvFile], options: LoadOptions) -> Spec:
+    document = load_yaml(path)
+    problems = validate(document.data, document.source, str(path))
+    if problems:
+        raise ConfigError(problems)
+    spec, problems = build_yaml(document, path.resolve(), env_files, options.environ)
+    if spec is None:
+        raise ConfigError(problems)
+    return spec
+
+
+def _load_procfile(path: Path, root: Path, env_files: Sequence[EnvFile]) -> Spec:
+    """Procfile lines run under `sh -c` in the app root, with the `.env` values (honcho)."""
+    entries = read_procfile(path)
+    env = merge_env_files(env_files)
+    secrets = frozenset(env)
+    services = tuple(
+        Service(
+            name=entry.name,
+            argv=(SHELL, "-c", entry.command),
+            shell=True,
+            dir=root,
+            run_dir=root,
+            env=frozen_env(env),
+            secret_keys=secrets,
+            location=Location(str(path), entry.line, 1),
+        )
+        for entry in entries
+    )
+    return Spec(path.resolve(), SourceKind.PROCFILE, root, services)

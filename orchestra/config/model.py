@@ -1,0 +1,151 @@
+"""The resolved, immutable model of a project: what `check` validates and `up` runs.
+
+Everything here is already parsed: durations are seconds, signals are `signal.Signals`, the
+command is one argv, paths are absolute and the environment is layered. Nothing downstream
+re-reads raw config, so there is exactly one place (`config.build`) where meaning is assigned.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+
+from orchestra.errors import Location
+
+DEFAULT_STOP_TIMEOUT = 10.0
+DEFAULT_NAMESPACE = "default"
+
+
+class SourceKind(StrEnum):
+    YAML = "yaml"
+    PROCFILE = "procfile"
+
+
+class Condition(StrEnum):
+    """When a dependent may start, relative to its dependency."""
+
+    STARTED = "started"
+    READY = "ready"
+    COMPLETED_SUCCESSFULLY = "completed_successfully"
+
+
+CONDITION_ALIASES: Mapping[str, Condition] = MappingProxyType({
+    "started": Condition.STARTED,
+    "ready": Condition.READY,
+    "healthy": Condition.READY,
+    "completed_successfully": Condition.COMPLETED_SUCCESSFULLY,
+    # docker compose spellings
+    "service_started": Condition.STARTED,
+    "service_healthy": Condition.READY,
+    "service_completed_successfully": Condition.COMPLETED_SUCCESSFULLY,
+})
+
+
+class RestartMode(StrEnum):
+    NO = "no"
+    ON_FAILURE = "on-failure"
+    ALWAYS = "always"
+
+
+class CheckKind(StrEnum):
+    TCP = "tcp"
+    HTTP = "http"
+    EXEC = "exec"
+    LOG = "log"
+    NOTIFY = "notify"
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    service: str
+    condition: Condition = Condition.STARTED
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One readiness or liveness check; exactly one of the kind-specific fields is set."""
+
+    kind: CheckKind
+    host: str | None = None          # tcp
+    port: int | None = None          # tcp
+    url: str | None = None           # http
+    argv: tuple[str, ...] = ()       # exec
+    pattern: str | None = None       # log (a valid regular expression)
+    interval: float = 1.0
+    timeout: float = 1.0
+    retries: int | None = None       # None: until start_period runs out
+    start_period: float = 60.0
+
+    def describe(self) -> str:
+        """A short human description, used in readiness reasons."""
+        match self.kind:
+            case CheckKind.TCP:
+                return f"tcp {self.host}:{self.port}"
+            case CheckKind.HTTP:
+                return f"http {self.url}"
+            case CheckKind.EXEC:
+                return "exec " + " ".join(self.argv)
+            case CheckKind.LOG:
+                return f"log /{self.pattern}/"
+            case CheckKind.NOTIFY:
+                return "notify READY=1"
+
+
+@dataclass(frozen=True, slots=True)
+class RestartPolicy:
+    mode: RestartMode = RestartMode.NO
+    max_restarts: int | None = None  # None: unlimited
+    backoff: float = 1.0
+
+
+def frozen_env(values: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """A read-only copy, so a built model cannot be mutated through its env."""
+    return MappingProxyType(dict(values or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """One service as declared (before replicas are expanded into instances by the plan)."""
+
+    name: str
+    argv: tuple[str, ...]
+    shell: bool                      # argv is ["/bin/sh", "-c", <the user's string>]
+    dir: Path                        # working directory, absolute
+    run_dir: Path                    # dir/entrypoint: where the process runs
+    entrypoint: str | None = None
+    env: Mapping[str, str] = field(default_factory=frozen_env)
+    secret_keys: frozenset[str] = frozenset()   # keys whose values came from env files
+    namespace: str = DEFAULT_NAMESPACE
+    depends_on: tuple[Dependency, ...] = ()
+    readiness: Check | None = None
+    liveness: Check | None = None
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
+    stop_signal: signal.Signals = signal.SIGTERM
+    stop_timeout: float | None = None   # None: the default, or `-t/--timeout`
+    replicas: int = 1
+    port: int | None = None
+    disabled: bool = False
+    location: Location = field(default_factory=lambda: Location("<unknown>"))
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """A whole project: where it came from and its services in file order."""
+
+    path: Path
+    kind: SourceKind
+    root: Path                       # the folder relative paths resolve against
+    services: tuple[Service, ...]
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.services)
+
+    def service(self, name: str) -> Service:
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        raise KeyError(name)

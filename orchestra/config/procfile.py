@@ -1,0 +1,122 @@
+"""Read a foreman/honcho `Procfile` into named commands, reporting every bad line at once.
+
+Unlike honcho, which silently skips lines it cannot parse, a line that is neither a comment,
+blank, nor `name: command` is an error: a typo such as `web gunicorn app` would otherwise make a
+process vanish without a word. Commands are kept verbatim (no interpolation): `$PORT` and friends
+are for the shell that runs the command, with the service's environment (DESIGN §2.5).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestra.errors import ConfigError, Location, Problem
+
+_ENTRY = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
+_EXCERPT_LIMIT = 60
+
+
+@dataclass(frozen=True, slots=True)
+class ProcfileEntry:
+    """One `name: command` line; `line` is 1-based, for messages about this process."""
+
+    name: str
+    command: str
+    line: int
+
+
+def read_procfile(path: Path) -> tuple[ProcfileEntry, ...]:
+    """Read and parse the Procfile at `path`; any failure is a `ConfigError`, never a traceback."""
+    text = read_config_text(path)
+    if text is None:
+        raise ConfigError.single(str(path), "no such file")
+    return parse_procfile(text, str(path))
+
+
+def parse_procfile(text: str, file: str) -> tuple[ProcfileEntry, ...]:
+    """Parse Procfile `text`; `file` is only used to locate problems.
+
+    All problems (malformed lines, duplicate names, no entries) are collected and raised together
+    as one `ConfigError`, so a single `orchestra check` shows everything.
+    """
+    entries: list[ProcfileEntry] = []
+    problems: list[Problem] = []
+    first_line: dict[str, int] = {}
+    for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
+        line = raw.removesuffix("\r")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        match = _ENTRY.match(line)
+        if match is None or not match.group(2).strip():
+            problems.append(_problem(file, number, f"malformed line {excerpt(line)} "
+                                                   "(expected 'name: command')"))
+            continue
+        name, command = match.group(1), match.group(2)
+        if "\0" in command:
+            # Refused here because exec() would fail later with a bare ValueError.
+            problems.append(_problem(file, number, f"command of '{name}' contains a NUL character"))
+        elif name in first_line:
+            first = first_line[name]
+            problems.append(_problem(
+                file, number, f"duplicate process '{name}' (first defined at line {first})"))
+        else:
+            first_line[name] = number
+            entries.append(ProcfileEntry(name, command, number))
+    if not entries and not problems:
+        problems.append(Problem(Location(file), "", "no processes defined"))
+    if problems:
+        raise ConfigError(problems)
+    return tuple(entries)
+
+
+def read_config_text(path: Path) -> str | None:
+    """Return the UTF-8 text of a config file, or None when it does not exist.
+
+    None rather than an error because whether a missing file matters is the caller's call
+    (a Procfile must exist, an optional `.env` need not). Everything else that would otherwise be
+    an OSError or UnicodeDecodeError traceback becomes a `ConfigError` locating the problem.
+    Special files are refused before opening: reading a FIFO would block forever.
+    """
+    file = str(path)
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError.single(file, "is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise ConfigError.single(file, "is not a regular file")
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise ConfigError.single(file, f"cannot read: {error.strerror or error}") from None
+    except ValueError as error:  # e.g. an embedded NUL byte in the path
+        raise ConfigError.single(file, f"cannot read: {error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise ConfigError.single(file, f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
+                                 line=line, column=column) from None
+    return text.removeprefix("\ufeff")
+
+
+def excerpt(text: str) -> str:
+    """Quote user text for a message: shortened, with control characters escaped.
+
+    Escaping keeps a stray terminal escape sequence in a config file from garbling the output.
+    """
+    if len(text) > _EXCERPT_LIMIT:
+        text = text[: _EXCERPT_LIMIT - 3] + "..."
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return f"'{shown}'"
+
+
+def _problem(file: str, line: int, message: str) -> Problem:
+    return Problem(Location(file, line, 1), "", message)

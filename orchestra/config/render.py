@@ -1,0 +1,74 @@
+"""`orchestra config`: the resolved model as YAML or JSON, with env-file values masked.
+
+Values that came from `.env` files are usually secrets, so they are shown as `***` unless the
+user asks with `--show-env`; values written in the YAML itself are shown as they are.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+from orchestra.config.model import Check, Service, Spec
+
+MASK = "***"
+
+
+def _check(check: Check | None) -> dict[str, object] | None:
+    if check is None:
+        return None
+    data: dict[str, object] = {"kind": check.kind.value}
+    for key in ("host", "port", "url", "pattern"):
+        value = getattr(check, key)
+        if value is not None:
+            data[key] = value
+    if check.argv:
+        data["argv"] = list(check.argv)
+    data.update(interval=check.interval, timeout=check.timeout, retries=check.retries,
+                start_period=check.start_period)
+    return data
+
+
+def _service(service: Service, show_env: bool) -> dict[str, object]:
+    env = {key: value if show_env or key not in service.secret_keys else MASK
+           for key, value in sorted(service.env.items())}
+    return {
+        "argv": list(service.argv),
+        "shell": service.shell,
+        "cwd": str(service.run_dir),
+        "env": env,
+        "namespace": service.namespace,
+        "depends_on": {d.service: d.condition.value for d in service.depends_on},
+        "readiness": _check(service.readiness),
+        "liveness": _check(service.liveness),
+        "restart": {"policy": service.restart.mode.value,
+                    "max_restarts": service.restart.max_restarts,
+                    "backoff": service.restart.backoff},
+        "stop_signal": service.stop_signal.name,
+        "stop_timeout": service.stop_timeout,
+        "replicas": service.replicas,
+        "port": service.port,
+        "disabled": service.disabled,
+    }
+
+
+def spec_data(spec: Spec, *, show_env: bool = False) -> dict[str, object]:
+    return {
+        "file": str(spec.path),
+        "kind": spec.kind.value,
+        "services": {s.name: _service(s, show_env) for s in spec.services},
+    }
+
+
+def render_spec(spec: Spec, output_format: str, *, show_env: bool = False) -> str:
+    data = spec_data(spec, show_env=show_env)
+    if output_format == "json":
+        return json.dumps(data, indent=2) + "\n"
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    stream = io.StringIO()
+    yaml.dump(data, stream)
+    return stream.getvalue()

@@ -1,0 +1,71 @@
+"""The errors library code raises; only `orchestra.cli` turns them into exit codes.
+
+A config problem always carries where it was found (file, line, column) and the field path, so
+that a user reading `orchestra.yaml:12:5: services.web.depends_on: unknown service 'dbb'` can go
+straight to the place. Problems are collected, never raised one at a time, so one run of
+`orchestra check` shows everything that is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A place in a config file; line and column are 1-based, None when unknown."""
+
+    file: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        text = self.file
+        if self.line is not None:
+            text += f":{self.line}"
+            if self.column is not None:
+                text += f":{self.column}"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the user's input."""
+
+    location: Location
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field:
+            return f"{self.location}: {self.field}: {self.message}"
+        return f"{self.location}: {self.message}"
+
+
+class OrchestraError(Exception):
+    """Base of every error the CLI knows how to present without a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(OrchestraError):
+    """The configuration (file, env file or flags) is invalid; nothing was started."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(cls, file: str, message: str, *, line: int | None = None,
+               column: int | None = None, field: str = "") -> ConfigError:
+        """Shorthand for an error with exactly one problem."""
+        return cls([Problem(Location(file, line, column), field, message)])
+
+
+class UsageError(OrchestraError):
+    """The command line asks for something impossible (unknown service, bad flag value)."""
+
+    exit_code = 2
