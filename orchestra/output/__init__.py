@@ -1,0 +1,1 @@
+"""The output pipeline: every byte orchestra prints goes through `mux.Multiplexer`."""

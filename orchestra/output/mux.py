@@ -1,0 +1,227 @@
+"""The multiplexer: the only writer to orchestra's stdout.
+
+Every child's output arrives here as raw chunks, is split into lines per (service, stream),
+prefixed, and printed. Work is done per chunk with bytes operations, never per line in Python,
+and everything fed during one event-loop iteration leaves in one batch of `os.write` calls, so
+a firehose of many services prints at close to the speed of a plain pipe.
+
+A slow reader of our stdout blocks the writes, and through the unread pipes it slows the
+children down too (back-pressure instead of dropping lines: nothing fed is ever lost). A reader
+that goes away (EPIPE, as when a pager quits) marks the output broken: from then on output is
+discarded, the owner is told once through `on_broken`, and line listeners keep working.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import time
+from collections.abc import Callable, Iterable, Sequence
+from json.encoder import encode_basestring
+
+from orchestra.output.lines import LineSplitter, Run
+from orchestra.output.options import OutputOptions
+from orchestra.output.style import SYSTEM, Prefixes
+
+LineListener = Callable[[str], None]
+
+FLUSH_AT = 4 * 1024 * 1024
+"""Write at once when this many bytes are buffered, so memory stays bounded between flushes."""
+
+
+class Multiplexer:
+    """Formats lines of every service and writes them, in batches, to one file descriptor.
+
+    `schedule` (e.g. `loop.call_soon`) is called with `self.flush` when data is first buffered
+    after a flush, so one event-loop iteration costs one write; without it the caller flushes.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        names: Sequence[str],
+        options: OutputOptions,
+        *,
+        clock: Callable[[], float] = time.time,
+        schedule: Callable[[Callable[[], None]], object] | None = None,
+        on_broken: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._fd = fd
+        self._options = options
+        self._clock = clock
+        self._schedule = schedule
+        self._on_broken = on_broken
+        self._prefixes = Prefixes(options, names)
+        self._splitters: dict[tuple[str, str], LineSplitter] = {}
+        self._listeners: dict[str, list[LineListener]] = {}
+        self._out: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
+        self._broken = False
+
+    @property
+    def broken(self) -> bool:
+        """True once a write failed; output is discarded from then on."""
+        return self._broken
+
+    def add_names(self, names: Iterable[str]) -> None:
+        """Widen the name padding, e.g. when replicas are scaled up during the run."""
+        self._prefixes.add_names(names)
+
+    def feed(self, name: str, stream: str, data: bytes) -> None:
+        """Take a raw chunk read from a child's pipe; it may end in the middle of a line."""
+        key = (name, stream)
+        splitter = self._splitters.get(key)
+        if splitter is None:
+            splitter = self._splitters[key] = LineSplitter(self._options.max_line)
+        runs = splitter.feed(data)
+        if runs:
+            self._emit(name, stream, runs)
+
+    def close_stream(self, name: str, stream: str) -> None:
+        """End of a pipe: print its last partial line, which has no newline, as a line."""
+        splitter = self._splitters.pop((name, stream), None)
+        if splitter is not None:
+            runs = splitter.finish()
+            if runs:
+                self._emit(name, stream, runs)
+
+    def system(
+        self,
+        text: str,
+        *,
+        service: str | None = None,
+        event: str | None = None,
+        json_only: bool = False,
+        **fields: object,
+    ) -> None:
+        """Print orchestra's own message as a line of the pseudo-service `system`.
+
+        `service`, `event` and `fields` appear only in JSON output (the text is expected to
+        mention them already); the core keys of the JSON object win over same-named fields.
+        `json_only` events are left out of text output.
+        """
+        if self._broken:
+            return
+        now = self._clock()
+        if self._options.json:
+            record = {"ts": now, "service": service or SYSTEM, "stream": "system"}
+            record.update(event=event, text=text)
+            for key, value in fields.items():
+                record.setdefault(key, value)
+            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+            self._buffer(line.encode("utf-8", "replace") + b"\n")
+            return
+        if json_only:  # a lifecycle step too small to show a person (e.g. "starting")
+            return
+        run = Run(text.replace("\r\n", "\n").encode("utf-8", "replace"), False)
+        self._buffer_text(SYSTEM, now, [run])
+
+    def add_line_listener(self, name: str, callback: LineListener) -> Callable[[], None]:
+        """Call `callback` with each decoded line of `name` (both streams); returns unsubscribe.
+
+        A line cut at `max_line` reaches the listener piece by piece. Only services with
+        listeners pay for decoding line by line.
+        """
+        listeners = self._listeners.setdefault(name, [])
+        listeners.append(callback)
+
+        def unsubscribe() -> None:
+            current = self._listeners.get(name)
+            if current is not None and callback in current:
+                current.remove(callback)
+                if not current:
+                    del self._listeners[name]
+
+        return unsubscribe
+
+    def flush(self) -> None:
+        """Write everything buffered now, blocking until the reader has taken it."""
+        self._scheduled = False
+        if not self._out:
+            return
+        data = b"".join(self._out)
+        self._out.clear()
+        self._size = 0
+        if not self._broken:
+            self._write_all(data)
+
+    def _emit(self, name: str, stream: str, runs: list[Run]) -> None:
+        if not self._broken and name not in self._options.quiet:
+            if self._options.json:
+                self._buffer_json(name, stream, runs)
+            else:
+                self._buffer_text(name, self._clock(), runs)
+        listeners = self._listeners.get(name)
+        if listeners:
+            for run in runs:
+                for line in run.text.decode("utf-8", "replace").split("\n"):
+                    for callback in tuple(listeners):
+                        callback(line)
+
+    def _buffer_text(self, name: str, now: float, runs: list[Run]) -> None:
+        prefix = self._prefixes.get(name, now)
+        glue = b"\n" + prefix
+        out = self._out
+        for run in runs:
+            text = run.text
+            if not text.isascii():
+                text = text.decode("utf-8", "replace").encode()
+            out.append(self._prefixes.get(name, now, True) if run.continued else prefix)
+            out.append(text.replace(b"\n", glue) if prefix else text)
+            out.append(b"\n")
+            self._size += len(text)
+        self._after_buffer()
+
+    def _buffer_json(self, name: str, stream: str, runs: list[Run]) -> None:
+        head = (
+            f'{{"ts":{json.dumps(self._clock())},"service":{encode_basestring(name)},'
+            f'"stream":{encode_basestring(stream)},"text":'
+        )
+        tail = "}\n"
+        glue = tail + head
+        for run in runs:
+            lines = run.text.decode("utf-8", "replace").split("\n")
+            first = encode_basestring(lines[0])
+            if run.continued:
+                first += ',"continued":true'
+            rest = [encode_basestring(line) for line in lines[1:]]
+            self._buffer(glue.join([head + first, *rest]).encode() + tail.encode())
+
+    def _buffer(self, data: bytes) -> None:
+        self._out.append(data)
+        self._size += len(data)
+        self._after_buffer()
+
+    def _after_buffer(self) -> None:
+        if self._size >= FLUSH_AT:
+            self.flush()
+        elif self._schedule is not None and not self._scheduled:
+            self._scheduled = True
+            self._schedule(self.flush)
+
+    def _write_all(self, data: bytes) -> None:
+        """Loop over partial writes; a non-blocking fd waits for room instead of failing."""
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self._fd, view)
+            except InterruptedError:
+                continue
+            except BlockingIOError:
+                # stdout may be shared with a program that set O_NONBLOCK on the terminal.
+                poller = select.poll()
+                poller.register(self._fd, select.POLLOUT)
+                poller.poll()
+                continue
+            except OSError:
+                self._break()
+                return
+            view = view[written:]
+
+    def _break(self) -> None:
+        self._broken = True
+        self._out.clear()
+        self._size = 0
+        self._on_broken()

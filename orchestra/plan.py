@@ -1,0 +1,190 @@
+"""From a model to what will run: selection, dependency order, replicas, ports and env.
+
+The plan is pure data. It decides which services run (the named ones or a namespace, plus
+everything they depend on; never a disabled one), expands `replicas`/formation counts into
+instances named `web.1`, `web.2` (foreman's naming), assigns `PORT` by foreman's rule, and
+orders everything with graphlib so the runtime can start and stop in dependency order.
+"""
+
+from __future__ import annotations
+
+import difflib
+import graphlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from orchestra.config.model import Service, SourceKind, Spec, frozen_env
+from orchestra.errors import UsageError
+
+DEFAULT_BASE_PORT = 5000
+PORT_STEP = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One process to run: a service, or one replica of it."""
+
+    name: str                       # "web" or "web.2"
+    service: Service
+    number: int                     # 1-based replica number
+    port: int | None
+    env: Mapping[str, str] = field(default_factory=frozen_env)  # over orchestra's environment
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    spec: Spec
+    order: tuple[str, ...]                     # selected service names, dependencies first
+    instances: tuple[Instance, ...]            # in start order
+
+    def instances_of(self, service: str) -> tuple[Instance, ...]:
+        return tuple(i for i in self.instances if i.service.name == service)
+
+    def dependents(self) -> dict[str, set[str]]:
+        """service name → the selected services that depend on it, directly or not.
+
+        Transitive, so that `web → migrate → db` stops web before db even after the one-shot
+        migrate has completed.
+        """
+        result: dict[str, set[str]] = {name: set() for name in self.order}
+        for name in self.order:  # dependencies first, so a dependent's set is final when read
+            for dep in self.spec.service(name).depends_on:
+                result.setdefault(dep.service, set()).add(name)
+        for name in reversed(self.order):
+            for dependent in list(result[name]):
+                result[name] |= result.get(dependent, set())
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    services: tuple[str, ...] = ()
+    namespace: str | None = None
+    formation: Mapping[str, int] = field(default_factory=dict)   # -c/-m: name or "all" → count
+    base_port: int | None = None                                   # -p/--port
+
+
+def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> Plan:
+    wanted = _roots(spec, selection)
+    chosen = _with_dependencies(spec, wanted)
+    order = _topological(spec, chosen)
+    base = _base_port(spec, selection, environ)
+    instances: list[Instance] = []
+    for name in order:
+        service = spec.service(name)
+        count = _count(service, selection.formation)
+        type_index = spec.names().index(name)
+        for number in range(1, count + 1):
+            instances.append(_instance(spec, service, number, count, type_index, base))
+    return Plan(spec, order, tuple(instances))
+
+
+def _roots(spec: Spec, selection: Selection) -> list[str]:
+    names = spec.names()
+    for name in selection.services:
+        if name not in names:
+            hint = difflib.get_close_matches(name, names, n=1)
+            raise UsageError(f"unknown service '{name}'"
+                             + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+    if selection.services:
+        return list(selection.services)
+    if selection.namespace is not None:
+        roots = [s.name for s in spec.services
+                 if s.namespace == selection.namespace and not s.disabled]
+        if not roots:
+            raise UsageError(f"no enabled service in namespace '{selection.namespace}'")
+        return roots
+    return [s.name for s in spec.services if not s.disabled]
+
+
+def _with_dependencies(spec: Spec, roots: Iterable[str]) -> set[str]:
+    chosen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        name = stack.pop()
+        if name in chosen:
+            continue
+        chosen.add(name)
+        for dep in spec.service(name).depends_on:
+            if spec.service(dep.service).disabled:
+                raise UsageError(f"service '{name}' depends on '{dep.service}', "
+                                 "which is disabled")
+            stack.append(dep.service)
+    return chosen
+
+
+def _topological(spec: Spec, chosen: set[str]) -> tuple[str, ...]:
+    """Dependencies first; among independent services, file order (stable, predictable)."""
+    sorter = graphlib.TopologicalSorter(
+        {name: [d.service for d in spec.service(name).depends_on] for name in chosen})
+    sorter.prepare()
+    position = {name: i for i, name in enumerate(spec.names())}
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready(), key=position.__getitem__)
+        order.extend(ready)
+        sorter.done(*ready)
+    return tuple(order)
+
+
+def _count(service: Service, formation: Mapping[str, int]) -> int:
+    if service.name in formation:
+        return formation[service.name]
+    if "all" in formation:
+        return formation["all"]
+    return service.replicas
+
+
+def _base_port(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> int | None:
+    """foreman's rule: `-p`, else `$PORT`, else 5000 — for Procfiles; YAML only with `-p`."""
+    if selection.base_port is not None:
+        return selection.base_port
+    if spec.kind is not SourceKind.PROCFILE:
+        return None
+    text = environ.get("PORT", "")
+    return int(text) if text.isdigit() else DEFAULT_BASE_PORT
+
+
+def _instance(spec: Spec, service: Service, number: int, count: int, type_index: int,
+              base: int | None) -> Instance:
+    procfile = spec.kind is SourceKind.PROCFILE
+    name = f"{service.name}.{number}" if procfile or count > 1 else service.name
+    if service.port is not None:
+        port: int | None = service.port + number - 1
+    elif base is not None:
+        port = base + PORT_STEP * type_index + number - 1
+    else:
+        port = None
+    env = dict(service.env)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env["ORCHESTRA_SERVICE"] = service.name
+    env["PS"] = f"{service.name}.{number}"
+    if port is not None:
+        env["PORT"] = str(port)
+    return Instance(name, service, number, port, frozen_env(env))
+
+
+def parse_formation(text: str) -> dict[str, int]:
+    """`web=2,worker=0,all=1` (honcho/foreman -c/-m)."""
+    formation: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, count = part.partition("=")
+        if not sep or not count.strip().isdigit():
+            raise UsageError(f"invalid formation '{part}' (expected NAME=COUNT, e.g. web=2)")
+        formation[name.strip()] = int(count)
+    return formation
+
+
+def stop_waves(plan: Plan, running: Sequence[str]) -> list[list[str]]:
+    """Services grouped so that each wave has no running dependent left (reverse order)."""
+    remaining = set(running)
+    dependents = plan.dependents()
+    waves: list[list[str]] = []
+    while remaining:
+        wave = [n for n in plan.order if n in remaining
+                and not (dependents.get(n, set()) & remaining)]
+        if not wave:  # impossible for an acyclic plan; stop the rest together rather than hang
+            wave = [n for n in plan.order if n in remaining]
+        waves.append(wave)
+        remaining -= set(wave)
+    return waves

@@ -1,0 +1,1 @@
+"""The runtime: one asyncio event loop that owns every child, pipe and timer."""

@@ -1,0 +1,92 @@
+"""Process-group operations: signal a group, list its members, wait for them to go away.
+
+While a service's leader is unreaped (a zombie), its pid, and so its process group id, cannot be
+reused, which is what makes signalling the group after the leader exited safe. Members are
+listed from /proc and awaited through pidfds, so waiting is event-driven, not polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+
+
+def signal_group(pgid: int, signum: int) -> bool:
+    """Send `signum` to the group; False when nothing was there (ESRCH) or allowed (EPERM)."""
+    try:
+        os.killpg(pgid, signum)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def group_members(pgid: int, exclude: int | None = None) -> list[int]:
+    """Live (non-zombie) processes in the group, from /proc."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == exclude:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # after "pid (comm)": state ppid pgrp ...
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            members.append(int(entry))
+    return members
+
+
+async def wait_for_exit(pids: list[int], timeout: float) -> bool:
+    """Wait until every pid has exited, at most `timeout` seconds; True if they all did."""
+    loop = asyncio.get_running_loop()
+    waiters: list[asyncio.Future[None]] = []
+    fds: list[int] = []
+    for pid in pids:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            continue
+        fds.append(fd)
+        waiter: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(fd, _resolve, loop, fd, waiter)
+        waiters.append(waiter)
+    try:
+        if not waiters:
+            return True
+        _, pending = await asyncio.wait(waiters, timeout=timeout)
+        return not pending
+    finally:
+        for fd in fds:
+            loop.remove_reader(fd)
+            os.close(fd)
+
+
+def _resolve(loop: asyncio.AbstractEventLoop, fd: int, waiter: asyncio.Future[None]) -> None:
+    loop.remove_reader(fd)
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+async def empty_group(pgid: int, leader: int, signum: int, timeout: float) -> tuple[int, bool]:
+    """Signal what is left in a group whose leader exited; SIGKILL it after `timeout`.
+
+    Returns (how many processes were found, whether SIGKILL was needed).
+    """
+    members = group_members(pgid, exclude=leader)
+    if not members:
+        return 0, False
+    found = len(members)
+    signal_group(pgid, signum)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while members:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0 or not await wait_for_exit(members, remaining):
+            signal_group(pgid, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await wait_for_exit(group_members(pgid, exclude=leader), 1.0)
+            return found, True
+        members = group_members(pgid, exclude=leader)  # they may have forked meanwhile
+    return found, False

@@ -1,0 +1,145 @@
+"""The event loop's owner: starts every instance in dependency order, decides when to stop,
+stops in reverse dependency order, and computes the exit code (DESIGN §3.2).
+
+Exit code rules, in order of precedence:
+- `--exit-code-from SVC`: that service's code, whatever else happened;
+- the first service that failed on its own (not stopped by orchestra): its code;
+- stopped by the user's signal: 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP);
+- orchestra's own stdout broke: 1;
+- otherwise (every service completed, or was stopped as asked): 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from orchestra.config.model import DEFAULT_STOP_TIMEOUT
+from orchestra.output.mux import Multiplexer
+from orchestra.plan import Instance, Plan, stop_waves
+from orchestra.runtime.lifeline import Lifeline
+from orchestra.runtime.service import RunContext, ServiceRunner
+from orchestra.runtime.states import State
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    stop_timeout: float | None = None     # -t/--timeout: overrides every service's
+    abort_on_exit: bool = False           # any service ending stops everything
+    exit_code_from: str | None = None     # stop when it ends, exit with its code
+
+
+class Orchestrator:
+    def __init__(self, plan: Plan, mux: Multiplexer, settings: RunSettings,
+                 environ: Mapping[str, str]) -> None:
+        self.plan = plan
+        self.mux = mux
+        self.settings = settings
+        self.environ = environ
+        self.runners: dict[str, ServiceRunner] = {}
+        self.exit_code: int | None = None
+        self.stopping = False
+        self._signals = 0
+        self._all_final: asyncio.Event | None = None
+        self._shutdown: asyncio.Task[None] | None = None
+
+    def _stop_timeout(self, instance: Instance) -> float:
+        if self.settings.stop_timeout is not None:
+            return self.settings.stop_timeout
+        if instance.service.stop_timeout is not None:
+            return instance.service.stop_timeout
+        return DEFAULT_STOP_TIMEOUT
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._all_final = asyncio.Event()
+        lifeline = Lifeline()
+        lifeline.start()
+        context = RunContext(self.mux, lifeline, self.environ, self._stop_timeout,
+                             self._on_final)
+        for instance in self.plan.instances:
+            self.runners[instance.name] = ServiceRunner(instance, context)
+        self._wire_dependencies()
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        try:
+            tasks = [asyncio.create_task(r.run(), name=r.name) for r in self.runners.values()]
+            if not tasks:
+                self._all_final.set()
+            await self._all_final.wait()
+            if self._shutdown is not None:
+                await self._shutdown
+            await asyncio.gather(*tasks)
+        finally:
+            for signum in STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+            lifeline.close()
+            self.mux.flush()
+        return self.exit_code if self.exit_code is not None else 0
+
+    def _wire_dependencies(self) -> None:
+        for runner in self.runners.values():
+            runner.dependencies = tuple(
+                (dep.condition, [self.runners[i.name]
+                                 for i in self.plan.instances_of(dep.service)])
+                for dep in runner.instance.service.depends_on)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _on_final(self, runner: ServiceRunner) -> None:
+        status = runner.exit_status
+        service = runner.instance.service.name
+        if self.settings.exit_code_from == service and status is not None:
+            self.exit_code = status.code
+            self.stop(f"{runner.name} ended (--exit-code-from)")
+        elif runner.state is State.FAILED and not self.stopping:
+            if self.exit_code is None and status is not None:
+                self.exit_code = status.code
+            self.stop(f"{runner.name} failed")
+        elif self.settings.abort_on_exit and status is not None and not self.stopping:
+            self.stop(f"{runner.name} ended (--abort-on-exit)")
+        if all(r.final for r in self.runners.values()):
+            assert self._all_final is not None
+            self._all_final.set()
+
+    def _on_signal(self, signum: int) -> None:
+        self._signals += 1
+        name = signal.Signals(signum).name
+        if self._signals > 1:
+            self.mux.system(f"received {name} again: killing everything now", event="kill-all")
+            for runner in self.runners.values():
+                runner.kill()
+            return
+        if self.exit_code is None and self.settings.exit_code_from is None:
+            self.exit_code = 128 + signum
+        self.stop(f"received {name}")
+
+    def on_output_broken(self) -> None:
+        """orchestra's stdout went away (EPIPE): stop everything, exit non-zero."""
+        if self.exit_code is None:
+            self.exit_code = 1
+        self.stop("output closed")
+
+    def stop(self, reason: str) -> None:
+        if self.stopping:
+            return
+        self.stopping = True
+        if any(not r.final for r in self.runners.values()):
+            self.mux.system(f"stopping all services: {reason}", event="stopping", reason=reason)
+        self._shutdown = asyncio.get_running_loop().create_task(self._stop_in_waves())
+
+    async def _stop_in_waves(self) -> None:
+        for runner in self.runners.values():
+            if runner.state is State.PENDING:
+                await runner.stop()   # returns at once: it becomes skipped
+        live = [name for name in self.plan.order
+                if any(not r.final for r in self._runners_of(name))]
+        for wave in stop_waves(self.plan, live):
+            await asyncio.gather(*(r.stop() for name in wave for r in self._runners_of(name)))
+
+    def _runners_of(self, service: str) -> list[ServiceRunner]:
+        return [self.runners[i.name] for i in self.plan.instances_of(service)]

@@ -1,0 +1,51 @@
+"""Set up the process state and the event loop for `orchestra up`, and run a plan in it."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import sys
+from collections.abc import Mapping
+
+from orchestra.output.mux import Multiplexer
+from orchestra.output.options import OutputOptions
+from orchestra.plan import Plan
+from orchestra.runtime.orchestrator import Orchestrator, RunSettings
+from orchestra.runtime.spawn import prepare_parent
+
+#: File descriptors per instance: stdout pipe, stderr pipe, pidfd, plus headroom for probes.
+FDS_PER_INSTANCE = 4
+
+
+def _raise_fd_limit(instances: int) -> None:
+    """Hundreds of services need more fds than the usual soft limit of 1024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = instances * FDS_PER_INSTANCE + 64
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+
+
+def run_plan(plan: Plan, output: OutputOptions, settings: RunSettings,
+             environ: Mapping[str, str]) -> int:
+    """Run every instance of the plan until they end or are stopped; the exit code."""
+    prepare_parent()
+    _raise_fd_limit(len(plan.instances))
+    return asyncio.run(_main(plan, output, settings, environ))
+
+
+async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
+                environ: Mapping[str, str]) -> int:
+    loop = asyncio.get_running_loop()
+    orchestrator: Orchestrator | None = None
+
+    def broken() -> None:
+        if orchestrator is not None:
+            orchestrator.on_output_broken()
+
+    sys.stdout.flush()
+    names = ["system", *(i.name for i in plan.instances)]
+    mux = Multiplexer(sys.stdout.fileno(), names, output, schedule=loop.call_soon,
+                      on_broken=broken)
+    orchestrator = Orchestrator(plan, mux, settings, environ)
+    return await orchestrator.run()

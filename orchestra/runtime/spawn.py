@@ -1,0 +1,128 @@
+"""The only module that creates processes (DESIGN §3.1).
+
+Every child is started by fork+exec (`subprocess.Popen`, which uses vfork where it can) in a
+process group of its own, so a signal can reach the whole group and a terminal's Ctrl-C reaches
+only orchestra. Children get stdin from /dev/null, pipes for stdout and stderr, and no other fd
+(`close_fds=True`; orchestra's own fds are close-on-exec anyway). `preexec_fn` is never used: it
+is unsafe with threads and defeats vfork.
+
+Children should start with default signal dispositions and an empty signal mask.  exec() resets
+handled signals to their defaults but keeps ignored ones ignored, so `prepare_parent()` swaps
+any disposition orchestra inherited as "ignore" (e.g. SIGINT/SIGQUIT under `nohup` or `&`) for a
+do-nothing handler, which exec() then resets to the default, and clears orchestra's own mask.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+#: Signals whose inherited "ignore" must not leak into children (SIGPIPE is restored by Popen).
+_RESETTABLE = tuple(s for s in signal.Signals
+                    if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGCHLD)
+                    and s < signal.SIGRTMIN)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """Stands in for SIG_IGN in orchestra itself; exec() turns it into SIG_DFL in children."""
+
+
+def prepare_parent() -> None:
+    """Make the state children inherit clean: empty mask, no inherited ignores."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for signum in _RESETTABLE:
+        try:
+            if signal.getsignal(signum) == signal.SIG_IGN:
+                signal.signal(signum, _ignore)
+        except (OSError, ValueError):
+            continue
+
+
+class SpawnError(Exception):
+    """The process could not be started; `message` says why in the user's terms."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code   # what a shell would report: 127 not found, 126 not runnable
+
+
+@dataclass(slots=True)
+class Child:
+    """A started process: its pid, a pidfd to watch its exit, and its output pipes."""
+
+    popen: subprocess.Popen[bytes]
+    pidfd: int
+    stdout: IO[bytes]
+    stderr: IO[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+
+def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
+    """Start `argv` in `cwd` with exactly `env`, in a new process group."""
+    try:
+        popen = subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), process_group=0,
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            close_fds=True, restore_signals=True,
+        )
+    except OSError as exc:
+        raise _spawn_error(exc, argv, cwd) from None
+    assert popen.stdout is not None and popen.stderr is not None  # both are PIPE
+    return Child(popen, os.pidfd_open(popen.pid), popen.stdout, popen.stderr)
+
+
+def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
+    if exc.filename is not None and str(exc.filename) == str(cwd):
+        return SpawnError(f"directory '{cwd}' does not exist or is not usable "
+                          f"({exc.strerror})", 127)
+    program = argv[0] if argv else ""
+    if isinstance(exc, FileNotFoundError):
+        return SpawnError(f"'{program}' not found", 127)
+    if isinstance(exc, PermissionError):
+        return SpawnError(f"'{program}' is not executable (permission denied)", 126)
+    return SpawnError(f"'{program}' cannot be started: {exc.strerror}", 126)
+
+
+# A watchdog that outlives orchestra only long enough to kill what orchestra started. It reads
+# "+PGID" / "-PGID" lines from a pipe whose only writer is orchestra; when orchestra dies (even
+# by SIGKILL) the kernel closes that pipe, `read` sees EOF, and every group still listed gets
+# SIGTERM, then SIGKILL a second later. dash needs ~1 MB, and no helper per service is needed.
+WATCHDOG_SCRIPT = r"""
+trap '' INT HUP QUIT TSTP
+groups=' '
+while IFS= read -r line; do
+  case $line in
+    +*) groups="$groups${line#+} " ;;
+    -*) p=${line#-}
+        case $groups in *" $p "*) groups="${groups%% $p *} ${groups#* $p }" ;; esac ;;
+  esac
+done
+[ "$groups" = ' ' ] && exit 0
+for p in $groups; do kill -TERM -"$p" 2>/dev/null; done
+sleep 1
+for p in $groups; do kill -KILL -"$p" 2>/dev/null; done
+exit 0
+"""
+
+
+def spawn_watchdog() -> tuple[subprocess.Popen[bytes], int]:
+    """Start the watchdog; returns it and the write end of its lifeline (close-on-exec)."""
+    read_end, write_end = os.pipe()
+    try:
+        popen = subprocess.Popen(
+            ["/bin/sh", "-c", WATCHDOG_SCRIPT], stdin=read_end,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            process_group=0, close_fds=True, restore_signals=True, cwd="/",
+        )
+    finally:
+        os.close(read_end)
+    return popen, write_end
