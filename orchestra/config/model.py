@@ -88,7 +88,8 @@ class Check:
             case CheckKind.HTTP:
                 return f"http {self.url}"
             case CheckKind.EXEC:
-                return "exec " + " ".join(self.argv)
+                shell = len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c")
+                return "exec " + (self.argv[2] if shell else " ".join(self.argv))
             case CheckKind.LOG:
                 return f"log /{self.pattern}/"
             case CheckKind.NOTIFY:

@@ -12,9 +12,13 @@ Exit code rules, in order of precedence:
 from __future__ import annotations
 
 import asyncio
+import itertools
+import shutil
 import signal
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT
 from orchestra.output.mux import Multiplexer
@@ -46,6 +50,17 @@ class Orchestrator:
         self._signals = 0
         self._all_final: asyncio.Event | None = None
         self._shutdown: asyncio.Task[None] | None = None
+        self._runtime_dir: Path | None = None
+        self._socket_numbers = itertools.count(1)
+
+    def _notify_path(self, name: str) -> Path:
+        """A fresh socket path in this run's private (0700) directory, made on first use."""
+        if self._runtime_dir is None:
+            base = self.environ.get("XDG_RUNTIME_DIR") or None
+            if base is not None and not Path(base).is_dir():
+                base = None
+            self._runtime_dir = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
+        return self._runtime_dir / f"notify-{next(self._socket_numbers)}.sock"
 
     def _stop_timeout(self, instance: Instance) -> float:
         if self.settings.stop_timeout is not None:
@@ -60,7 +75,7 @@ class Orchestrator:
         lifeline = Lifeline()
         lifeline.start()
         context = RunContext(self.mux, lifeline, self.environ, self._stop_timeout,
-                             self._on_final)
+                             self._on_final, self._notify_path)
         for instance in self.plan.instances:
             self.runners[instance.name] = ServiceRunner(instance, context)
         self._wire_dependencies()
@@ -78,6 +93,8 @@ class Orchestrator:
             for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
             lifeline.close()
+            if self._runtime_dir is not None:
+                shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self.mux.flush()
         return self.exit_code if self.exit_code is not None else 0
 

@@ -1,31 +1,38 @@
-"""One service instance from pending to its final state: `ServiceRunner`.
+"""One service instance from pending to its end: `ServiceRunner`.
 
-The runner waits for its dependencies (abortably), spawns its process, feeds its pipes to the
-multiplexer, observes its exit through a pidfd, cleans up what is left in its process group,
-drains its pipes with a bound, and only then reaps the leader. Every state change goes through
-`_transition`, which checks the move against `states.TRANSITIONS` and reports it.
+The runner waits for its dependencies (abortably), then runs its process — again and again
+if its restart policy says so. Each run: spawn, feed the pipes to the multiplexer, watch
+readiness then liveness, observe the exit through a pidfd, clean up what is left in the process
+group, drain the pipes with a bound, and only then reap the leader. Every state change goes
+through `_transition`, which checks the move against `states.TRANSITIONS` and reports it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from orchestra.config.model import Condition
+from orchestra.config.model import Condition, RestartMode
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance
 from orchestra.runtime.groups import empty_group, signal_group
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.pipes import Pipes
+from orchestra.runtime.policy import decide
+from orchestra.runtime.readiness import CheckRun
 from orchestra.runtime.spawn import Child, SpawnError, spawn
-from orchestra.runtime.states import FINAL, State, check_transition
+from orchestra.runtime.states import State, check_transition
 
 #: How long pipes may stay open after a service's group is gone (a process that left the group
 #: with setsid may hold them forever; its later output is not worth hanging for).
 DRAIN_TIMEOUT = 1.0
+#: The exit code reported for a run that orchestra ended because a check failed.
+CHECK_FAILED_CODE = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +55,7 @@ class RunContext:
     environ: Mapping[str, str]
     stop_timeout: Callable[[Instance], float]
     on_final: Callable[[ServiceRunner], None]
+    notify_path: Callable[[str], Path]
 
 
 class ServiceRunner:
@@ -56,18 +64,19 @@ class ServiceRunner:
         self.name = instance.name
         self.context = context
         self.state = State.PENDING
+        self.has_started = False
         self.ready = False
         self.ready_reason = "not started"
         self.exit_status: ExitStatus | None = None
-        self.reason = ""
         self.dependencies: Sequence[tuple[Condition, Sequence[ServiceRunner]]] = ()
         self.child: Child | None = None
         loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
-        self._stop_requested = loop.create_future()
+        self._stop_requested: asyncio.Future[None] = loop.create_future()
         self._exited: asyncio.Future[ExitStatus] = loop.create_future()
         self._kill_timer: asyncio.TimerHandle | None = None
-        self.done = asyncio.Event()
+        self._failure: str | None = None     # why orchestra ended this run (a check failed)
+        self.done = asyncio.Event()          # set when the runner will never run again
 
     # ------------------------------------------------------------------ state
 
@@ -77,28 +86,29 @@ class ServiceRunner:
         self.state = target
         self.context.mux.system(f"{self.name}: {message or target.value}", service=self.name,
                                 event=target.value, json_only=message is None, **fields)
+        self._notify_change()
+
+    def _notify_change(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
-        if target in FINAL:
-            self.done.set()
-            self.context.on_final(self)
+
+    def _say(self, text: str, event: str, **fields: object) -> None:
+        self.context.mux.system(f"{self.name}: {text}", service=self.name, event=event,
+                                json_only=False, **fields)
 
     @property
     def final(self) -> bool:
-        return self.state in FINAL
+        return self.done.is_set()
 
     def satisfies(self, condition: Condition) -> bool | None:
         """True: condition met; False: can never be met; None: not yet."""
         if condition is Condition.COMPLETED_SUCCESSFULLY:
-            if self.final:
-                return self.state is State.EXITED and self.exit_status is not None \
-                    and self.exit_status.code == 0
-            return None
-        if condition is Condition.READY:
-            if self.ready:
-                return True
-        elif self.state in (State.RUNNING, State.STOPPING) or (
-                self.state is State.EXITED and self.exit_status is not None):
+            if not self.final:
+                return None
+            return self.state is State.EXITED and self.exit_status is not None \
+                and self.exit_status.code == 0
+        met = self.ready if condition is Condition.READY else self.has_started
+        if met:
             return True
         return False if self.final else None
 
@@ -107,27 +117,37 @@ class ServiceRunner:
     async def run(self) -> None:
         blocker = await self._await_dependencies()
         if blocker is not None:
-            self._transition(State.SKIPPED, f"skipped: {blocker}")
-            return
-        self._transition(State.STARTING, None)
-        try:
-            child = spawn(self.instance.service.argv, self.instance.service.run_dir,
-                          {**self.context.environ, **self.instance.env})
-        except SpawnError as exc:
-            self.exit_status = ExitStatus(exc.exit_code, None)
-            self.reason = exc.message
-            self._transition(State.FAILED, f"cannot start: {exc.message}", rc=exc.exit_code)
-            return
-        self.child = child
-        self.context.lifeline.track(child.pid)
-        asyncio.get_running_loop().add_reader(child.pidfd, self._on_pidfd)
-        self.ready, self.ready_reason = True, "started"
-        # No await between spawn and RUNNING: a stop request always finds a state it can act on.
-        self._transition(State.RUNNING, f"started pid={child.pid}", pid=child.pid)
-        pipes = Pipes()
-        await pipes.attach(child, self.name, self.context.mux)
-        status = await self._exited
-        await self._finish(child, status, pipes)
+            self._transition(State.SKIPPED, f"skipped: {blocker}", reason=blocker)
+        else:
+            await self._run_with_restarts()
+        self.done.set()
+        self._notify_change()
+        self.context.on_final(self)
+
+    async def _run_with_restarts(self) -> None:
+        policy = self.instance.service.restart
+        restarts = 0
+        while True:
+            uptime = await self._run_once()
+            if self._stop_requested.done():
+                return
+            assert self.exit_status is not None
+            decision = decide(policy, exit_code=self.exit_status.code, stopped_by_us=False,
+                              restarts=restarts, uptime=uptime,
+                              liveness_failed=self._failure is not None)
+            if not decision.restart:
+                if policy.mode is not RestartMode.NO and self.state is State.FAILED:
+                    self._say(f"giving up: {decision.reason}", "giving-up")
+                return
+            self.ready_reason = f"not ready: {decision.reason}"
+            self._transition(State.BACKOFF, decision.reason, delay=decision.delay,
+                             attempt=decision.attempt, max_restarts=policy.max_restarts)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._stop_requested), decision.delay)
+            if self._stop_requested.done():
+                self._transition(State.EXITED, "stopped while waiting to restart")
+                return
+            restarts = decision.attempt
 
     async def _await_dependencies(self) -> str | None:
         """Wait until every dependency's condition holds; the reason if it never will."""
@@ -145,11 +165,73 @@ class ServiceRunner:
                         waiting.append(runner._changed.wait())
             if not waiting:
                 return None
-            tasks = [asyncio.ensure_future(w) for w in waiting]
-            await asyncio.wait([*tasks, self._stop_requested],
-                               return_when=asyncio.FIRST_COMPLETED)
+            tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(w) for w in waiting]
+            tasks.append(asyncio.ensure_future(asyncio.shield(self._stop_requested)))
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
                 task.cancel()
+
+    async def _run_once(self) -> float:
+        """One run of the process; returns how long it was up (0 if it never started)."""
+        self._transition(State.STARTING, None)
+        self._failure = None
+        self._exited = asyncio.get_running_loop().create_future()
+        service = self.instance.service
+        checks = CheckRun(self.name, service.readiness, service.liveness,
+                          mux=self.context.mux, lifeline=self.context.lifeline,
+                          cwd=service.run_dir, env={**self.context.environ, **self.instance.env},
+                          notify_path=lambda: self.context.notify_path(self.name))
+        try:
+            child = spawn(service.argv, service.run_dir, checks.env)
+        except SpawnError as exc:
+            checks.close()
+            self.exit_status = ExitStatus(exc.exit_code, None)
+            self._transition(State.FAILED, f"cannot start: {exc.message}", rc=exc.exit_code)
+            return 0.0
+        loop = asyncio.get_running_loop()
+        started_at = loop.time()
+        self.child = child
+        self.context.lifeline.track(child.pid)
+        loop.add_reader(child.pidfd, self._on_pidfd)
+        # No await between spawn and RUNNING: a stop request always finds a state it can act on.
+        self.has_started = True
+        self._transition(State.RUNNING, f"started pid={child.pid}", pid=child.pid)
+        checks.started(child.pid)
+        pipes = Pipes()
+        await pipes.attach(child, self.name, self.context.mux)
+        watcher = asyncio.create_task(self._watch_checks(checks))
+        status = await self._exited
+        uptime = loop.time() - started_at
+        watcher.cancel()
+        self.ready, self.ready_reason = False, f"not ready: {status.describe()}"
+        await self._clean_up(child, status, pipes)
+        checks.close()
+        self._end_run(status)
+        return uptime
+
+    async def _watch_checks(self, checks: CheckRun) -> None:
+        def progress(reason: str) -> None:
+            self.ready_reason = f"not ready: {reason}"
+            self._say(self.ready_reason, "not-ready", reason=reason)
+
+        ok, reason = await checks.wait_ready(progress)
+        if not ok:
+            self._fail_run(f"not ready: {reason}")
+            return
+        self.ready, self.ready_reason = True, reason
+        if self.instance.service.readiness is not None:
+            self._say(f"ready: {reason}", "ready", reason=reason)
+        self._notify_change()
+        self._fail_run(await checks.watch_liveness())
+
+    def _fail_run(self, reason: str) -> None:
+        """A check failed: end this run (stop signal, then SIGKILL) and count it a failure."""
+        if self.state is not State.RUNNING or self.child is None:
+            return
+        self._failure = reason
+        self.ready, self.ready_reason = False, reason
+        self._say(reason, "check-failed", reason=reason)
+        self._terminate()
 
     def _on_pidfd(self) -> None:
         assert self.child is not None
@@ -162,70 +244,78 @@ class ServiceRunner:
         if result.si_code == os.CLD_EXITED:
             status = ExitStatus(result.si_status, None)
         else:
-            sig = signal.Signals(result.si_status)
-            status = ExitStatus(128 + result.si_status, sig)
+            status = ExitStatus(128 + result.si_status, signal.Signals(result.si_status))
         if not self._exited.done():
             self._exited.set_result(status)
 
-    async def _finish(self, child: Child, status: ExitStatus, pipes: Pipes) -> None:
+    async def _clean_up(self, child: Child, status: ExitStatus, pipes: Pipes) -> None:
+        """Empty the group, drain the pipes, then reap the leader (in that order)."""
         timeout = self.context.stop_timeout(self.instance)
-        stop_signal = self.instance.service.stop_signal
         if self._kill_timer is not None:
-            remaining = max(0.0, self._kill_timer.when() - asyncio.get_running_loop().time())
-            timeout = remaining
+            timeout = max(0.0, self._kill_timer.when() - asyncio.get_running_loop().time())
+        stop_signal = self.instance.service.stop_signal
         found, killed = await empty_group(child.pid, child.pid, stop_signal, timeout)
         if found:
-            self.context.mux.system(
-                f"{self.name}: {found} process(es) left in its group after it exited; "
-                + ("killed with SIGKILL" if killed else f"stopped with {stop_signal.name}"),
-                service=self.name, event="group-cleanup")
+            how = "killed with SIGKILL" if killed else f"stopped with {stop_signal.name}"
+            self._say(f"{found} process(es) left in its group after it exited; {how}",
+                      "group-cleanup")
         if not await pipes.drained(DRAIN_TIMEOUT):
-            self.context.mux.system(
-                f"{self.name}: output still open {DRAIN_TIMEOUT:g} s after exit "
-                "(held by a process outside its group); no longer read", service=self.name,
-                event="drain-timeout")
+            self._say(f"output still open {DRAIN_TIMEOUT:g} s after exit (held by a process "
+                      "outside its group); no longer read", "drain-timeout")
         self._cancel_kill_timer()
         self.context.lifeline.untrack(child.pid)
         os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)   # reap: the pgid may now be reused
         child.popen.returncode = status.code              # Popen must not reap it again
         os.close(child.pidfd)
-        self.exit_status = status
-        stopping = self.state is State.STOPPING
-        ok = status.code == 0 or stopping
+        self.child = None
+
+    def _end_run(self, status: ExitStatus) -> None:
         fields = {"rc": status.code, "signal": status.signal.name if status.signal else None}
-        text = status.describe()
-        if stopping and status.signal is not None:
-            text = f"stopped by {status.signal.name}"
-        self._transition(State.EXITED if ok else State.FAILED, text, **fields)
+        if self._failure is not None:
+            self.exit_status = ExitStatus(CHECK_FAILED_CODE, None)
+            self._transition(State.FAILED, f"failed ({status.describe()}): {self._failure}",
+                             **fields)
+            return
+        self.exit_status = status
+        if self.state is State.STOPPING:
+            text = f"stopped by {status.signal.name}" if status.signal else status.describe()
+            self._transition(State.EXITED, text, **fields)
+        else:
+            self._transition(State.EXITED if status.code == 0 else State.FAILED,
+                             status.describe(), **fields)
 
     # ------------------------------------------------------------------ stopping
 
     async def stop(self) -> None:
-        """Stop signal to the whole group, SIGKILL after the timeout; returns when final."""
+        """Stop signal to the whole group, SIGKILL after the timeout; returns when done."""
         if not self._stop_requested.done():
             self._stop_requested.set_result(None)
-        if self.state is State.RUNNING and self.child is not None:
-            sig = self.instance.service.stop_signal
-            timeout = self.context.stop_timeout(self.instance)
-            self._transition(State.STOPPING, f"sending {sig.name} to process group "
-                                             f"{self.child.pid}", signal=sig.name)
-            signal_group(self.child.pid, sig)
-            self._kill_timer = asyncio.get_running_loop().call_later(
-                timeout, self._kill_after_timeout, timeout)
+        self._terminate()
         await self.done.wait()
+
+    def _terminate(self) -> None:
+        if self.state is not State.RUNNING or self.child is None:
+            return
+        sig = self.instance.service.stop_signal
+        timeout = self.context.stop_timeout(self.instance)
+        self._transition(State.STOPPING, f"sending {sig.name} to process group "
+                                         f"{self.child.pid}", signal=sig.name)
+        signal_group(self.child.pid, sig)
+        self._kill_timer = asyncio.get_running_loop().call_later(
+            timeout, self._kill_after_timeout, timeout)
 
     def _kill_after_timeout(self, timeout: float) -> None:
         self._kill_timer = None
         if self.child is not None and not self._exited.done():
-            self.context.mux.system(f"{self.name}: still running {timeout:g} s after its stop "
-                                    "signal; sending SIGKILL", service=self.name, event="kill")
+            self._say(f"still running {timeout:g} s after its stop signal; sending SIGKILL",
+                      "kill")
             signal_group(self.child.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         """Second Ctrl-C: SIGKILL the group now."""
         if not self._stop_requested.done():
             self._stop_requested.set_result(None)
-        if self.child is not None and not self.final:
+        if self.child is not None:
             signal_group(self.child.pid, signal.SIGKILL)
 
     def _cancel_kill_timer(self) -> None:

@@ -80,6 +80,18 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
     return Child(popen, os.pidfd_open(popen.pid), popen.stdout, popen.stderr)
 
 
+def spawn_quiet(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a check command (output discarded) in a new process group."""
+    try:
+        return subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), process_group=0,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            close_fds=True, restore_signals=True,
+        )
+    except OSError as exc:
+        raise _spawn_error(exc, argv, cwd) from None
+
+
 def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
     if exc.filename is not None and str(exc.filename) == str(cwd):
         return SpawnError(f"directory '{cwd}' does not exist or is not usable "

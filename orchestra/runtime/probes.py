@@ -1,0 +1,95 @@
+"""One attempt of each kind of check: tcp, http, exec (DESIGN §2.4).
+
+Each attempt is a coroutine returning (ok, detail) and is bounded by the check's `timeout`.
+Everything runs on the event loop: sockets through asyncio streams, the exec check as a child
+process watched by a pidfd — no thread per check. `log` and `notify` are not polled at all;
+see `runtime/readiness.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import ssl
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from orchestra.config.model import Check, CheckKind
+from orchestra.runtime.groups import signal_group, wait_for_exit
+from orchestra.runtime.lifeline import Lifeline
+from orchestra.runtime.spawn import SpawnError, spawn_quiet
+
+Attempt = tuple[bool, str]
+
+
+async def attempt(check: Check, *, cwd: Path, env: Mapping[str, str],
+                  lifeline: Lifeline) -> Attempt:
+    """Run one attempt of a periodic check; never raises for the service's failures."""
+    try:
+        match check.kind:
+            case CheckKind.TCP:
+                assert check.host is not None and check.port is not None
+                return await asyncio.wait_for(_tcp(check.host, check.port), check.timeout)
+            case CheckKind.HTTP:
+                assert check.url is not None
+                return await asyncio.wait_for(_http(check.url), check.timeout)
+            case CheckKind.EXEC:
+                return await _exec(check, cwd, env, lifeline)
+    except TimeoutError:
+        return False, f"no answer within {check.timeout:g} s"
+    except ConnectionRefusedError:
+        return False, "connection refused"
+    except OSError as exc:
+        return False, exc.strerror or str(exc)
+    raise ValueError(f"{check.kind} is not a periodic check")
+
+
+async def _tcp(host: str, port: int) -> Attempt:
+    _, writer = await asyncio.open_connection(host, port)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True, "accepted"
+
+
+async def _http(url: str) -> Attempt:
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or (443 if secure else 80)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    context = ssl.create_default_context() if secure else None
+    reader, writer = await asyncio.open_connection(host, port, ssl=context)
+    try:
+        writer.write(f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                     "User-Agent: orchestra-readiness\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        status_line = await reader.readline()
+    finally:
+        writer.close()
+    fields = status_line.split(None, 2)
+    if len(fields) < 2 or not fields[1].isdigit():
+        return False, "not an HTTP answer"
+    status = int(fields[1])
+    return 200 <= status < 400, f"answered {status}"
+
+
+async def _exec(check: Check, cwd: Path, env: Mapping[str, str], lifeline: Lifeline) -> Attempt:
+    """Run the command in its own process group; killed (with its group) on timeout."""
+    try:
+        popen = spawn_quiet(check.argv, cwd, env)
+    except SpawnError as exc:
+        return False, exc.message
+    lifeline.track(popen.pid)
+    try:
+        exited = await wait_for_exit([popen.pid], check.timeout)
+    finally:
+        # The leader is not reaped yet, so its group id is still ours to signal.
+        signal_group(popen.pid, signal.SIGKILL)
+        lifeline.untrack(popen.pid)
+        return_code = popen.wait()
+    if not exited:
+        return False, f"still running after {check.timeout:g} s; killed"
+    return return_code == 0, f"exit {return_code}"
