@@ -47,10 +47,10 @@ class Plan:
         migrate has completed.
         """
         result: dict[str, set[str]] = {name: set() for name in self.order}
-        for name in self.order:  # dependencies first, so a dependent's set is final when read
+        for name in self.order:
             for dep in self.spec.service(name).depends_on:
                 result.setdefault(dep.service, set()).add(name)
-        for name in reversed(self.order):
+        for name in reversed(self.order):  # dependents first: their sets are complete when read
             for dependent in list(result[name]):
                 result[name] |= result.get(dependent, set())
         return result
@@ -62,11 +62,12 @@ class Selection:
     namespace: str | None = None
     formation: Mapping[str, int] = field(default_factory=dict)   # -c/-m: name or "all" → count
     base_port: int | None = None                                   # -p/--port
+    with_dependencies: bool = True                                 # False: `run --no-deps`
 
 
 def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> Plan:
     wanted = _roots(spec, selection)
-    chosen = _with_dependencies(spec, wanted)
+    chosen = _with_dependencies(spec, wanted) if selection.with_dependencies else set(wanted)
     order = _topological(spec, chosen)
     base = _base_port(spec, selection, environ)
     instances: list[Instance] = []
@@ -116,7 +117,8 @@ def _with_dependencies(spec: Spec, roots: Iterable[str]) -> set[str]:
 def _topological(spec: Spec, chosen: set[str]) -> tuple[str, ...]:
     """Dependencies first; among independent services, file order (stable, predictable)."""
     sorter = graphlib.TopologicalSorter(
-        {name: [d.service for d in spec.service(name).depends_on] for name in chosen})
+        {name: [d.service for d in spec.service(name).depends_on if d.service in chosen]
+         for name in chosen})
     sorter.prepare()
     position = {name: i for i, name in enumerate(spec.names())}
     order: list[str] = []

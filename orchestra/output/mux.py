@@ -147,6 +147,21 @@ class Multiplexer:
         if not self._broken:
             self._write_all(data)
 
+    def replay(self, name: str, lines: Iterable[str]) -> None:
+        """Show lines kept earlier (a quiet service's last lines) as that service's output."""
+        if self._broken:
+            return
+        runs = [Run(line.encode("utf-8", "replace"), False) for line in lines]
+        if self._options.json:
+            self._buffer_json(name, "stdout", runs)
+        else:
+            self._buffer_text(name, self._clock(), runs)
+
+    def raw(self, text: str) -> None:
+        """A bare line for a log reader, e.g. a CI annotation (`::group::web`); not in JSON."""
+        if not self._broken and not self._options.json:
+            self._buffer(text.encode("utf-8", "replace") + b"\n")
+
     def _emit(self, name: str, stream: str, runs: list[Run]) -> None:
         if not self._broken and name not in self._options.quiet:
             if self._options.json:

@@ -70,16 +70,19 @@ def _resolve(loop: asyncio.AbstractEventLoop, fd: int, waiter: asyncio.Future[No
         waiter.set_result(None)
 
 
-async def empty_group(pgid: int, leader: int, signum: int, timeout: float) -> tuple[int, bool]:
+async def empty_group(pgid: int, leader: int, signum: int | None,
+                      timeout: float) -> tuple[int, bool]:
     """Signal what is left in a group whose leader exited; SIGKILL it after `timeout`.
 
-    Returns (how many processes were found, whether SIGKILL was needed).
+    `signum` None: the group already got its stop signal (it must get it only once), so just
+    wait for it to go. Returns (how many processes were found, whether SIGKILL was needed).
     """
     members = group_members(pgid, exclude=leader)
     if not members:
         return 0, False
     found = len(members)
-    signal_group(pgid, signum)
+    if signum is not None:
+        signal_group(pgid, signum)
     deadline = asyncio.get_running_loop().time() + timeout
     while members:
         remaining = deadline - asyncio.get_running_loop().time()

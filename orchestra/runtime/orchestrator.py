@@ -4,6 +4,7 @@ stops in reverse dependency order, and computes the exit code (DESIGN §3.2).
 Exit code rules, in order of precedence:
 - `--exit-code-from SVC`: that service's code, whatever else happened;
 - the first service that failed on its own (not stopped by orchestra): its code;
+- `orchestra run --with`: the command's code;
 - stopped by the user's signal: 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP);
 - orchestra's own stdout broke: 1;
 - otherwise (every service completed, or was stopped as asked): 0.
@@ -20,12 +21,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestra.config.model import DEFAULT_STOP_TIMEOUT
+from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Condition
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance, Plan, stop_waves
+from orchestra.runtime.foreground import ForegroundCommand, ForegroundRun, discovery_env
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.service import RunContext, ServiceRunner
 from orchestra.runtime.states import State
+from orchestra.runtime.tails import Tails
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -35,6 +38,9 @@ class RunSettings:
     stop_timeout: float | None = None     # -t/--timeout: overrides every service's
     abort_on_exit: bool = False           # any service ending stops everything
     exit_code_from: str | None = None     # stop when it ends, exit with its code
+    foreground: ForegroundCommand | None = None   # `run --with`: run this once all are ready
+    show_tails: bool = False              # `run --quiet-services`: last lines on failure
+    github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
 
 
 class Orchestrator:
@@ -48,10 +54,15 @@ class Orchestrator:
         self.exit_code: int | None = None
         self.stopping = False
         self._signals = 0
-        self._all_final: asyncio.Event | None = None
+        self._all_final = asyncio.Event()
         self._shutdown: asyncio.Task[None] | None = None
         self._runtime_dir: Path | None = None
         self._socket_numbers = itertools.count(1)
+        self._tails: Tails | None = None
+        self._foreground: ForegroundRun | None = None
+        self._lifeline = Lifeline()
+        if settings.show_tails or settings.github:
+            self._tails = Tails(mux, [i.name for i in plan.instances])
 
     def _notify_path(self, name: str) -> Path:
         """A fresh socket path in this run's private (0700) directory, made on first use."""
@@ -62,17 +73,16 @@ class Orchestrator:
             self._runtime_dir = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
         return self._runtime_dir / f"notify-{next(self._socket_numbers)}.sock"
 
-    def _stop_timeout(self, instance: Instance) -> float:
+    def _stop_timeout(self, instance: Instance | None) -> float:
         if self.settings.stop_timeout is not None:
             return self.settings.stop_timeout
-        if instance.service.stop_timeout is not None:
+        if instance is not None and instance.service.stop_timeout is not None:
             return instance.service.stop_timeout
         return DEFAULT_STOP_TIMEOUT
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        self._all_final = asyncio.Event()
-        lifeline = Lifeline()
+        lifeline = self._lifeline
         lifeline.start()
         context = RunContext(self.mux, lifeline, self.environ, self._stop_timeout,
                              self._on_final, self._notify_path)
@@ -83,7 +93,9 @@ class Orchestrator:
             loop.add_signal_handler(signum, self._on_signal, signum)
         try:
             tasks = [asyncio.create_task(r.run(), name=r.name) for r in self.runners.values()]
-            if not tasks:
+            if self.settings.foreground is not None:
+                tasks.append(asyncio.create_task(self._run_foreground(self.settings.foreground)))
+            if not self.runners:
                 self._all_final.set()
             await self._all_final.wait()
             if self._shutdown is not None:
@@ -105,11 +117,51 @@ class Orchestrator:
                                  for i in self.plan.instances_of(dep.service)])
                 for dep in runner.instance.service.depends_on)
 
+    # ------------------------------------------------------------------ run --with
+
+    async def _run_foreground(self, command: ForegroundCommand) -> None:
+        if not await self._all_ready():
+            self.mux.system("not running the command: a service did not become ready",
+                            event="command-skipped")
+            return
+        self._foreground = ForegroundRun(command, self._stop_timeout(None), self._lifeline)
+        self.mux.system("all services ready; running " + " ".join(command.argv),
+                        event="command-start")
+        self.mux.flush()
+        code = await self._foreground.run(discovery_env(list(self.plan.instances)))
+        self.mux.system(f"command exited rc={code}", event="command-exit", rc=code)
+        if code != 0 and self._tails is not None and self.settings.show_tails:
+            self._tails.show(self.runners)
+        if self.exit_code is None:
+            self.exit_code = code
+        self.stop("the command finished")
+
+    async def _all_ready(self) -> bool:
+        """Every service ready (one-shots: completed with 0); False once that cannot happen."""
+        while not self.stopping:
+            waiting = []
+            for runner in self.runners.values():
+                if runner.satisfies(Condition.READY):
+                    continue
+                if runner.satisfies(Condition.COMPLETED_SUCCESSFULLY):
+                    continue
+                if runner.final:
+                    return False
+                waiting.append(asyncio.ensure_future(runner.changed()))
+            if not waiting:
+                return True
+            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            for task in waiting:
+                task.cancel()
+        return False
+
     # ------------------------------------------------------------------ decisions
 
     def _on_final(self, runner: ServiceRunner) -> None:
         status = runner.exit_status
         service = runner.instance.service.name
+        if runner.state is State.FAILED and not self.stopping:
+            self._report_failure(runner)
         if self.settings.exit_code_from == service and status is not None:
             self.exit_code = status.code
             self.stop(f"{runner.name} ended (--exit-code-from)")
@@ -120,16 +172,35 @@ class Orchestrator:
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
             self.stop(f"{runner.name} ended (--abort-on-exit)")
         if all(r.final for r in self.runners.values()):
-            assert self._all_final is not None
             self._all_final.set()
+
+    def _report_failure(self, runner: ServiceRunner) -> None:
+        """Show a failing service's last lines where they help: CI logs, quiet runs."""
+        if self._tails is None:
+            return
+        status = runner.exit_status.describe() if runner.exit_status else "failed"
+        if self.settings.github:
+            self.mux.raw(f"::error title=orchestra: {runner.name} failed::{runner.name} {status}")
+            self.mux.raw(f"::group::{runner.name}: last lines")
+            self.mux.replay(runner.name, self._tails.lines(runner.name))
+            self.mux.raw("::endgroup::")
+        elif self.settings.show_tails:
+            self._tails.show([runner.name])
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
         name = signal.Signals(signum).name
         if self._signals > 1:
             self.mux.system(f"received {name} again: killing everything now", event="kill-all")
+            if self._foreground is not None:
+                self._foreground.kill()
             for runner in self.runners.values():
                 runner.kill()
+            return
+        if self._foreground is not None and self._foreground.running:
+            # The command decides the exit code; the services stop once it has ended.
+            self.mux.system(f"received {name}: waiting for the command to end", event="signal")
+            self._foreground.on_signal(signum)
             return
         if self.exit_code is None and self.settings.exit_code_from is None:
             self.exit_code = 128 + signum
@@ -150,6 +221,8 @@ class Orchestrator:
         self._shutdown = asyncio.get_running_loop().create_task(self._stop_in_waves())
 
     async def _stop_in_waves(self) -> None:
+        if self._foreground is not None and self._foreground.running:
+            self._foreground.terminate()
         for runner in self.runners.values():
             if runner.state is State.PENDING:
                 await runner.stop()   # returns at once: it becomes skipped

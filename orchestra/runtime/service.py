@@ -53,7 +53,7 @@ class RunContext:
     mux: Multiplexer
     lifeline: Lifeline
     environ: Mapping[str, str]
-    stop_timeout: Callable[[Instance], float]
+    stop_timeout: Callable[[Instance | None], float]
     on_final: Callable[[ServiceRunner], None]
     notify_path: Callable[[str], Path]
 
@@ -87,6 +87,10 @@ class ServiceRunner:
         self.context.mux.system(f"{self.name}: {message or target.value}", service=self.name,
                                 event=target.value, json_only=message is None, **fields)
         self._notify_change()
+
+    async def changed(self) -> None:
+        """Returns at this runner's next change of state or readiness."""
+        await self._changed.wait()
 
     def _notify_change(self) -> None:
         self._changed.set()
@@ -162,7 +166,7 @@ class ServiceRunner:
                         return (f"dependency '{runner.name}' {runner.state.value} "
                                 f"(needed: {condition.value})")
                     if verdict is None:
-                        waiting.append(runner._changed.wait())
+                        waiting.append(runner.changed())
             if not waiting:
                 return None
             tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(w) for w in waiting]
@@ -254,8 +258,10 @@ class ServiceRunner:
         if self._kill_timer is not None:
             timeout = max(0.0, self._kill_timer.when() - asyncio.get_running_loop().time())
         stop_signal = self.instance.service.stop_signal
-        found, killed = await empty_group(child.pid, child.pid, stop_signal, timeout)
-        if found:
+        signalled = self.state is State.STOPPING
+        found, killed = await empty_group(child.pid, child.pid,
+                                          None if signalled else stop_signal, timeout)
+        if found and (killed or not signalled):
             how = "killed with SIGKILL" if killed else f"stopped with {stop_signal.name}"
             self._say(f"{found} process(es) left in its group after it exited; {how}",
                       "group-cleanup")

@@ -80,6 +80,22 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
     return Child(popen, os.pidfd_open(popen.pid), popen.stdout, popen.stderr)
 
 
+def spawn_attached(argv: Sequence[str], cwd: Path,
+                   env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start `orchestra run`'s command with orchestra's stdin, stdout and stderr.
+
+    It gets a process group of its own, like a shell's job, so that a signal can reach its
+    children too; `runtime/foreground.py` makes that group the terminal's foreground group.
+    Returns it and a pidfd.
+    """
+    try:
+        popen = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), close_fds=True,
+                                 process_group=0, restore_signals=True)
+    except OSError as exc:
+        raise _spawn_error(exc, argv, cwd) from None
+    return popen, os.pidfd_open(popen.pid)
+
+
 def spawn_quiet(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start a check command (output discarded) in a new process group."""
     try:

@@ -1,0 +1,94 @@
+"""`orchestra up` (alias `start`): run the services until they end or are stopped."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from orchestra.cli.options import (
+    DEFAULT_MAX_LINE,
+    AppRootOption,
+    EnvOption,
+    FileOption,
+    MaxLineOption,
+    NoColorOption,
+    NoPrefixOption,
+    NoTimestampsOption,
+    OutputOption,
+    TimeoutOption,
+    check_timeout,
+    load_options,
+    output_options,
+    split_names,
+)
+from orchestra.config.loader import load_spec
+from orchestra.errors import UsageError
+from orchestra.plan import Plan, Selection, make_plan, parse_formation
+
+FormationOption = Annotated[str | None, typer.Option(
+    "-c", "--concurrency", "-m", "--formation",
+    help="Instances per service, e.g. web=2,worker=0,all=1.")]
+PortOption = Annotated[int | None, typer.Option(
+    "-p", "--port", help="Base port: PORT = base + 100 × service index + instance − 1 "
+                         "(default for a Procfile: $PORT, else 5000).")]
+
+
+def up(
+    ctx: typer.Context,
+    services: Annotated[list[str] | None, typer.Argument(
+        help="Services to start (plus their dependencies). Default: all enabled.")] = None,
+    file: FileOption = None,
+    env: EnvOption = None,
+    app_root: AppRootOption = None,
+    namespace: Annotated[str | None, typer.Option(
+        "--namespace", "-n", help="Start the services of this namespace (plus dependencies).")]
+        = None,
+    formation: FormationOption = None,
+    port: PortOption = None,
+    timeout: TimeoutOption = None,
+    no_prefix: NoPrefixOption = False,
+    no_timestamps: NoTimestampsOption = False,
+    no_color: NoColorOption = False,
+    quiet: Annotated[str | None, typer.Option(
+        "-q", "--quiet", help="Comma-separated services whose output is hidden.")] = None,
+    output: OutputOption = "text",
+    max_line: MaxLineOption = DEFAULT_MAX_LINE,
+    abort_on_exit: Annotated[bool, typer.Option(
+        "--abort-on-exit", help="Stop everything when any service ends.")] = False,
+    exit_code_from: Annotated[str | None, typer.Option(
+        "--exit-code-from", help="Stop everything when SERVICE ends; exit with its code.")]
+        = None,
+) -> None:
+    """Start the services in dependency order and show their output until they end.
+
+    Ctrl-C (or SIGTERM/SIGHUP) stops them in reverse dependency order; a second Ctrl-C kills
+    at once. Exit code: the failing service's, 128+N when stopped by signal N, else 0.
+    """
+    from orchestra.runtime.orchestrator import RunSettings
+    from orchestra.runtime.run import run_plan
+
+    check_timeout(timeout)
+    options = load_options(ctx, file, env, app_root)
+    spec = load_spec(options)
+    if exit_code_from is not None and exit_code_from not in spec.names():
+        raise UsageError(f"--exit-code-from: unknown service '{exit_code_from}'")
+    selection = Selection(services=tuple(services or ()), namespace=namespace,
+                          formation=parse_formation(formation) if formation else {},
+                          base_port=port)
+    plan = make_plan(spec, selection, options.environ)
+    out = output_options(no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
+                         output=output, max_line=max_line,
+                         quiet=instance_names(plan, split_names(quiet)))
+    settings = RunSettings(stop_timeout=timeout, abort_on_exit=abort_on_exit,
+                           exit_code_from=exit_code_from,
+                           github=os.environ.get("GITHUB_ACTIONS") == "true")
+    raise typer.Exit(run_plan(plan, out, settings, options.environ))
+
+
+def instance_names(plan: Plan, names: list[str]) -> frozenset[str]:
+    """`-q web` hides web.1 and web.2 too."""
+    wanted = set(names)
+    return frozenset(i.name for i in plan.instances
+                     if i.name in wanted or i.service.name in wanted) | wanted

@@ -1,0 +1,153 @@
+"""`orchestra run [--with SVC] -- CMD`: the command that runs attached to the terminal.
+
+The command gets a process group of its own, as a shell's job does, and while it runs that group
+is the terminal's foreground group: it can read the terminal, a terminal's Ctrl-C reaches it
+and its children (and not orchestra), and its output goes to orchestra's stdout and stderr
+untouched. Signals sent to orchestra (SIGTERM, SIGHUP, SIGINT from `kill`) are forwarded to the
+command's whole group; if it has not ended within the stop timeout after that, the group gets
+SIGTERM and then SIGKILL. The group is tracked by the lifeline like every service's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestra.config.model import frozen_env
+from orchestra.plan import Instance
+from orchestra.runtime.groups import signal_group
+from orchestra.runtime.lifeline import Lifeline
+from orchestra.runtime.spawn import SpawnError, spawn_attached
+
+
+@dataclass(frozen=True, slots=True)
+class ForegroundCommand:
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=frozen_env)   # the complete environment
+
+
+def discovery_env(instances: list[Instance]) -> dict[str, str]:
+    """`DB_PORT=5432` for every instance with a port (and its service, for the first one)."""
+    env: dict[str, str] = {}
+    for instance in instances:
+        if instance.port is None:
+            continue
+        for name in (instance.name, instance.service.name):
+            key = name.upper().replace("-", "_").replace(".", "_") + "_PORT"
+            env.setdefault(key, str(instance.port))
+    return env
+
+
+def _controlling_terminal() -> int | None:
+    """stdin's fd when it is a terminal whose foreground group is orchestra's own."""
+    try:
+        fd = sys.stdin.fileno()
+        if os.isatty(fd) and os.tcgetpgrp(fd) == os.getpgrp():
+            return fd
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+@contextlib.contextmanager
+def _foreground(pgid: int) -> Iterator[None]:
+    """Hand the terminal to the group `pgid` for the duration, then take it back."""
+    terminal = _controlling_terminal()
+    if terminal is None:
+        yield
+        return
+    # tcsetpgrp from a background group raises SIGTTOU: block it while we take the terminal.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTTOU])
+    try:
+        os.tcsetpgrp(terminal, pgid)
+        signal_group(pgid, signal.SIGCONT)   # in case it touched the terminal before this
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(terminal, os.getpgrp())
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class ForegroundRun:
+    def __init__(self, command: ForegroundCommand, stop_timeout: float,
+                 lifeline: Lifeline | None = None) -> None:
+        self.command = command
+        self.stop_timeout = stop_timeout
+        self.lifeline = lifeline
+        self._popen: subprocess.Popen[bytes] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._popen is not None and self._popen.returncode is None
+
+    async def run(self, extra_env: Mapping[str, str]) -> int:
+        """Run to completion; the exit code (128+N when killed by signal N)."""
+        env = {**self.command.env, **extra_env}
+        sys.stdout.flush()
+        try:
+            popen, pidfd = spawn_attached(self.command.argv, self.command.cwd, env)
+        except SpawnError as exc:
+            print(f"orchestra: cannot run: {exc.message}", file=sys.stderr)
+            return exc.exit_code
+        self._popen = popen
+        if self.lifeline is not None:
+            self.lifeline.track(popen.pid)
+        loop = asyncio.get_running_loop()
+        exited: asyncio.Future[None] = loop.create_future()
+        loop.add_reader(pidfd, _resolve, exited)
+        try:
+            with _foreground(popen.pid):
+                await exited
+        finally:
+            loop.remove_reader(pidfd)
+            os.close(pidfd)
+            if self._timer is not None:
+                self._timer.cancel()
+            # Unreaped, the leader keeps its group id ours: end what it left behind, then reap.
+            signal_group(popen.pid, signal.SIGKILL)
+            if self.lifeline is not None:
+                self.lifeline.untrack(popen.pid)
+            code = popen.wait()
+        return 128 - code if code < 0 else code
+
+    def on_signal(self, signum: int) -> None:
+        """orchestra received a stop signal while the command runs: pass it on."""
+        self._send(signum)
+        self._arm_escalation()
+
+    def terminate(self) -> None:
+        """Stop it because something else failed: SIGTERM, then SIGKILL after the timeout."""
+        self._send(signal.SIGTERM)
+        self._arm_escalation(signal.SIGKILL)
+
+    def kill(self) -> None:
+        self._send(signal.SIGKILL)
+
+    def _arm_escalation(self, next_signal: int = signal.SIGTERM) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(
+                self.stop_timeout, self._escalate, next_signal)
+
+    def _escalate(self, signum: int) -> None:
+        self._timer = None
+        self._send(signum)
+        if signum != signal.SIGKILL:
+            self._arm_escalation(signal.SIGKILL)
+
+    def _send(self, signum: int) -> None:
+        if self._popen is not None and self._popen.returncode is None:
+            signal_group(self._popen.pid, signum)
