@@ -156,17 +156,17 @@ class ServiceRunner:
     async def _await_dependencies(self) -> str | None:
         """Wait until every dependency's condition holds; the reason if it never will."""
         while True:
-            if self._stop_requested.done():
-                return "orchestra is stopping"
             waiting = []
             for condition, runners in self.dependencies:
                 for runner in runners:
                     verdict = runner.satisfies(condition)
-                    if verdict is False:
+                    if verdict is False:  # reported before "stopping": it is the real reason
                         return (f"dependency '{runner.name}' {runner.state.value} "
                                 f"(needed: {condition.value})")
                     if verdict is None:
                         waiting.append(runner.changed())
+            if self._stop_requested.done():
+                return "orchestra is stopping"
             if not waiting:
                 return None
             tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(w) for w in waiting]
