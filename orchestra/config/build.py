@@ -157,6 +157,12 @@ class ServiceBuilder:
             return (command, *args), False
         if isinstance(command, list):
             return tuple(str(c) for c in command) + tuple(args), False
+        if not run_dir.is_dir():
+            # Said here rather than as "cannot infer a command in <missing dir>", which sends
+            # the user looking for a go.mod instead of at the typo in `dir`.
+            field = "dir" if not (self.root / str(raw.get("dir", "."))).is_dir() else "entrypoint"
+            self.problems.add((*path, field), f"directory '{run_dir}' does not exist")
+            return (), False
         try:
             return infer_command(run_dir) + tuple(args), False
         except InferenceError as exc:
@@ -179,8 +185,10 @@ class ServiceBuilder:
         return env, frozenset(secrets)
 
     def _depends_on(self, value: object, path: PathKey) -> tuple[Dependency, ...]:
+        source = self.problems.source
         if isinstance(value, list):
-            return tuple(Dependency(str(name)) for name in value)
+            return tuple(Dependency(str(name), location=source.locate((*path, index)))
+                         for index, name in enumerate(value))
         if not isinstance(value, dict):
             return ()
         deps = []
@@ -192,7 +200,7 @@ class ServiceBuilder:
                     condition = CONDITION_ALIASES[text]
                 else:
                     self.problems.add((*path, name, "condition"), f"invalid condition '{text}'")
-            deps.append(Dependency(str(name), condition))
+            deps.append(Dependency(str(name), condition, source.locate_key((*path, name))))
         return tuple(deps)
 
     def _check(self, value: object, path: PathKey) -> Check | None:
@@ -283,9 +291,17 @@ def load_env_files(items: Sequence[object], root: Path, problems: Collector,
         try:
             files.append(read_env_file(root / str(item), required=True))
         except ConfigError as exc:
-            problems.problems.extend(
-                Problem(p.location if p.location.line is not None else problems.source.locate(path),
-                        p.field or dotted(path), p.message) for p in exc.problems)
+            for problem in exc.problems:
+                if problem.location.line is not None:
+                    problems.problems.append(Problem(problem.location,
+                                                     problem.field or dotted(path),
+                                                     problem.message))
+                else:
+                    # No line in the env file (it is missing or unreadable): point at the YAML
+                    # that names it, and keep its path in the message.
+                    problems.problems.append(Problem(problems.source.locate(path), dotted(path),
+                                                     f"{problem.location.file}: "
+                                                     f"{problem.message}"))
     return merge_env_files(files)
 
 
@@ -306,16 +322,19 @@ def build_yaml(document: Document, file: Path, project_files: Sequence[EnvFile],
     secrets = frozenset(k for k in file_values if k not in dict(project_env))  # type: ignore[call-overload]
     builder = ServiceBuilder(root, base_env, secrets, problems)
     services: list[Service] = []
-    for name, raw in dict(data.get("services") or {}).items():  # type: ignore[call-overload]
+    declared = data.get("services")
+    for name, raw in (declared.items() if isinstance(declared, dict) else ()):
         path: PathKey = ("services", name)
         service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.1"}
-        if isinstance(raw.get("port"), int):
+        if isinstance(raw, dict) and isinstance(raw.get("port"), int):
             service_lookup["PORT"] = str(raw["port"])
-        raw = interpolate_tree(raw, path, service_lookup, problems)
-        service = builder.build(name, raw, path)
+        interpolated = interpolate_tree(raw or {}, path, service_lookup, problems)
+        if not isinstance(interpolated, dict):
+            continue  # the schema allows only a mapping (or nothing) here
+        service = builder.build(name, interpolated, path)
         if service is not None:
             services.append(service)
     if problems.problems:
         return None, problems.problems
-    return Spec(file, SourceKind.YAML, root, tuple(services)), []
+    return Spec(file, SourceKind.YAML, root, tuple(services), frozen_env(base_env), secrets), []
 

@@ -19,8 +19,7 @@ def check_spec(spec: Spec) -> list[Problem]:
     for service in spec.services:
         problems.extend(_dependency_problems(service, names, spec))
         problems.extend(_directory_problems(service))
-    if not problems:
-        problems.extend(_cycle_problems(spec))
+    problems.extend(_cycle_problems(spec, names))
     return problems
 
 
@@ -31,17 +30,19 @@ def _field(service: Service, suffix: str) -> str:
 def _dependency_problems(service: Service, names: set[str], spec: Spec) -> list[Problem]:
     problems = []
     for dep in service.depends_on:
+        where = dep.location or service.location
         if dep.service == service.name:
-            problems.append(Problem(service.location, _field(service, "depends_on"),
+            problems.append(Problem(where, _field(service, "depends_on"),
                                     f"service '{service.name}' depends on itself"))
         elif dep.service not in names:
-            hint = difflib.get_close_matches(dep.service, sorted(names), n=1)
+            others = sorted(names - {service.name})
+            hint = difflib.get_close_matches(dep.service, others, n=1)
             suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-            problems.append(Problem(service.location, _field(service, "depends_on"),
+            problems.append(Problem(where, _field(service, "depends_on"),
                                     f"unknown service '{dep.service}'{suffix}"))
         elif dep.condition is Condition.READY and spec.service(dep.service).readiness is None:
             problems.append(Problem(
-                service.location, _field(service, f"depends_on.{dep.service}.condition"),
+                where, _field(service, f"depends_on.{dep.service}.condition"),
                 f"condition 'ready' needs a readiness check on '{dep.service}' "
                 "(add `readiness:` to it, or use condition 'started')"))
     return problems
@@ -57,16 +58,23 @@ def _directory_problems(service: Service) -> list[Problem]:
     return []
 
 
-def _cycle_problems(spec: Spec) -> list[Problem]:
-    graph = {s.name: [d.service for d in s.depends_on] for s in spec.services}
+def _cycle_problems(spec: Spec, names: set[str]) -> list[Problem]:
+    """A cycle among known services; unknown and self dependencies are reported on their own,
+    and leaving them out here lets a cycle elsewhere in the same file be reported too."""
+    graph = {s.name: [d.service for d in s.depends_on if d.service in names - {s.name}]
+             for s in spec.services}
     try:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:
         cycle: list[str] = list(exc.args[1])
         # graphlib gives the cycle as [a, b, ..., a] in "depends on" order reversed; show it as
         # "x depends on y": web -> migrate -> db -> web
-        path = list(reversed(cycle))
+        path = list(reversed(cycle))[:-1]
+        # Start at the service written first, so the message does not depend on graph order.
+        start = min(range(len(path)), key=lambda i: spec.names().index(path[i]))
+        path = [*path[start:], *path[:start], path[start]]
         first = spec.service(path[0])
-        return [Problem(first.location, _field(first, "depends_on"),
+        link = next(d.location for d in first.depends_on if d.service == path[1])
+        return [Problem(link or first.location, _field(first, "depends_on"),
                         "dependency cycle: " + " -> ".join(path))]
     return []

@@ -18,7 +18,7 @@ from orchestra.config.model import Service, SourceKind, Spec, frozen_env
 from orchestra.config.procfile import read_procfile
 from orchestra.config.schema import validate
 from orchestra.config.source import load_yaml
-from orchestra.errors import ConfigError, Location
+from orchestra.errors import ConfigError, Location, Problem
 
 CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
 
@@ -39,7 +39,8 @@ def discover(options: LoadOptions) -> Path:
     base = options.app_root or options.cwd
     if options.file is not None:
         return options.file if options.file.is_absolute() else options.cwd / options.file
-    named = options.environ.get("PROCFILE")
+    # honcho: PROCFILE from the environment, or from the .env files, names the Procfile
+    named = options.environ.get("PROCFILE") or _procfile_from_env_files(options, base)
     if named:
         return base / named
     for name in CANDIDATES:
@@ -47,6 +48,18 @@ def discover(options: LoadOptions) -> Path:
             return base / name
     raise ConfigError.single(str(base), "no orchestra.yaml, orchestra.yml or Procfile here "
                                         "(name one with -f FILE)")
+
+
+def _procfile_from_env_files(options: LoadOptions, base: Path) -> str | None:
+    paths = [base / ".env"] if options.env_files is None else [
+        p if p.is_absolute() else options.cwd / p for p in options.env_files]
+    named = None
+    for path in paths:
+        try:
+            named = read_env_file(path, required=False).values.get("PROCFILE", named)
+        except ConfigError:
+            continue  # reported with its line when the env files are loaded for real
+    return named
 
 
 def is_yaml(path: Path) -> bool:
@@ -57,8 +70,8 @@ def project_env_files(options: LoadOptions, folder: Path) -> list[EnvFile]:
     """`-e A,B` (required, later wins), else `.env` in the config's folder if present."""
     if options.env_files is None:
         return [read_env_file(folder / ".env", required=False)]
-    problems = []
-    files = []
+    problems: list[Problem] = []
+    files: list[EnvFile] = []
     for path in options.env_files:
         try:
             files.append(read_env_file(path if path.is_absolute() else options.cwd / path,
@@ -73,26 +86,34 @@ def project_env_files(options: LoadOptions, folder: Path) -> list[EnvFile]:
 def load_spec(options: LoadOptions) -> Spec:
     path = discover(options)
     folder = (options.app_root or path.parent).resolve()
-    env_files = project_env_files(options, folder)
     if is_yaml(path):
-        spec = _load_yaml(path, env_files, options)
+        spec = _load_yaml(path, folder, options)
     else:
-        spec = _load_procfile(path, folder, env_files)
+        spec = _load_procfile(path, folder, project_env_files(options, folder))
     problems = check_spec(spec)
     if problems:
         raise ConfigError(problems)
     return spec
 
 
-def _load_yaml(path: Path, env_files: Sequence[EnvFile], options: LoadOptions) -> Spec:
+def _load_yaml(path: Path, folder: Path, options: LoadOptions) -> Spec:
     document = load_yaml(path)
     problems = validate(document.data, document.source, str(path))
     if problems:
         raise ConfigError(problems)
+    env_files: Sequence[EnvFile] = []
+    # A project `env_file:` replaces the default `.env`, as `-e` does (docs/CONFIG.md); loading
+    # both would let a stray `.env` override the files the config names.
+    if options.env_files is not None or "env_file" not in _mapping(document.data):
+        env_files = project_env_files(options, folder)
     spec, problems = build_yaml(document, path.resolve(), env_files, options.environ)
     if spec is None:
         raise ConfigError(problems)
     return spec
+
+
+def _mapping(data: object) -> dict[str, object]:
+    return data if isinstance(data, dict) else {}
 
 
 def _load_procfile(path: Path, root: Path, env_files: Sequence[EnvFile]) -> Spec:
@@ -113,4 +134,4 @@ def _load_procfile(path: Path, root: Path, env_files: Sequence[EnvFile]) -> Spec
         )
         for entry in entries
     )
-    return Spec(path.resolve(), SourceKind.PROCFILE, root, services)
+    return Spec(path.resolve(), SourceKind.PROCFILE, root, services, frozen_env(env), secrets)

@@ -63,6 +63,8 @@ class CheckKind(StrEnum):
 class Dependency:
     service: str
     condition: Condition = Condition.STARTED
+    # Where the dependency is named, so a check can point at that line rather than the service.
+    location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,8 @@ class Spec:
     kind: SourceKind
     root: Path                       # the folder relative paths resolve against
     services: tuple[Service, ...]
+    env: Mapping[str, str] = field(default_factory=frozen_env)  # project level: env files + env
+    secret_keys: frozenset[str] = frozenset()   # keys of `env` whose values came from env files
 
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
-from orchestra.errors import ConfigError, Location, Problem
+from orchestra.errors import ConfigError, Location
 
 #: Nodes a document may expand to through aliases; real configs are orders of magnitude smaller.
 MAX_EXPANDED_NODES = 100_000
@@ -86,24 +88,65 @@ class _LoadError(Exception):
         self.message = message
 
 
+class _Measure:
+    """Sizes a composed document as if every alias were expanded, without expanding anything.
+
+    The composer shares one node per anchor, so a "billion laughs" file is small as nodes but
+    huge as data. Sizes are memoised per node, so even that file is measured in a few steps and
+    refused before a single list is built; an alias inside its own anchor is found on the way
+    (expanding it would never end).
+    """
+
+    def __init__(self) -> None:
+        self.sizes: dict[int, int] = {}
+        self.open: set[int] = set()
+
+    def size(self, node: Node, depth: int = 0) -> int:
+        known = self.sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in self.open:
+            name = f" '&{node.anchor}'" if getattr(node, "anchor", None) else ""
+            raise _LoadError(node, f"recursive alias: the anchor{name} contains an alias to "
+                                   "itself")
+        if depth > MAX_DEPTH:
+            raise _LoadError(node, f"nesting deeper than {MAX_DEPTH} levels")
+        self.open.add(id(node))
+        total = 1 + sum(self.size(child, depth + 1) for child in _children(node))
+        self.open.discard(id(node))
+        if total > MAX_EXPANDED_NODES:
+            raise _LoadError(node, f"the document expands to more than {MAX_EXPANDED_NODES} "
+                                   "nodes through aliases; refusing to load it")
+        self.sizes[id(node)] = total
+        return total
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [value for _, value in node.value]
+    return []
+
+
 class _Builder:
-    """Turns composed nodes into plain data, recording positions and counting expansion."""
+    """Turns composed nodes into plain data, recording positions (run after `_Measure`)."""
 
     def __init__(self, source: SourceMap) -> None:
         self.source = source
-        self.expanded = 0
 
     def build(self, node: Node, path: PathKey, key: Node | None = None) -> object:
-        self.expanded += 1
-        if self.expanded > MAX_EXPANDED_NODES:
-            raise _LoadError(node, f"the document expands to more than {MAX_EXPANDED_NODES} "
-                                   "nodes through aliases; refusing to load it")
-        if len(path) > MAX_DEPTH:
-            raise _LoadError(node, f"nesting deeper than {MAX_DEPTH} levels")
         self.source.record(path, node, key)
         tag = str(node.tag)
         if isinstance(node, ScalarNode) and tag in _SCALAR_TAGS:
-            return _scalar(node, tag)
+            _check_text(node)
+            try:
+                return _scalar(node, tag)
+            except ValueError:
+                # Only an explicit tag can get here (`!!int abc`): plain scalars are resolved
+                # to a tag by their text. Quietly keeping the text would hide the typo.
+                raise _LoadError(node, f"invalid {_short_tag(tag)} value "
+                                       f"{_quoted(str(node.value))}") from None
         if isinstance(node, SequenceNode) and tag == _SEQ_TAG:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode) and tag == _MAP_TAG:
@@ -121,9 +164,10 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise _LoadError(key_node, "mapping keys must be plain strings")
+            _check_text(key_node)
             key = str(key_node.value)
             if key in first_line:
-                raise _LoadError(key_node, f"duplicate key '{key}' "
+                raise _LoadError(key_node, f"duplicate key {_quoted(key)} "
                                            f"(first defined at line {first_line[key]})")
             first_line[key] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, (*path, key), key_node)
@@ -150,12 +194,36 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
 
+def _quoted(text: str) -> str:
+    """A user's text in a one-line message: quoted, newlines escaped, capped."""
+    shown = text if len(text) <= 60 else text[:57] + "..."
+    return "'" + shown.replace("\n", "\\n").replace("\r", "\\r") + "'"
+
+
+def _check_text(node: ScalarNode) -> None:
+    """Refuse what no process can be given: a NUL (exec fails on it) or a lone surrogate
+    (`"\\ud800"` cannot be encoded, so printing or exec'ing it would raise later)."""
+    text = str(node.value)
+    if "\0" in text:
+        raise _LoadError(node, "a string contains a NUL character ('\\0')")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _LoadError(node, "a string contains a lone surrogate escape (e.g. '\\ud800'), "
+                               "which is not a character") from None
+
+
 def _scalar(node: ScalarNode, tag: str) -> object:
+    """The value of a scalar; ValueError when an explicit tag does not fit the text."""
     text = str(node.value)
     kind = tag[len(_TAG):]
     if kind == "null":
+        if text not in ("", "~", "null", "Null", "NULL"):
+            raise ValueError(text)
         return None
     if kind == "bool":
+        if text.lower() not in ("true", "false"):
+            raise ValueError(text)
         return text.lower() == "true"
     if kind == "int":
         return _int(text)
@@ -164,17 +232,14 @@ def _scalar(node: ScalarNode, tag: str) -> object:
     return text  # str, and timestamps kept as written
 
 
-def _int(text: str) -> object:
+def _int(text: str) -> int:
     try:
         return int(text, 0)
     except ValueError:
-        try:
-            return int(text, 10)
-        except ValueError:
-            return text
+        return int(text, 10)  # YAML 1.2 reads `017` as 17, where Python's base 0 refuses it
 
 
-def _float(text: str) -> object:
+def _float(text: str) -> float:
     lowered = text.lower()
     if lowered in (".inf", "+.inf"):
         return math.inf
@@ -182,10 +247,7 @@ def _float(text: str) -> object:
         return -math.inf
     if lowered == ".nan":
         return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    return float(text)
 
 
 def _decode(raw: bytes, file: str) -> str:
@@ -202,32 +264,66 @@ def load_yaml_text(text: str, file: str) -> Document:
     """Parse YAML text; every failure is a ConfigError with file:line:column."""
     source = SourceMap(file)
     yaml = YAML(typ="safe", pure=True)
+    # The composer recurses once per level: bounding it here fails fast with a position,
+    # instead of after a slow climb to Python's recursion limit.
+    yaml.max_depth = MAX_DEPTH + 1
     try:
-        documents = list(yaml.compose_all(io.StringIO(text)))
+        with warnings.catch_warnings():
+            # A reused anchor is valid YAML (the later one wins); ruamel's multi-line warning
+            # on stderr would break the one-line-per-problem output of `orchestra check`.
+            warnings.simplefilter("ignore", ReusedAnchorWarning)
+            documents = list(yaml.compose_all(io.StringIO(text)))
         if len(documents) > 1:
             second = documents[1]
             raise ConfigError.single(file, "more than one YAML document ('---'); expected one",
                                      line=second.start_mark.line + 1)
         if not documents or documents[0] is None:
             return Document(None, source)
+        _Measure().size(documents[0])
         return Document(_Builder(source).build(documents[0], ()), source)
     except _LoadError as exc:
         line, column = _mark(exc.node) if exc.node is not None else (None, None)
         raise ConfigError.single(file, exc.message, line=line, column=column) from None
     except MarkedYAMLError as exc:
         raise _yaml_error(exc, file) from None
+    except ReaderError as exc:
+        raise _reader_error(exc, text, file) from None
     except YAMLError as exc:
-        raise ConfigError.single(file, f"invalid YAML: {exc}") from None
+        raise ConfigError.single(file, f"invalid YAML: {_one_line(str(exc))}") from None
     except RecursionError:
         raise ConfigError.single(file, f"nesting deeper than {MAX_DEPTH} levels") from None
 
 
+def _one_line(text: str) -> str:
+    """The CLI prints one line per problem; a parser message spanning lines would break that."""
+    return " ".join(text.split())
+
+
+def _reader_error(exc: ReaderError, text: str, file: str) -> ConfigError:
+    """A character YAML forbids (NUL, most control characters), at its line and column.
+
+    ruamel's own message spans two lines and gives a character offset, not a position.
+    """
+    position = exc.position if isinstance(exc.position, int) else 0
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    character = exc.character
+    shown = f"U+{character:04X}" if isinstance(character, int) else repr(character)
+    return ConfigError.single(file, f"invalid YAML: character {shown} is not allowed "
+                                    f"({_one_line(str(exc.reason))})", line=line, column=column)
+
+
 def _yaml_error(exc: MarkedYAMLError, file: str) -> ConfigError:
     mark = exc.problem_mark or exc.context_mark
-    problem = exc.problem or exc.context or "invalid YAML"
+    if type(exc).__name__ == "MaxDepthExceededError":
+        message = f"nesting deeper than {MAX_DEPTH} levels"
+        if mark is None:
+            return ConfigError.single(file, message)
+        return ConfigError.single(file, message, line=mark.line + 1, column=mark.column + 1)
+    problem = _one_line(str(exc.problem or exc.context or "invalid YAML"))
     message = f"invalid YAML: {problem}"
     if exc.context and exc.problem:
-        message += f" ({exc.context}"
+        message += f" ({_one_line(str(exc.context))}"
         if exc.context_mark is not None and mark is not exc.context_mark:
             message += f" at line {exc.context_mark.line + 1}"
         message += ")"

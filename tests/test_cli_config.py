@@ -1,0 +1,191 @@
+"""`orchestra check`, `config`, `version` and `--help`, run as real subprocesses in temp folders.
+
+What matters is what a user sees: the summary line, one `error: FILE:LINE:COL: ...` line per
+problem, exit code 2 for any config or usage mistake, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestra import __version__
+
+TIMEOUT = 30
+ERROR_LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<rest>.+)$")
+
+
+def orchestra(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ORCHESTRA_FILE", "PROCFILE", "PORT")}
+    env.update(NO_COLOR="1", COLUMNS="200", TERM="dumb")
+    result = subprocess.run([sys.executable, "-m", "orchestra", *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+VALID = """\
+services:
+  db:
+    command: postgres
+    readiness: {tcp: 5432}
+  migrate:
+    command: [python, manage.py, migrate]
+    depends_on: {db: {condition: ready}}
+  web:
+    command: gunicorn app --bind :$PORT
+    depends_on: {migrate: {condition: completed_successfully}}
+    port: 8000
+"""
+
+
+def test_check_valid_yaml(tmp_path: Path) -> None:
+    (tmp_path / "orchestra.yaml").write_text(VALID)
+    result = orchestra(tmp_path, "check")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0, "valid: 3 services (db, migrate, web)\n", "")
+
+
+def test_check_procfile_speaks_honcho_on_stderr(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: python -m http.server $PORT\nworker: python w.py\n")
+    result = orchestra(tmp_path, "check")
+    assert result.returncode == 0
+    assert result.stdout == "valid: 2 services (web, worker)\n"
+    assert result.stderr == "Valid procfile detected (web, worker)\n"
+
+
+def test_check_named_file_and_env(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "dev.yml").write_text("services:\n  web: {command: 'echo ${A}'}\n")
+    (tmp_path / "a.env").write_text("A=1\n")
+    missing = orchestra(tmp_path, "check", "-f", "conf/dev.yml")
+    assert missing.returncode == 2
+    assert "variable 'A' is not set" in missing.stderr
+    result = orchestra(tmp_path, "check", "-f", "conf/dev.yml", "-e", "a.env")
+    assert (result.returncode, result.stdout) == (0, "valid: 1 service (web)\n")
+
+
+def test_broken_file_lists_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "orchestra.yaml").write_text(
+        "services:\n  web:\n    comand: x\n  db:\n    command: y\n    restart: sometimes\n"
+        "    stop_timeout: soon\n")
+    result = orchestra(tmp_path, "check")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("error: ")]
+    assert len(errors) == 3
+    assert lines[-1] == "3 problems; nothing was started"
+    for line in errors:
+        match = ERROR_LINE.match(line)
+        assert match, line
+        assert match["file"] == str(tmp_path / "orchestra.yaml")
+    assert [ERROR_LINE.match(line)["line"] for line in errors] == ["3", "6", "7"]  # type: ignore[index]
+    assert "services.web.comand: unknown key 'comand' (did you mean 'command'?)" in errors[0]
+
+
+def test_check_problems_after_build(tmp_path: Path) -> None:
+    (tmp_path / "orchestra.yaml").write_text(
+        "services:\n  web: {command: x, depends_on: [dbb]}\n  db: {command: y}\n")
+    result = orchestra(tmp_path, "check")
+    assert result.returncode == 2
+    assert result.stderr == (f"error: {tmp_path / 'orchestra.yaml'}:2:34: "
+                             "services.web.depends_on: unknown service 'dbb' "
+                             "(did you mean 'db'?)\n")
+
+
+@pytest.mark.parametrize(("setup", "args", "fragment"), [
+    (lambda d: None, ("check", "-f", "missing.yaml"), "missing.yaml: no such file"),
+    (lambda d: (d / "conf.yaml").mkdir(), ("check", "-f", "conf.yaml"), "is a directory"),
+    (lambda d: (d / "Procfile").mkdir(), ("check",), "is a directory"),
+    (lambda d: None, ("check",), "no orchestra.yaml, orchestra.yml or Procfile here"),
+    (lambda d: (d / "orchestra.yaml").write_bytes(b"services:\n  web: {command: \xff}\n"),
+     ("check",), "orchestra.yaml:2:18: not valid UTF-8 (byte 0xff)"),
+    (lambda d: (d / "orchestra.yaml").write_bytes(b"services:\n  web: {command: \x00}\n"),
+     ("check",), "orchestra.yaml:2:18: invalid YAML: character U+0000 is not allowed"),
+    (lambda d: (d / "orchestra.yaml").write_text("services: !!python/object:os.system {}\n"),
+     ("check",), "orchestra.yaml:1:11: unsupported YAML tag"),
+    (lambda d: (d / "Procfile").write_text("web: x\n"), ("check", "-e", "nope.env"),
+     "nope.env: no such file"),
+    (lambda d: (d / "Procfile").write_text("web: x\n"), ("config", "--format", "xml"),
+     "invalid --format 'xml' (expected yaml or json)"),
+])
+def test_user_mistakes_exit_2_with_one_line_each(tmp_path: Path, setup: object,
+                                                 args: tuple[str, ...], fragment: str) -> None:
+    setup(tmp_path)  # type: ignore[operator]
+    result = orchestra(tmp_path, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: ")
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert fragment in result.stderr
+
+
+@pytest.mark.parametrize("args", [("check", "--bogus"), ("config", "--format"), ("nope",),
+                                  ("check", "extra-argument")])
+def test_bad_command_lines_exit_2(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = orchestra(tmp_path, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr
+
+
+def test_config_json_masks_dotenv_values(tmp_path: Path) -> None:
+    (tmp_path / "orchestra.yaml").write_text(
+        "services:\n  web: {command: x, env: {PLAIN: shown}}\n")
+    (tmp_path / ".env").write_text("TOKEN=hunter2\n")
+    masked = orchestra(tmp_path, "config", "--format", "json")
+    assert masked.returncode == 0, masked.stderr
+    assert "hunter2" not in masked.stdout
+    data = json.loads(masked.stdout)
+    web = data["services"]["web"]
+    assert web["env"] == {"PLAIN": "shown", "TOKEN": "***"}
+    assert web["argv"] == ["/bin/sh", "-c", "x"]
+    assert web["cwd"] == str(tmp_path.resolve())
+    shown = orchestra(tmp_path, "config", "--format", "json", "--show-env")
+    assert json.loads(shown.stdout)["services"]["web"]["env"]["TOKEN"] == "hunter2"
+
+
+def test_config_yaml_is_the_default_and_masks_too(tmp_path: Path) -> None:
+    (tmp_path / "Procfile").write_text("web: echo $SECRET\n")
+    (tmp_path / ".env").write_text("SECRET=hunter2\n")
+    result = orchestra(tmp_path, "config")
+    assert result.returncode == 0, result.stderr
+    assert "hunter2" not in result.stdout
+    assert "SECRET: '***'" in result.stdout
+    assert "kind: procfile" in result.stdout
+
+
+def test_config_of_a_broken_file_prints_nothing_on_stdout(tmp_path: Path) -> None:
+    (tmp_path / "orchestra.yaml").write_text("services:\n  web: {}\n")
+    result = orchestra(tmp_path, "config", "--format", "json")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert ERROR_LINE.match(result.stderr.splitlines()[0])
+
+
+def test_version(tmp_path: Path) -> None:
+    result = orchestra(tmp_path, "version")
+    assert (result.returncode, result.stdout) == (0, f"orchestra {__version__}\n")
+
+
+@pytest.mark.parametrize("command", ["check", "config", "version", "up", "start"])
+def test_help_of_every_command(tmp_path: Path, command: str) -> None:
+    result = orchestra(tmp_path, command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+    assert "--help" in result.stdout
+
+
+def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
+    result = orchestra(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("check", "config", "version", "up"):
+        assert command in result.stdout
