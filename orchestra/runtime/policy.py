@@ -43,7 +43,8 @@ def decide(policy: RestartPolicy, *, exit_code: int, stopped_by_us: bool, restar
     if policy.max_restarts is not None and in_a_row >= policy.max_restarts:
         return Decision(False, 0.0, 0, f"gave up after {in_a_row} restarts "
                                        f"(max_restarts: {policy.max_restarts})")
-    delay = min(max(BACKOFF_CAP, policy.backoff), policy.backoff * (2 ** in_a_row))
+    # the exponent is capped: the cap is reached long before, and 2**n must not overflow
+    delay = min(max(BACKOFF_CAP, policy.backoff), policy.backoff * 2.0 ** min(in_a_row, 64))
     attempt = in_a_row + 1
     limit = f" of {policy.max_restarts}" if policy.max_restarts is not None else ""
     return Decision(True, delay, attempt, f"restarting in {delay:g} s (attempt {attempt}{limit})")
