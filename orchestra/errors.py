@@ -38,9 +38,11 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
+        # one problem, one line: a quoted value with a newline must not split it
+        message = self.message.replace("\r", "\\r").replace("\n", "\\n")
         if self.field:
-            return f"{self.location}: {self.field}: {self.message}"
-        return f"{self.location}: {self.message}"
+            return f"{self.location}: {self.field}: {message}"
+        return f"{self.location}: {message}"
 
 
 class OrchestraError(Exception):

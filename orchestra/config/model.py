@@ -91,11 +91,17 @@ class Check:
                 return f"http {self.url}"
             case CheckKind.EXEC:
                 shell = len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c")
-                return "exec " + (self.argv[2] if shell else " ".join(self.argv))
+                return "exec " + _one_line(self.argv[2] if shell else " ".join(self.argv))
             case CheckKind.LOG:
                 return f"log /{self.pattern}/"
             case CheckKind.NOTIFY:
                 return "notify READY=1"
+
+
+def _one_line(text: str, limit: int = 80) -> str:
+    """A multi-line script shown on one status line, shortened."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit - 3] + "..."
 
 
 @dataclass(frozen=True, slots=True)

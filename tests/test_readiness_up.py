@@ -1,0 +1,514 @@
+"""Readiness, liveness and restarts, end to end through `orchestra up` (DESIGN §2.4, §3.1).
+
+Services are `python -c` programs that stamp `time.time()` into files at the moments that
+matter (listening, flag created, READY sent, started), so order is asserted from what the
+processes themselves recorded. No fixed ports: a free port is picked per test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers.orch import PY, Project, alive, wait_no_leftovers, wait_until
+from readiness_support import TEXT, code, free_port, gaps, script, stamps
+
+#: A dependent that stamps its start time and ends.
+STARTER = """
+stamp(START)
+print("dependent started", flush=True)
+"""
+
+
+def up(project: Project, path: Path, *args: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
+    return project.run("-f", str(path), *TEXT, *args, timeout=timeout)
+
+
+def line_at(result, pattern: str) -> int:  # type: ignore[no-untyped-def]
+    return result.index(pattern)
+
+
+# ---------------------------------------------------------------------------- gating
+
+
+@pytest.mark.parametrize("condition", ["ready", "service_healthy"])
+def test_tcp_readiness_gates_the_dependent(project: Project, tmp_path: Path,
+                                           condition: str) -> None:
+    port = free_port()
+    spawned, listening, start = tmp_path / "spawned", tmp_path / "listening", tmp_path / "start"
+    server = code("""
+        import socket
+        stamp(SPAWNED)
+        time.sleep(0.8)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", PORT))
+        stamp(LISTENING)
+        s.listen(16)
+        print("listening", flush=True)
+        wait_for(START)
+    """, SPAWNED=spawned, LISTENING=listening, START=start, PORT=port)
+    path = project.yaml({
+        "db": {"command": server, "readiness": {"tcp": port, "interval": "100ms"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"db": {"condition": condition}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    [t_spawn], [t_listen], [t_start] = stamps(spawned), stamps(listening), stamps(start)
+    assert t_listen - t_spawn >= 0.8
+    assert t_start >= t_listen, result.dump()
+    ready = line_at(result, rf"^system +\| db: ready: tcp 127\.0\.0\.1:{port} accepted after ")
+    assert ready < line_at(result, r"^system +\| app: started pid=\d+$"), result.dump()
+    assert line_at(result, r"db: not ready: tcp .*connection refused \(attempt 1\)") < ready
+
+
+@pytest.mark.parametrize("final_status", [200, 302])
+def test_http_readiness_waits_through_503(project: Project, tmp_path: Path,
+                                          final_status: int) -> None:
+    port = free_port()
+    answered, ok_at, start = tmp_path / "answered", tmp_path / "ok_at", tmp_path / "start"
+    server = code("""
+        import http.server, threading
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                count = len(open(ANSWERED).read().split()) if os.path.exists(ANSWERED) else 0
+                status = 503 if count < 3 else FINAL
+                if status != 503:
+                    stamp(OK_AT)
+                stamp(ANSWERED, status)
+                self.send_response(status)
+                if status == 302:
+                    self.send_header("Location", "/elsewhere")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            def log_message(self, *args):
+                pass
+        srv = http.server.HTTPServer(("127.0.0.1", PORT), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        wait_for(START)
+    """, ANSWERED=answered, OK_AT=ok_at, START=start, PORT=port, FINAL=final_status)
+    path = project.yaml({
+        "web": {"command": server,
+                "readiness": {"http": f"http://127.0.0.1:{port}/health", "interval": "100ms"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"web": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    statuses = [int(s) for s in stamps(answered)]
+    assert statuses[:3] == [503, 503, 503], statuses
+    assert statuses[3] == final_status
+    assert stamps(start)[0] >= stamps(ok_at)[0], result.dump()
+    assert re.search(rf"web: not ready: http http://127\.0\.0\.1:{port}/health: answered 503",
+                     result.text), result.dump()
+    assert line_at(result, rf"web: ready: http .* answered {final_status}") \
+        < line_at(result, r"app: started"), result.dump()
+
+
+def test_exec_readiness_waits_for_a_flag_file(project: Project, tmp_path: Path) -> None:
+    flag, flagged, start = tmp_path / "flag", tmp_path / "flagged", tmp_path / "start"
+    service = code("""
+        time.sleep(0.6)
+        stamp(FLAGGED)
+        open(FLAG, "w").close()
+        wait_for(START)
+    """, FLAG=flag, FLAGGED=flagged, START=start)
+    check = script(tmp_path, "check", "sys.exit(0 if os.path.exists(FLAG) else 1)", FLAG=flag)
+    path = project.yaml({
+        "svc": {"command": service, "readiness": {"exec": check, "interval": "100ms"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    assert stamps(start)[0] >= stamps(flagged)[0], result.dump()
+    assert re.search(r"svc: not ready: exec .*: exit 1 \(attempt 1\)", result.text), result.dump()
+    assert line_at(result, r"svc: ready: exec .* exit 0") < line_at(result, r"app: started")
+
+
+def test_exec_readiness_with_a_shell_string(project: Project, tmp_path: Path) -> None:
+    flag, start = tmp_path / "flag", tmp_path / "start"
+    service = code("""
+        time.sleep(0.3)
+        open(FLAG, "w").close()
+        wait_for(START)
+    """, FLAG=flag, START=start)
+    path = project.yaml({
+        "svc": {"command": service,
+                "readiness": {"exec": f"test -f '{flag}'", "interval": "100ms"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    assert result.of("app") == ["dependent started"]
+
+
+def test_log_readiness_waits_for_the_line(project: Project, tmp_path: Path) -> None:
+    said, start = tmp_path / "said", tmp_path / "start"
+    service = code("""
+        print("booting", flush=True)
+        print("still booting: ready to serve soon", flush=True)
+        time.sleep(0.6)
+        stamp(SAID)
+        print("ready to serve on 8123", flush=True)
+        wait_for(START)
+    """, SAID=said, START=start)
+    path = project.yaml({
+        "svc": {"command": service, "readiness": {"log": r"^ready to serve on \d+$"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    assert stamps(start)[0] >= stamps(said)[0], result.dump()
+    assert line_at(result, r"^svc +\| ready to serve on 8123$") \
+        < line_at(result, r"^system +\| svc: ready: log ") \
+        < line_at(result, r"app: started"), result.dump()
+
+
+def test_log_readiness_counts_the_very_first_line_on_stderr(project: Project,
+                                                           tmp_path: Path) -> None:
+    start = tmp_path / "start"
+    service = code("""
+        sys.stderr.write("UP\\n"); sys.stderr.flush()
+        wait_for(START)
+    """, START=start)
+    path = project.yaml({
+        "svc": {"command": service, "readiness": {"log": "^UP$", "start_period": "5s"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    assert result.of("app") == ["dependent started"]
+
+
+def test_notify_readiness(project: Project, tmp_path: Path) -> None:
+    info, ready_at, start = tmp_path / "info", tmp_path / "ready_at", tmp_path / "start"
+    service = code("""
+        import socket
+        path = os.environ["NOTIFY_SOCKET"]
+        folder = os.path.dirname(path)
+        with open(INFO, "w") as f:
+            f.write(path + "\\n" + oct(os.stat(folder).st_mode & 0o777) + "\\n")
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.sendto(b"STATUS=warming up caches", path)
+        time.sleep(0.6)
+        stamp(READY_AT)
+        s.sendto(b"READY=1\\nSTATUS=serving", path)
+        wait_for(START)
+    """, INFO=info, READY_AT=ready_at, START=start)
+    path = project.yaml({
+        "svc": {"command": service, "readiness": {"notify": True}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    socket_path, mode = info.read_text().split()
+    assert mode == "0o700", mode
+    assert os.path.isabs(socket_path)
+    assert not os.path.exists(os.path.dirname(socket_path)), "runtime dir left behind"
+    assert stamps(start)[0] >= stamps(ready_at)[0], result.dump()
+    status = line_at(result, r"^system +\| svc: status: warming up caches$")
+    ready = line_at(result, r"^system +\| svc: ready: notify ")
+    assert status < ready < line_at(result, r"^system +\| app: started"), result.dump()
+    assert re.search(r"^system +\| svc: status: serving$", result.text, re.M), result.dump()
+
+
+def test_notify_datagram_from_outside_the_group_is_ignored(project: Project,
+                                                          tmp_path: Path) -> None:
+    """A live process outside the service's group cannot declare it ready."""
+    info, start = tmp_path / "info", tmp_path / "start"
+    service = code("""
+        import subprocess
+        path = os.environ["NOTIFY_SOCKET"]
+        # a grandchild in a session (and group) of its own, alive while it sends
+        subprocess.Popen([sys.executable, "-c",
+            "import os, socket, time; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM);"
+            "s.sendto(b'READY=1\\\\nSTATUS=forged', os.environ['NOTIFY_SOCKET']);"
+            "open(os.environ['INFO'], 'w').close(); time.sleep(1.5)"],
+            start_new_session=True, env={**os.environ, "INFO": INFO})
+        time.sleep(30)
+    """, INFO=info)
+    path = project.yaml({
+        "svc": {"command": service, "readiness": {"notify": True, "start_period": "1.5s"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert info.exists(), result.dump()
+    assert result.rc == 1, result.dump()
+    assert not start.exists()
+    assert "forged" not in result.text, result.dump()
+    assert re.search(r"svc: .*notify.* not seen within 1\.5 s", result.text), result.dump()
+
+
+# ---------------------------------------------------------------------------- failing readiness
+
+
+def test_readiness_timeout_skips_dependents(project: Project, tmp_path: Path) -> None:
+    port = free_port()
+    start = tmp_path / "start"
+    path = project.yaml({
+        "db": {"command": code("time.sleep(30)"),
+               "readiness": {"tcp": port, "interval": "100ms", "start_period": "1s"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"db": {"condition": "ready"}}},
+        "web": {"command": code(STARTER, START=start), "depends_on": ["app"]},
+    })
+    began = time.monotonic()
+    result = up(project, path, timeout=20)
+    took = time.monotonic() - began
+    assert result.rc == 1, result.dump()
+    assert not start.exists(), result.dump()
+    assert took < 10, took
+    assert re.search(rf"^system +\| db: not ready: tcp 127\.0\.0\.1:{port}: connection refused "
+                     r"\(attempt \d+\); not ready within 1 s$", result.text, re.M), result.dump()
+    assert re.search(r"^system +\| app: skipped: .*'db'.*ready", result.text, re.M), result.dump()
+    assert re.search(r"^system +\| web: skipped: .*'app'", result.text, re.M), result.dump()
+    assert not wait_no_leftovers(project.mark, 2.0)
+
+
+def test_readiness_retries_bound_the_attempts(project: Project, tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(30)"),
+                "readiness": {"exec": check, "interval": "50ms", "retries": 2}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    assert len(stamps(attempts)) == 3, result.dump()
+    assert re.search(r"svc: not ready: exec .*: exit 3 \(attempt 3\); gave up after 3 attempts",
+                     result.text), result.dump()
+
+
+def test_exec_check_runs_in_its_own_group_and_is_killed_on_timeout(
+        project: Project, tmp_path: Path) -> None:
+    info = tmp_path / "info"
+    check = script(tmp_path, "check", """
+        import subprocess
+        child = subprocess.Popen(["sleep", "30"])
+        with open(INFO, "w") as f:
+            f.write(f"{os.getpid()} {os.getpgid(0)} {os.getppid()} {child.pid}\\n")
+        time.sleep(30)
+    """, INFO=info)
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(30)"),
+                "readiness": {"exec": check, "timeout": "300ms", "retries": 0}},
+    })
+    began = time.monotonic()
+    result = up(project, path)
+    assert time.monotonic() - began < 8, result.dump()
+    assert result.rc == 1, result.dump()
+    pid, pgid, _, grandchild = map(int, info.read_text().split())
+    assert pgid == pid, "the exec check is not the leader of its own process group"
+    assert not alive(pid) and not alive(grandchild), "the timed-out check's group survived"
+    assert re.search(r"svc: not ready: exec .*still running after 0\.3 s; killed",
+                     result.text), result.dump()
+
+
+def test_no_check_polls_faster_than_its_interval(project: Project, tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(1)", ATTEMPTS=attempts)
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(30)"),
+                "readiness": {"exec": check, "interval": "300ms", "start_period": "2s"}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    times = stamps(attempts)
+    assert 3 <= len(times) <= 2 / 0.3 + 1, times
+    assert min(gaps(times)) >= 0.3 - 0.005, gaps(times)
+
+
+def test_liveness_never_polls_faster_than_its_interval(project: Project,
+                                                      tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    check = script(tmp_path, "check", "stamp(ATTEMPTS)", ATTEMPTS=attempts)
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(1.5)"),
+                "liveness": {"exec": check, "interval": "200ms"}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    times = stamps(attempts)
+    assert 2 <= len(times) <= 1.5 / 0.2 + 1, times
+    assert min(gaps(times)) >= 0.2 - 0.005, gaps(times)
+
+
+# ---------------------------------------------------------------------------- restarts
+
+
+def test_max_restarts_three_runs_exactly_four_times(project: Project, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    path = project.yaml({
+        "long": {"command": code("time.sleep(30)")},
+        "job": {"command": code("stamp(RUNS); sys.exit(7)", RUNS=runs),
+                "restart": {"policy": "on-failure", "max_restarts": 3, "backoff": "50ms"}},
+    })
+    result = up(project, path)
+    assert result.rc == 7, result.dump()
+    assert len(stamps(runs)) == 4, result.dump()
+    for k in (1, 2, 3):
+        assert re.search(rf"^system +\| job: restarting in [\d.]+ s \(attempt {k} of 3\)$",
+                         result.text, re.M), result.dump()
+    assert "(attempt 4 of 3)" not in result.text
+    assert re.search(r"^system +\| job: giving up: gave up after 3 restarts "
+                     r"\(max_restarts: 3\)$", result.text, re.M), result.dump()
+    assert re.search(r"^system +\| long: sending SIGTERM", result.text, re.M), result.dump()
+
+
+def test_backoff_gaps_grow(project: Project, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    path = project.yaml({
+        "job": {"command": code("stamp(RUNS); sys.exit(1)", RUNS=runs),
+                "restart": {"policy": "on-failure", "max_restarts": 3, "backoff": "150ms"}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    g = gaps(stamps(runs))
+    assert len(g) == 3, result.dump()
+    assert g[0] >= 0.15 and g[1] >= 0.3 and g[2] >= 0.6, g
+    assert g[0] < g[1] < g[2], g
+    delays = re.findall(r"job: restarting in ([\d.]+) s", result.text)
+    assert [float(d) for d in delays] == pytest.approx([0.15, 0.3, 0.6]), result.dump()
+
+
+def test_always_restarts_a_service_that_exits_zero(project: Project, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    path = project.yaml({
+        "tick": {"command": code("stamp(RUNS); print('tick', flush=True)", RUNS=runs),
+                 "restart": {"policy": "always", "backoff": "50ms"}},
+    })
+    orch = project.start("-f", str(path), "--output", "json")
+    wait_until(lambda: len(stamps(runs)) >= 3, 10, "three runs of an `always` service")
+    orch.send(signal.SIGTERM)
+    result = orch.wait(10)
+    assert result.rc == 128 + signal.SIGTERM, result.dump()
+    events = [e for e in result.json() if e.get("service") == "tick" and "event" in e]
+    kinds = [e["event"] for e in events]
+    assert "failed" not in kinds, kinds
+    exited = [e for e in events if e["event"] == "exited" and e.get("rc") == 0]
+    backoff = [e for e in events if e["event"] == "backoff"]
+    assert len(exited) >= 2 and len(backoff) >= 2, kinds
+    assert [e["attempt"] for e in backoff[:2]] == [1, 2], backoff
+    assert kinds.count("running") == len(stamps(runs)), kinds
+    assert not wait_no_leftovers(project.mark, 2.0)
+
+
+def test_liveness_failure_restarts_the_service(project: Project, tmp_path: Path) -> None:
+    runs, sick = tmp_path / "runs", tmp_path / "sick"
+    service = code("""
+        stamp(RUNS)
+        if len(open(RUNS).read().split()) == 1:
+            print("first run", flush=True)
+            time.sleep(0.5)
+            open(SICK, "w").close()
+        elif os.path.exists(SICK):
+            os.remove(SICK)
+            print("healed", flush=True)
+        time.sleep(30)
+    """, RUNS=runs, SICK=sick)
+    check = script(tmp_path, "check", "sys.exit(1 if os.path.exists(SICK) else 0)", SICK=sick)
+    path = project.yaml({
+        "web": {"command": service,
+                "liveness": {"exec": check, "interval": "100ms", "retries": 1},
+                "restart": {"policy": "on-failure", "max_restarts": 2, "backoff": "100ms"}},
+    })
+    orch = project.start("-f", str(path), *TEXT)
+    orch.wait_for(r"^web +\| healed$", 15)
+    time.sleep(0.6)   # several liveness intervals: the second run must stay up
+    orch.send(signal.SIGTERM)
+    result = orch.wait(10)
+    assert result.rc == 128 + signal.SIGTERM, result.dump()
+    assert len(stamps(runs)) == 2, result.dump()
+    assert re.search(r"^system +\| web: liveness exec .* failed 2 times in a row: exit 1$",
+                     result.text, re.M), result.dump()
+    first_stop = line_at(result, r"^system +\| web: sending SIGTERM to process group \d+$")
+    assert first_stop < line_at(result, r"web: restarting in 0\.1 s \(attempt 1 of 2\)")
+    assert re.search(r"web: failed \(killed by SIGTERM \(rc=143\)\): liveness", result.text)
+
+
+def test_liveness_failure_without_restart_ends_orchestra_with_1(project: Project,
+                                                               tmp_path: Path) -> None:
+    flag = tmp_path / "flag"
+    service = code("""
+        time.sleep(0.3)
+        open(FLAG, "w").close()
+        time.sleep(30)
+    """, FLAG=flag)
+    path = project.yaml({
+        "long": {"command": code("time.sleep(30)")},
+        "web": {"command": service,
+                "liveness": {"exec": script(tmp_path, "check",
+                                            "sys.exit(1 if os.path.exists(FLAG) else 0)",
+                                            FLAG=flag), "interval": "100ms"}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    assert re.search(r"web: liveness exec .* failed 3 times in a row", result.text), result.dump()
+    assert "restarting in" not in result.text
+    assert not wait_no_leftovers(project.mark, 2.0)
+
+
+# ---------------------------------------------------------------------------- bad config
+
+
+NEEDS_READINESS = (r"services\.app\.depends_on\.web\.condition: "
+                   r"condition 'ready' needs a readiness check on 'web'")
+
+
+@pytest.mark.parametrize(("service_yaml", "line", "message"), [
+    ('    readiness: {tcp: 5432, http: "http://127.0.0.1:1/"}\n', 4,
+     r"services\.web\.readiness: readiness needs exactly one of .*\(got tcp, http\)"),
+    ('    readiness:\n      http: "ftp://example.com/"\n', 5,
+     r"services\.web\.readiness\.http: invalid URL 'ftp://example\.com/'"),
+    ('    readiness:\n      log: "([unclosed"\n', 5,
+     r"services\.web\.readiness\.log: invalid regular expression"),
+    ('    readiness:\n      tcp: 70000\n', 5,
+     r"services\.web\.readiness\.tcp: port 70000 is out of range"),
+    ('    liveness:\n      tcp: "127.0.0.1:70000"\n', 5,
+     r"services\.web\.liveness\.tcp: .*70000"),
+    ('    liveness: {notify: true}\n', 4, r"services\.web\.liveness"),
+    ('    readiness: {interval: 1s}\n', 4, r"services\.web\.readiness: .*\(got none\)"),
+    ('    readiness: {tcp: 1, interval: soon}\n', 4,
+     r"services\.web\.readiness\.interval: invalid duration 'soon'"),
+    ('  app:\n    command: sleep 1\n    depends_on:\n      web: {condition: ready}\n', 7,
+     NEEDS_READINESS),
+    ('  app:\n    command: sleep 1\n    depends_on:\n      web: {condition: service_healthy}\n',
+     7, NEEDS_READINESS),
+])
+def test_bad_readiness_block_fails_check_with_file_and_line(
+        tmp_path: Path, service_yaml: str, line: int, message: str) -> None:
+    path = tmp_path / "orchestra.yaml"
+    path.write_text("services:\n  web:\n    command: sleep 1\n" + service_yaml)
+    proc = subprocess.run([sys.executable, "-m", "orchestra", "check", "-f", str(path)],
+                          capture_output=True, text=True, timeout=20, cwd=tmp_path,
+                          start_new_session=True)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert re.search(rf"{re.escape(str(path))}:{line}:\d+: {message}", output), output
+    assert "Traceback" not in output
+
+
+def test_up_refuses_a_bad_readiness_block_without_starting_anything(
+        project: Project, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    path = tmp_path / "orchestra.yaml"
+    command = json.dumps([PY, "-c", f"open({str(started)!r}, 'w')"])
+    path.write_text(f"services:\n  web:\n    command: {command}\n    readiness: {{tcp: 70000}}\n")
+    result = up(project, path)
+    assert result.rc == 2, result.dump()
+    assert not started.exists()
+    assert re.search(rf"{re.escape(str(path))}:4:\d+: .*70000", result.err.decode()), result.dump()

@@ -1,0 +1,126 @@
+"""The state machine of one service instance (DESIGN §3.1, `runtime/states.py`)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from orchestra.runtime.states import (
+    FINAL,
+    TRANSITIONS,
+    State,
+    TransitionError,
+    check_transition,
+)
+
+S = State
+
+#: Every edge the lifecycle needs (DESIGN §3.1 and runtime/service.py), each with why.
+NEEDED = [
+    (S.PENDING, S.STARTING),    # dependencies satisfied
+    (S.PENDING, S.SKIPPED),     # a dependency failed, or orchestra is stopping
+    (S.STARTING, S.RUNNING),    # spawned
+    (S.STARTING, S.FAILED),     # executable or directory missing
+    (S.RUNNING, S.STOPPING),    # stop signal sent (by the user, or a check failed)
+    (S.RUNNING, S.EXITED),      # exited 0 on its own
+    (S.RUNNING, S.FAILED),      # exited non-zero / killed on its own
+    (S.STOPPING, S.EXITED),     # went away after its stop signal
+    (S.STOPPING, S.FAILED),     # a check ended it: counts as a failure
+    (S.EXITED, S.BACKOFF),      # restart policy `always`
+    (S.FAILED, S.BACKOFF),      # restart policy `on-failure` / `always`
+    (S.BACKOFF, S.STARTING),    # the delay passed
+    (S.BACKOFF, S.EXITED),      # stopped while waiting to restart
+]
+
+FORBIDDEN = [
+    (S.PENDING, S.RUNNING),     # never running without being spawned
+    (S.PENDING, S.EXITED),
+    (S.PENDING, S.FAILED),
+    (S.PENDING, S.BACKOFF),
+    (S.PENDING, S.STOPPING),
+    (S.STARTING, S.STOPPING),   # no await between spawn and RUNNING
+    (S.STARTING, S.EXITED),
+    (S.STARTING, S.SKIPPED),
+    (S.STARTING, S.BACKOFF),
+    (S.RUNNING, S.PENDING),
+    (S.RUNNING, S.STARTING),
+    (S.RUNNING, S.BACKOFF),     # a run ends (exited/failed) before backoff
+    (S.RUNNING, S.SKIPPED),
+    (S.STOPPING, S.RUNNING),
+    (S.STOPPING, S.BACKOFF),
+    (S.STOPPING, S.STARTING),
+    (S.BACKOFF, S.RUNNING),
+    (S.BACKOFF, S.STOPPING),
+    (S.EXITED, S.STARTING),     # a restart always goes through backoff
+    (S.EXITED, S.RUNNING),
+    (S.EXITED, S.FAILED),
+    (S.FAILED, S.STARTING),
+    (S.FAILED, S.EXITED),
+    (S.FAILED, S.RUNNING),
+    (S.SKIPPED, S.STARTING),
+    (S.SKIPPED, S.BACKOFF),
+    (S.SKIPPED, S.PENDING),
+]
+
+
+def test_states_are_the_documented_ones() -> None:
+    assert {s.value for s in State} == {
+        "pending", "starting", "running", "stopping", "backoff", "exited", "failed", "skipped"}
+    assert "ready" not in {s.value for s in State}   # readiness is a separate axis
+    assert set(TRANSITIONS) == set(State)
+
+
+@pytest.mark.parametrize(("origin", "target"), NEEDED, ids=lambda s: str(s))
+def test_needed_edges_are_allowed(origin: State, target: State) -> None:
+    check_transition(origin, target)
+
+
+@pytest.mark.parametrize(("origin", "target"),
+                         sorted((a, b) for a, targets in TRANSITIONS.items() for b in targets),
+                         ids=lambda s: str(s))
+def test_every_edge_in_the_table_passes(origin: State, target: State) -> None:
+    check_transition(origin, target)
+
+
+@pytest.mark.parametrize(("origin", "target"), FORBIDDEN, ids=lambda s: str(s))
+def test_forbidden_edges_raise(origin: State, target: State) -> None:
+    with pytest.raises(TransitionError, match=f"{origin.value} -> {target.value}"):
+        check_transition(origin, target)
+
+
+def test_everything_outside_the_table_raises() -> None:
+    for origin, target in itertools.product(State, State):
+        if target in TRANSITIONS[origin]:
+            continue
+        with pytest.raises(TransitionError):
+            check_transition(origin, target)
+
+
+def test_no_self_loops() -> None:
+    for state in State:
+        assert state not in TRANSITIONS[state], state
+
+
+def test_final_states_leave_only_through_the_restart_edges() -> None:
+    assert frozenset({S.EXITED, S.FAILED, S.SKIPPED}) == FINAL
+    for state in FINAL:
+        assert TRANSITIONS[state] <= {S.BACKOFF}, state
+    assert TRANSITIONS[S.SKIPPED] == frozenset()   # never started: never restarted
+
+
+def test_every_state_can_reach_a_final_state() -> None:
+    """Nothing can be left pending (or backing off) forever by the state machine itself."""
+    for start in State:
+        seen, todo = {start}, [start]
+        while todo:
+            for nxt in TRANSITIONS[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        assert seen & FINAL, start
+
+
+def test_the_table_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        TRANSITIONS[S.SKIPPED] = frozenset({S.STARTING})  # type: ignore[index]
