@@ -33,6 +33,7 @@ from orchestra.cli.options import (
     output_options,
     split_names,
 )
+from orchestra.config.inputs import recording
 from orchestra.config.loader import LoadOptions, load_spec
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Spec
 from orchestra.errors import UsageError
@@ -71,12 +72,13 @@ def run(
     if not command:
         raise UsageError("run needs a command, e.g. `orchestra run --with db -- pytest`")
     options = load_options(ctx, file, env, app_root)
-    spec = load_spec(options)
+    with recording() as inputs:
+        spec = load_spec(options)
     foreground = _foreground(spec, command, options)
     names = split_names(with_services)
     if not names:
         raise typer.Exit(_run_alone(foreground, timeout))
-    raise typer.Exit(_run_with(spec, names, foreground, options, no_deps=no_deps,
+    raise typer.Exit(_run_with(spec, names, foreground, options, inputs, no_deps=no_deps,
                                quiet_services=quiet_services, timeout=timeout,
                                out_flags=dict(no_prefix=no_prefix, no_timestamps=no_timestamps,
                                               no_color=no_color, output=output,
@@ -113,10 +115,11 @@ def _run_alone(foreground: ForegroundCommand, timeout: float | None) -> int:
 
 
 def _run_with(spec: Spec, names: list[str], foreground: ForegroundCommand,
-              options: LoadOptions, *, no_deps: bool, quiet_services: bool,
-              timeout: float | None, out_flags: dict[str, object]) -> int:
+              options: LoadOptions, inputs: list[Path], *, no_deps: bool,
+              quiet_services: bool, timeout: float | None,
+              out_flags: dict[str, object]) -> int:
+    from orchestra import compiled
     from orchestra.runtime.orchestrator import RunSettings
-    from orchestra.runtime.run import run_plan
 
     plan = make_plan(spec, Selection(services=tuple(names), with_dependencies=not no_deps),
                      options.environ)
@@ -125,4 +128,5 @@ def _run_with(spec: Spec, names: list[str], foreground: ForegroundCommand,
     settings = RunSettings(stop_timeout=timeout, foreground=foreground,
                            show_tails=quiet_services,
                            github=os.environ.get("GITHUB_ACTIONS") == "true")
-    return run_plan(plan, out, settings, options.environ)
+    no_color = bool(out_flags["no_color"])
+    return compiled.run(compiled.Invocation(plan, out, no_color, settings), inputs)

@@ -23,6 +23,7 @@ from orchestra.cli.options import (
     output_options,
     split_names,
 )
+from orchestra.config.inputs import recording
 from orchestra.config.loader import load_spec
 from orchestra.errors import UsageError
 from orchestra.plan import Plan, Selection, make_plan, parse_formation
@@ -66,12 +67,13 @@ def up(
     Ctrl-C (or SIGTERM/SIGHUP) stops them in reverse dependency order; a second Ctrl-C kills
     at once. Exit code: the failing service's, 128+N when stopped by signal N, else 0.
     """
+    from orchestra import compiled
     from orchestra.runtime.orchestrator import RunSettings
-    from orchestra.runtime.run import run_plan
 
     check_timeout(timeout)
     options = load_options(ctx, file, env, app_root)
-    spec = load_spec(options)
+    with recording() as inputs:
+        spec = load_spec(options)
     if exit_code_from is not None and exit_code_from not in spec.names():
         raise UsageError(f"--exit-code-from: unknown service '{exit_code_from}'")
     selection = Selection(services=tuple(services or ()), namespace=namespace,
@@ -84,7 +86,8 @@ def up(
     settings = RunSettings(stop_timeout=timeout, abort_on_exit=abort_on_exit,
                            exit_code_from=exit_code_from,
                            github=os.environ.get("GITHUB_ACTIONS") == "true")
-    raise typer.Exit(run_plan(plan, out, settings, options.environ))
+    invocation = compiled.Invocation(plan, out, no_color, settings)
+    raise typer.Exit(compiled.run(invocation, inputs))
 
 
 def instance_names(plan: Plan, names: list[str]) -> frozenset[str]:

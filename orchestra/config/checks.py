@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import graphlib
 
+from orchestra.config.inputs import note
 from orchestra.config.model import Condition, Service, Spec
 from orchestra.errors import Problem
 
@@ -49,6 +50,8 @@ def _dependency_problems(service: Service, names: set[str], spec: Spec) -> list[
 
 
 def _directory_problems(service: Service) -> list[Problem]:
+    note(service.dir)
+    note(service.run_dir)
     if not service.dir.is_dir():
         return [Problem(service.location, _field(service, "dir"),
                         f"directory '{service.dir}' does not exist")]

@@ -14,6 +14,7 @@ from pathlib import Path
 from orchestra.config.build import SHELL, build_yaml
 from orchestra.config.checks import check_spec
 from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
+from orchestra.config.inputs import note
 from orchestra.config.model import Service, SourceKind, Spec, frozen_env
 from orchestra.config.procfile import read_procfile
 from orchestra.config.schema import validate
@@ -44,6 +45,7 @@ def discover(options: LoadOptions) -> Path:
     if named:
         return base / named
     for name in CANDIDATES:
+        note(base / name)
         if (base / name).exists():
             return base / name
     raise ConfigError.single(str(base), "no orchestra.yaml, orchestra.yml or Procfile here "

@@ -14,6 +14,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestra.config.inputs import note
 from orchestra.errors import ConfigError, Location, Problem
 
 _ENTRY = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
@@ -83,6 +84,7 @@ def read_config_text(path: Path) -> str | None:
     Special files are refused before opening: reading a FIFO would block forever.
     """
     file = str(path)
+    note(path)
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):

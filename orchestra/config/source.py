@@ -21,6 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
+from orchestra.config.inputs import note
 from orchestra.errors import ConfigError, Location
 
 #: Nodes a document may expand to through aliases; real configs are orders of magnitude smaller.
@@ -335,6 +336,7 @@ def _yaml_error(exc: MarkedYAMLError, file: str) -> ConfigError:
 def read_text(path: Path) -> str:
     """Read a config file as UTF-8; missing, directory, unreadable or non-UTF-8 are errors."""
     file = str(path)
+    note(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

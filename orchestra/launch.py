@@ -1,0 +1,22 @@
+"""The `orchestra` entry point: run a compiled invocation if there is one, else the full CLI.
+
+Kept free of heavy imports: on the fast path (see `orchestra.compiled`) the CLI framework, the
+YAML parser and the JSON Schema validator are never imported.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    if "up" in argv or "start" in argv or ("run" in argv and "--with" in argv):
+        from orchestra import compiled
+
+        invocation = compiled.lookup(argv)
+        if invocation is not None:
+            sys.exit(compiled.execute(invocation))
+    from orchestra.cli.app import main as cli_main
+
+    cli_main()
