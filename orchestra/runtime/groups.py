@@ -22,11 +22,36 @@ def signal_group(pgid: int, signum: int) -> bool:
     return True
 
 
-def group_members(pgid: int, exclude: int | None = None) -> list[int]:
-    """Live (non-zombie) processes in the group, from /proc."""
-    members = []
+class _Scan:
+    """One read of /proc, shared by every lookup in the same event-loop iteration.
+
+    When many services stop at once, their leaders exit together; one scan per iteration
+    instead of one per service keeps shutdown O(processes), not O(services × processes).
+    """
+
+    groups: dict[int, list[int]] | None = None
+
+    @classmethod
+    def members(cls, pgid: int) -> list[int]:
+        if cls.groups is None:
+            cls.groups = _read_groups()
+            with contextlib.suppress(RuntimeError):  # outside a loop: do not keep it
+                asyncio.get_running_loop().call_soon(cls._forget)
+                return cls.groups.get(pgid, [])
+            groups, cls.groups = cls.groups, None
+            return groups.get(pgid, [])
+        return cls.groups.get(pgid, [])
+
+    @classmethod
+    def _forget(cls) -> None:
+        cls.groups = None
+
+
+def _read_groups() -> dict[int, list[int]]:
+    """Process group id → its live (non-zombie) processes."""
+    groups: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == exclude:
+        if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat", "rb") as stat:
@@ -34,9 +59,14 @@ def group_members(pgid: int, exclude: int | None = None) -> list[int]:
         except (OSError, IndexError):
             continue
         # after "pid (comm)": state ppid pgrp ...
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            members.append(int(entry))
-    return members
+        if len(fields) > 2 and fields[0] != b"Z":
+            groups.setdefault(int(fields[2]), []).append(int(entry))
+    return groups
+
+
+def group_members(pgid: int, exclude: int | None = None) -> list[int]:
+    """Live (non-zombie) processes in the group, from /proc."""
+    return [pid for pid in _Scan.members(pgid) if pid != exclude]
 
 
 async def wait_for_exit(pids: list[int], timeout: float) -> bool:
@@ -91,5 +121,5 @@ async def empty_group(pgid: int, leader: int, signum: int | None,
             with contextlib.suppress(Exception):
                 await wait_for_exit(group_members(pgid, exclude=leader), 1.0)
             return found, True
-        members = group_members(pgid, exclude=leader)  # they may have forked meanwhile
+        members = group_members(pgid, exclude=leader)  # a fresh scan: they may have forked
     return found, False

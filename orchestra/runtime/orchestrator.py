@@ -53,6 +53,7 @@ class Orchestrator:
         self.runners: dict[str, ServiceRunner] = {}
         self.exit_code: int | None = None
         self.stopping = False
+        self._finished = 0        # runners that will never run again
         self._signals = 0
         self._all_final = asyncio.Event()
         self._shutdown: asyncio.Task[None] | None = None
@@ -171,7 +172,8 @@ class Orchestrator:
             self.stop(f"{runner.name} failed")
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
             self.stop(f"{runner.name} ended (--abort-on-exit)")
-        if all(r.final for r in self.runners.values()):
+        self._finished += 1
+        if self._finished == len(self.runners):
             self._all_final.set()
 
     def _report_failure(self, runner: ServiceRunner) -> None:
