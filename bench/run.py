@@ -25,9 +25,7 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -40,10 +38,12 @@ PEER_SPECS = BENCH / "peers"
 NOTES_FILE = PEERS / "install-notes.json"
 RESULTS_FILE = PEERS / "last-results.json"
 DOCS_FILE = REPO / "docs" / "PERFORMANCE.md"
-
-# Every producer gets this token (plus a per-run suffix) as its last argument,
-# so leftovers can be found in /proc whatever the runner did to them.
-SESSION_TOKEN = f"obench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+# Fixed per-scenario working dirs: a Procfile is byte-identical on every repeat
+# and for every runner, so a runner that caches its parsed config runs warm.
+WORK = BENCH / ".work"
+LOGS = WORK / "logs"
+# orchestra's compiled invocation cache, emptied at the start of every bench run.
+CACHE = WORK / "cache"
 TAG_PAYLOAD, TAG_READY, TAG_EXIT, TAG_TICK = b"@B ", b"@R ", b"@X ", b"@T "
 TAGS = (TAG_PAYLOAD, TAG_READY, TAG_EXIT, TAG_TICK)
 ANSI_RE = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]")
@@ -64,6 +64,9 @@ class Config:
 
     quick: bool
     repeats: int
+    # Start-up/memory cells: one warm-up repeat (reported separately as "cold")
+    # plus this many measured repeats; see warm-up in bench/README.md.
+    warm_repeats: int
     firehose_lines: int
     startup_ks: tuple[int, ...]
     memory_ks: tuple[int, ...]
@@ -84,6 +87,7 @@ class Config:
             return Config(
                 quick=True,
                 repeats=repeats or 3,
+                warm_repeats=repeats or 2,
                 firehose_lines=20_000,
                 startup_ks=(1, 50, 100),
                 memory_ks=(50, 100),
@@ -101,6 +105,7 @@ class Config:
         return Config(
             quick=False,
             repeats=repeats or 3,
+            warm_repeats=repeats or 3,
             firehose_lines=200_000,
             startup_ks=(1, 50, 200),
             memory_ks=(50, 200),
@@ -135,31 +140,8 @@ def all_pids() -> Iterator[int]:
             yield int(name)
 
 
-def marked_pids(token: str, exclude: tuple[int, ...] = ()) -> list[int]:
-    """Live (non-zombie) processes whose command line carries the run token."""
-    needle = token.encode()
-    me = os.getpid()
-    return [
-        pid
-        for pid in all_pids()
-        if pid != me and pid not in exclude and needle in _read(f"/proc/{pid}/cmdline")
-    ]
-
-
-def kill_marked(token: str, exclude: tuple[int, ...] = ()) -> None:
-    """SIGKILL every process carrying the token until none is left (bounded)."""
-    for _ in range(50):
-        pids = marked_pids(token, exclude)
-        if not pids:
-            return
-        for pid in pids:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.02)
-
-
 def proc_stat(pid: int) -> list[str]:
-    """Fields of /proc/PID/stat after the command name (index 0 = state)."""
+    """Fields of /proc/PID/stat after the command name (index 0 = state, 3 = session)."""
     raw = _read(f"/proc/{pid}/stat").decode(errors="replace")
     return raw[raw.rfind(")") + 2 :].split() if raw else []
 
@@ -169,14 +151,71 @@ def is_alive(pid: int) -> bool:
     return bool(st) and st[0] not in ("Z", "X")
 
 
-def helper_pids(root: int, token: str) -> list[int]:
-    """The runner and its descendants that are not services (no run token)."""
+def session_of(pid: int) -> int | None:
+    """Session id of a live (non-zombie) process, None if gone."""
+    st = proc_stat(pid)
+    return int(st[3]) if len(st) > 3 and st[0] not in ("Z", "X") else None
+
+
+# Sessions of runs not yet torn down: killed at exit if the harness is interrupted.
+ACTIVE_SESSIONS: set[int] = set()
+
+
+def session_pids(sids: set[int], exclude: tuple[int, ...] = ()) -> list[int]:
+    """Live processes in any of the sessions.
+
+    A run's processes are identified by session, not by a marker in their
+    command line, so that nothing per-run has to appear in a Procfile, an argv
+    or an environment (which would defeat a runner's config cache). Linux does
+    not reuse a pid while it still names a live session, so a match is ours.
+    """
+    me = os.getpid()
+    return [
+        pid for pid in all_pids() if pid != me and pid not in exclude and session_of(pid) in sids
+    ]
+
+
+def kill_sessions(sids: set[int], exclude: tuple[int, ...] = ()) -> None:
+    """SIGKILL every process in the sessions until none is left (bounded)."""
+    for _ in range(50):
+        pids = session_pids(sids, exclude)
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def children_map() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for pid in all_pids():
         st = proc_stat(pid)
         if len(st) > 1:
             children.setdefault(int(st[1]), []).append(pid)
-    needle = token.encode()
+    return children
+
+
+def descendants(root: int) -> list[int]:
+    """Live descendants of `root` (not itself), by walking parent pids."""
+    children = children_map()
+    found, todo = [], list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return [p for p in found if is_alive(p)]
+
+
+def service_needle() -> bytes:
+    """What every service's command line (or its `sh -c` wrapper's) contains."""
+    return producer_cmd()[-1].encode()
+
+
+def helper_pids(root: int) -> list[int]:
+    """The runner and its descendants that are not services (helpers, workers)."""
+    children = children_map()
+    needle = service_needle()
     found, todo = [root], list(children.get(root, []))
     while todo:
         pid = todo.pop()
@@ -230,8 +269,9 @@ def producer_cmd() -> list[str]:
     return [sys.executable, "-S", str(BENCH / "scenarios" / "producer.py")]
 
 
-def service(name: str, token: str, *args: object) -> Service:
-    return Service(name, (*producer_cmd(), str(args[0]), name, *map(str, args[1:]), token))
+def service(name: str, mode: str, *args: object) -> Service:
+    """A producer command line: identical on every repeat (no per-run marker)."""
+    return Service(name, (*producer_cmd(), mode, name, *map(str, args)))
 
 
 @dataclass
@@ -242,6 +282,7 @@ class Runner:
     argv: Callable[[Path, list[Service]], list[str]]
     version: str = "?"
     note: str = ""
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _honcho(procfile: Path, _svcs: list[Service]) -> list[str]:
@@ -288,7 +329,9 @@ def orchestra_version() -> str:
 
 
 def _orchestra(procfile: Path, _svcs: list[Service]) -> list[str]:
-    return [orchestra_bin(), "up", "-f", str(procfile), "--no-color"]
+    # -t 5: the 5 s stop timeout of the scenarios (foreman's default, concurrently's
+    # --kill-timeout 5000).
+    return [orchestra_bin(), "up", "-f", str(procfile), "--no-color", "-t", "5"]
 
 
 def _version(argv: list[str]) -> str:
@@ -347,7 +390,8 @@ def discover_runners() -> tuple[list[Runner], dict[str, str]]:
     ]
     for name, exe, build, version in candidates:
         if exe and os.access(exe, os.X_OK):
-            found.append(Runner(name, build, version()))
+            env = {"XDG_CACHE_HOME": str(CACHE)} if name == "orchestra" else {}
+            found.append(Runner(name, build, version(), env=env))
         else:
             notes.setdefault(name, f"not installed ({exe or 'not on PATH'})")
     return found, notes
@@ -411,13 +455,31 @@ class Handle:
     """One launched run: the runner process (or raw producers) and its stdout."""
 
     runner: str
-    token: str
     t_launch: float
     stream: Stream
     proc: subprocess.Popen[bytes] | None = None
     raw_procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     stderr_path: Path | None = None
     closed: bool = False
+    # Sessions holding this run's processes: the runner's own (start_new_session),
+    # plus any a runner gives its services (honcho calls setsid per service).
+    sessions: set[int] = field(default_factory=set)
+
+    def track(self) -> None:
+        """Record the sessions of the runner's descendants and of READY-line pids.
+
+        Call while the process tree is intact (runner alive, services up): once
+        the runner is gone, orphans are reparented and only their session still
+        ties them to this run.
+        """
+        pids = descendants(self.proc.pid) if self.proc is not None else []
+        if self.stream.counts[TAG_READY]:
+            text = ANSI_RE.sub(b"", self.stream.text())
+            pids += [int(m) for m in re.findall(rb"@R \S+ (\d+)", text)]
+        found = {sid for sid in map(session_of, pids) if sid is not None}
+        found.discard(os.getsid(0))  # never the harness's own session
+        self.sessions |= found
+        ACTIVE_SESSIONS.update(found)
 
     def stderr_tail(self) -> str:
         if not self.stderr_path:
@@ -427,32 +489,55 @@ class Handle:
 
 
 def write_procfile(directory: Path, svcs: list[Service]) -> Path:
+    """The scenario's Procfile, rewritten only when its content changes.
+
+    Same bytes and same mtime on every repeat, so nothing a config cache could
+    look at differs between two runs of a scenario.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "Procfile"
-    path.write_text("".join(f"{s.name}: {shlex.join(s.argv)}\n" for s in svcs))
+    text = "".join(f"{s.name}: {shlex.join(s.argv)}\n" for s in svcs).encode()
+    if _read(str(path)) != text:
+        path.write_bytes(text)
     return path
 
 
-def runner_env(token: str) -> dict[str, str]:
+def runner_env(runner: Runner) -> dict[str, str]:
+    """The harness's environment plus fixed extras: identical on every run."""
     env = dict(os.environ)
-    env.update(NO_COLOR="1", FORCE_COLOR="0", BENCH_RUN_ID=token)
+    env.update(NO_COLOR="1", FORCE_COLOR="0", **runner.env)
     return env
 
 
-def launch(runner: Runner | None, svcs: list[Service], token: str, workdir: Path) -> Handle:
+def launch_raw(svcs: list[Service], rfd: int, wfd: int) -> Handle:
+    """The producers alone, all writing to one pipe, each in its own session."""
+    t0 = time.monotonic()
+    procs = [
+        subprocess.Popen(
+            s.argv,
+            stdout=wfd,
+            stdin=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for s in svcs
+    ]
+    sessions = {p.pid for p in procs}
+    ACTIVE_SESSIONS.update(sessions)
+    return Handle(RAW, t0, Stream(rfd), raw_procs=procs, sessions=sessions)
+
+
+def launch(runner: Runner | None, svcs: list[Service], workdir: Path) -> Handle:
     """Start a runner on a Procfile, or (runner=None) the raw producers on one pipe."""
     rfd, wfd = os.pipe()
     try:
         if runner is None:
-            t0 = time.monotonic()
-            procs = [
-                subprocess.Popen(
-                    s.argv, stdout=wfd, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-                )
-                for s in svcs
-            ]
-            return Handle(RAW, token, t0, Stream(rfd), raw_procs=procs)
+            return launch_raw(svcs, rfd, wfd)
         argv = runner.argv(write_procfile(workdir, svcs), svcs)
-        err = workdir / "stderr.txt"
+        env = runner_env(runner)
+        # stderr lives outside the working dir, so the dir looks the same every run.
+        LOGS.mkdir(parents=True, exist_ok=True)
+        err = LOGS / f"{workdir.name}--{runner.name}.txt"
         with open(err, "wb") as errf:
             t0 = time.monotonic()
             proc = subprocess.Popen(
@@ -461,10 +546,11 @@ def launch(runner: Runner | None, svcs: list[Service], token: str, workdir: Path
                 stderr=errf,
                 stdin=subprocess.DEVNULL,
                 cwd=workdir,
-                env=runner_env(token),
+                env=env,
                 start_new_session=True,
             )
-        return Handle(runner.name, token, t0, Stream(rfd), proc=proc, stderr_path=err)
+        ACTIVE_SESSIONS.add(proc.pid)
+        return Handle(runner.name, t0, Stream(rfd), proc=proc, stderr_path=err, sessions={proc.pid})
     except BaseException:
         os.close(rfd)
         raise
@@ -473,19 +559,23 @@ def launch(runner: Runner | None, svcs: list[Service], token: str, workdir: Path
 
 
 def teardown(h: Handle) -> None:
-    """Kill the runner's group and every marked process, reap, close the pipe."""
+    """Kill the runner's group and every process of the run's sessions, reap, close."""
     if h.proc is not None:
+        if h.proc.poll() is None:
+            h.track()
         with contextlib.suppress(OSError):
             os.killpg(h.proc.pid, signal.SIGKILL)
     for p in h.raw_procs:
         if p.poll() is None:
             p.kill()
-    kill_marked(h.token)
+    kill_sessions(h.sessions)
     for p in [*h.raw_procs, *([h.proc] if h.proc else [])]:
         try:
             p.wait(timeout=5)
         except subprocess.TimeoutExpired:
             p.kill()
+    kill_sessions(h.sessions)
+    ACTIVE_SESSIONS.difference_update(h.sessions)
     if not h.closed:
         os.close(h.stream.fd)
         h.closed = True
@@ -540,11 +630,12 @@ def wait_exit(h: Handle, timeout: float) -> float | None:
             os.close(pidfd)
 
 
-def wait_left(token: str, since: float, wait_s: float, exclude: tuple[int, ...] = ()) -> int:
-    """Marked processes alive `wait_s` after `since`; stops early once none is left."""
+def wait_left(h: Handle, since: float, wait_s: float) -> int:
+    """Processes of the run alive `wait_s` after `since`; stops early once none is left."""
+    exclude = (h.proc.pid,) if h.proc is not None else ()
     end = since + wait_s
     while True:
-        n = len(marked_pids(token, exclude))
+        n = len(session_pids(h.sessions, exclude))
         if n == 0 or time.monotonic() >= end:
             return n
         time.sleep(min(0.05, max(0.0, end - time.monotonic())))
@@ -554,7 +645,7 @@ def wait_left(token: str, since: float, wait_s: float, exclude: tuple[int, ...] 
 # Scenarios: each returns {metric: value} for one run of one runner.
 
 Metrics = dict[str, float]
-RunFn = Callable[[Runner | None, str, Path], Metrics | list[Metrics]]
+RunFn = Callable[[Runner | None, Path], Metrics | list[Metrics]]
 
 
 def check_payload(data: bytes, expected: dict[str, int]) -> Metrics:
@@ -595,16 +686,14 @@ def check_payload(data: bytes, expected: dict[str, int]) -> Metrics:
     return {"lost": lost, "torn": torn, "duplicated": dup, "reordered": reordered}
 
 
-def sc_firehose(
-    cfg: Config, runner: Runner | None, token: str, workdir: Path, k: int, linger: bool
-) -> Metrics:
+def sc_firehose(cfg: Config, runner: Runner | None, workdir: Path, k: int, linger: bool) -> Metrics:
     """K producers write their share of the lines; time until all are seen."""
     shares = {
         f"s{i:02d}": cfg.firehose_lines // k + (1 if i < cfg.firehose_lines % k else 0)
         for i in range(k)
     }
-    svcs = [service(n, token, "fire", c, "linger" if linger else "exit") for n, c in shares.items()]
-    h = launch(runner, svcs, token, workdir)
+    svcs = [service(n, "fire", c, "linger" if linger else "exit") for n, c in shares.items()]
+    h = launch(runner, svcs, workdir)
     try:
         s, total = h.stream, cfg.firehose_lines
         deadline = h.t_launch + cfg.deadline_s
@@ -629,21 +718,20 @@ def sc_firehose(
         teardown(h)
 
 
-def sc_fleet(
-    cfg: Config, runner: Runner | None, token: str, workdir: Path, k: int, memory: bool
-) -> Metrics:
+def sc_fleet(cfg: Config, runner: Runner | None, workdir: Path, k: int, memory: bool) -> Metrics:
     """K idle services: time to all READY lines, then (optionally) the runner's PSS."""
-    svcs = [service(f"s{i:03d}", token, "idle") for i in range(k)]
-    h = launch(runner, svcs, token, workdir)
+    svcs = [service(f"s{i:03d}", "idle") for i in range(k)]
+    h = launch(runner, svcs, workdir)
     try:
         t_all = wait_for(h, TAG_READY, k, h.t_launch + cfg.deadline_s)
         res = {
             "first_ready_s": h.stream.first[TAG_READY] - h.t_launch,
             "all_ready_s": t_all - h.t_launch,
         }
+        h.track()
         if memory and h.proc is not None:
             pump_for(h, cfg.settle_s)
-            helpers = helper_pids(h.proc.pid, token)
+            helpers = helper_pids(h.proc.pid)
             res["pss_mb"] = sum(pss_kb(p) for p in helpers) / 1024
             res["processes"] = len(helpers)
         return res
@@ -651,18 +739,19 @@ def sc_fleet(
         teardown(h)
 
 
-def sc_idle(cfg: Config, runner: Runner | None, token: str, workdir: Path) -> list[Metrics]:
+def sc_idle(cfg: Config, runner: Runner | None, workdir: Path) -> list[Metrics]:
     """K idle services: CPU seconds and wake-ups/s of the runner and helpers."""
-    svcs = [service(f"s{i:03d}", token, "idle") for i in range(cfg.idle_k)]
-    h = launch(runner, svcs, token, workdir)
+    svcs = [service(f"s{i:03d}", "idle") for i in range(cfg.idle_k)]
+    h = launch(runner, svcs, workdir)
     assert h.proc is not None
     try:
         wait_for(h, TAG_READY, cfg.idle_k, h.t_launch + cfg.deadline_s)
+        h.track()
         pump_for(h, cfg.settle_s)
         hz = os.sysconf("SC_CLK_TCK")
         out = []
         for _ in range(cfg.idle_windows):
-            pids = helper_pids(h.proc.pid, token)
+            pids = helper_pids(h.proc.pid)
             t0, c0, w0 = time.monotonic(), sum(map(cpu_ticks, pids)), sum(map(ctx_switches, pids))
             pump_for(h, cfg.idle_window_s)
             dt_s = time.monotonic() - t0
@@ -675,35 +764,35 @@ def sc_idle(cfg: Config, runner: Runner | None, token: str, workdir: Path) -> li
         teardown(h)
 
 
-def shutdown_services(token: str, stubborn: bool) -> list[Service]:
+def shutdown_services(stubborn: bool) -> list[Service]:
     return [
-        service("s1", token, "idle"),
-        service("s2", token, "parent", 1),
-        service("s3", token, "parent", 2),
-        service("s4", token, "stubborn" if stubborn else "idle"),
-        service("s5", token, "idle"),
+        service("s1", "idle"),
+        service("s2", "parent", 1),
+        service("s3", "parent", 2),
+        service("s4", "stubborn" if stubborn else "idle"),
+        service("s5", "idle"),
     ]
 
 
 def sc_shutdown(
     cfg: Config,
     runner: Runner | None,
-    token: str,
     workdir: Path,
     sig: signal.Signals,
     stubborn: bool,
 ) -> Metrics:
     """Signal the runner (pid only); time to its exit and processes left after."""
-    h = launch(runner, shutdown_services(token, stubborn), token, workdir)
+    h = launch(runner, shutdown_services(stubborn), workdir)
     assert h.proc is not None
     try:
         wait_for(h, TAG_READY, 8, h.t_launch + cfg.deadline_s)  # 5 services + 3 grandchildren
         pump_for(h, 0.3)
+        h.track()
         t_sig = time.monotonic()
         h.proc.send_signal(sig)
         t_exit = wait_exit(h, cfg.stop_deadline_s + (5.0 if stubborn else 0.0))
         res: Metrics = {"exit_ms": (t_exit - t_sig) * 1000 if t_exit is not None else float("nan")}
-        res["left"] = wait_left(token, t_exit or time.monotonic(), cfg.left_wait_s, (h.proc.pid,))
+        res["left"] = wait_left(h, t_exit or time.monotonic(), cfg.left_wait_s)
         if t_exit is None:
             raise RunTimeout(f"runner still running after {sig.name}; left={res['left']}")
         return res
@@ -711,15 +800,17 @@ def sc_shutdown(
         teardown(h)
 
 
-def sc_exitcode(cfg: Config, runner: Runner | None, token: str, workdir: Path) -> Metrics:
+def sc_exitcode(cfg: Config, runner: Runner | None, workdir: Path) -> Metrics:
     """One of 5 services exits 3: runner's exit code and time to stop the others."""
     svcs = [
-        service("s1", token, "fail", 500, 3),
-        *(service(f"s{i}", token, "idle") for i in range(2, 6)),
+        service("s1", "fail", 500, 3),
+        *(service(f"s{i}", "idle") for i in range(2, 6)),
     ]
-    h = launch(runner, svcs, token, workdir)
+    h = launch(runner, svcs, workdir)
     assert h.proc is not None
     try:
+        wait_for(h, TAG_READY, len(svcs), h.t_launch + cfg.deadline_s)
+        h.track()  # before the failure: the others' stop is timed by polling below
         wait_for(h, TAG_EXIT, 1, h.t_launch + cfg.deadline_s)
         text = ANSI_RE.sub(b"", h.stream.text()).decode(errors="replace")
         t_fail = int(re.search(r"@X s1 (\d+)", text).group(1)) / 1e9  # type: ignore[union-attr]
@@ -746,10 +837,10 @@ def sc_exitcode(cfg: Config, runner: Runner | None, token: str, workdir: Path) -
         teardown(h)
 
 
-def sc_head(cfg: Config, runner: Runner | None, token: str, workdir: Path) -> Metrics:
+def sc_head(cfg: Config, runner: Runner | None, workdir: Path) -> Metrics:
     """`runner | head`: the reader goes away; does the runner exit, leaving nothing?"""
-    svcs = [service(f"s{i}", token, "tick", 20) for i in range(1, 4)]
-    h = launch(runner, svcs, token, workdir)
+    svcs = [service(f"s{i}", "tick", 20) for i in range(1, 4)]
+    h = launch(runner, svcs, workdir)
     assert h.proc is not None
     try:
         deadline = h.t_launch + cfg.deadline_s
@@ -757,6 +848,7 @@ def sc_head(cfg: Config, runner: Runner | None, token: str, workdir: Path) -> Me
             if time.monotonic() > deadline or h.stream.eof:
                 raise RunTimeout("no tick lines")
             h.stream.pump(0.05)
+        h.track()
         os.close(h.stream.fd)
         h.closed = True
         t_close = time.monotonic()
@@ -764,7 +856,7 @@ def sc_head(cfg: Config, runner: Runner | None, token: str, workdir: Path) -> Me
         res: Metrics = {
             "exit_ms": (t_exit - t_close) * 1000 if t_exit is not None else float("nan")
         }
-        res["left"] = wait_left(token, t_exit or time.monotonic(), cfg.left_wait_s, (h.proc.pid,))
+        res["left"] = wait_left(h, t_exit or time.monotonic(), cfg.left_wait_s)
         if t_exit is None:
             raise RunTimeout(
                 f"still running {cfg.stop_deadline_s:.0f} s after its reader closed;"
@@ -785,22 +877,42 @@ class Cell:
 
     samples: list[Metrics] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    # The warm-up repeat of a start-up cell: kept out of the medians, shown as *_cold.
+    cold: Metrics | None = None
 
 
 # Integrity counters report the worst repeat; everything else the median.
 WORST_CASE = {"lost", "torn", "duplicated", "reordered", "left", "processes"}
+# Metrics of a warm-up repeat that are reported, under these names, next to the
+# median of the repeats after it.
+COLD_METRICS = {"first_ready_s": "first_ready_cold_s", "pss_mb": "pss_mb_cold"}
 # first_ready_s has no ratio: the raw loop only starts reading once all K are spawned.
 RATIO_METRICS = {"wall_s", "stream_s", "all_ready_s"}
 
 
 def summarise(cell: Cell) -> dict[str, float]:
-    keys = {k for s in cell.samples for k in s}
+    """Medians of the measured repeats, worst case of integrity counters, cold values.
+
+    Integrity counters include the warm-up repeat: a leak or a lost line is a
+    result whether or not a cache was warm.
+    """
+    every = [*([cell.cold] if cell.cold else []), *cell.samples]
+    keys = {k for s in every for k in s}
     out = {}
     for k in keys:
-        vals = [s[k] for s in cell.samples if k in s and s[k] == s[k]]
+        pool = every if k in WORST_CASE else cell.samples
+        vals = [s[k] for s in pool if k in s and s[k] == s[k]]
         if vals:
             out[k] = max(vals) if k in WORST_CASE else statistics.median(vals)
+    for k, cold_name in COLD_METRICS.items():
+        if cell.cold and k in cell.cold:
+            out[cold_name] = cell.cold[k]
     return out
+
+
+def slug(scenario: str) -> str:
+    """Directory name of a scenario's fixed working dir, e.g. start-up-k-50."""
+    return re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")
 
 
 @dataclass
@@ -810,10 +922,14 @@ class Bench:
     only: set[str] | None
     results: dict[str, dict[str, Cell]] = field(default_factory=dict)
     scenario_order: list[str] = field(default_factory=list)
-    run_no: int = 0
 
-    def run(self, scenario: str, runner: Runner | None, fn: RunFn, repeats: int) -> None:
-        """Repeat one scenario for one runner; failures become cell notes, never crashes."""
+    def run(
+        self, scenario: str, runner: Runner | None, fn: RunFn, repeats: int, warmup: bool = False
+    ) -> None:
+        """Repeat one scenario for one runner; failures become cell notes, never crashes.
+
+        With `warmup`, one extra first repeat is kept apart as the cold run.
+        """
         if self.only and not any(scenario.startswith(o) for o in self.only):
             return
         name = runner.name if runner else RAW
@@ -822,21 +938,22 @@ class Bench:
             self.scenario_order.append(scenario)
         cell = self.results[scenario].setdefault(name, Cell())
         t_start = time.monotonic()
-        for _ in range(repeats):
+        workdir = WORK / slug(scenario)
+        for i in range(repeats + (1 if warmup else 0)):
             if any(f.startswith("timeout") for f in cell.failures):
                 break  # a hang repeats identically; do not pay the deadline again
-            self.run_no += 1
-            token = f"{SESSION_TOKEN}-{self.run_no}"
-            with tempfile.TemporaryDirectory(prefix="obench-") as tmp:
-                try:
-                    got = fn(runner, token, Path(tmp))
-                    cell.samples.extend(got if isinstance(got, list) else [got])
-                except RunTimeout as e:
-                    cell.failures.append(f"timeout: {e}")
-                except Exception as e:  # any peer failure is a result, not a crash
-                    cell.failures.append(f"error: {type(e).__name__}: {e}")
-                finally:
-                    kill_marked(token)
+            try:
+                got = fn(runner, workdir)
+            except RunTimeout as e:
+                cell.failures.append(f"timeout: {e}")
+                continue
+            except Exception as e:  # any peer failure is a result, not a crash
+                cell.failures.append(f"error: {type(e).__name__}: {e}")
+                continue
+            if warmup and i == 0 and isinstance(got, dict):
+                cell.cold = got
+            else:
+                cell.samples.extend(got if isinstance(got, list) else [got])
         summary = summarise(cell)
         shown = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(summary.items()))
         fails = (
@@ -856,19 +973,17 @@ def fmt(v: float) -> str:
 
 def smoke(runner: Runner) -> str | None:
     """One idle service must come up under the runner; else the peer is skipped."""
-    token = f"{SESSION_TOKEN}-smoke-{runner.name}"
-    with tempfile.TemporaryDirectory(prefix="obench-") as tmp:
-        try:
-            h = launch(runner, [service("s1", token, "idle")], token, Path(tmp))
-        except OSError as e:
-            return f"cannot start: {e}"
-        try:
-            wait_for(h, TAG_READY, 1, time.monotonic() + 20)
-            return None
-        except (RunTimeout, RuntimeError) as e:
-            return f"smoke test failed: {e} {h.stderr_tail()}".strip()
-        finally:
-            teardown(h)
+    try:
+        h = launch(runner, [service("s1", "idle")], WORK / "smoke")
+    except OSError as e:
+        return f"cannot start: {e}"
+    try:
+        wait_for(h, TAG_READY, 1, time.monotonic() + 20)
+        return None
+    except (RunTimeout, RuntimeError) as e:
+        return f"smoke test failed: {e} {h.stderr_tail()}".strip()
+    finally:
+        teardown(h)
 
 
 def run_all(bench: Bench) -> None:
@@ -886,7 +1001,7 @@ def run_all(bench: Bench) -> None:
         print(label + (" (+ memory)" if k in cfg.memory_ks else ""), flush=True)
         fn = functools.partial(sc_fleet, cfg, k=k, memory=k in cfg.memory_ks)
         for r in everyone:
-            bench.run(label, r, fn, cfg.repeats)
+            bench.run(label, r, fn, cfg.warm_repeats, warmup=True)
     print(f"idle CPU K={cfg.idle_k}", flush=True)
     for r in rs:
         bench.run(f"idle K={cfg.idle_k}", r, functools.partial(sc_idle, cfg), cfg.idle_repeats)
@@ -1029,9 +1144,11 @@ def write_docs(
 
 Side-by-side benchmark of orchestra and the runners it replaces, produced by
 `bench/run.py` (see `bench/README.md` for what each scenario measures).
-Times are medians of repeats; lost/torn/duplicated/reordered/left/processes
-are the worst repeat; `(N.NNx)` is the ratio to the raw baseline measured in
-the same run; `*` marks a cell where some repeats failed (listed below).
+Times are medians of repeats (start-up and memory: of the repeats after a
+warm-up run, whose figures are the `*_cold` rows);
+lost/torn/duplicated/reordered/left/processes are the worst repeat;
+`(N.NNx)` is the ratio to the raw baseline measured in the same run; `*` marks
+a cell where some repeats failed (listed below).
 
 - Command: `{cmd}`
 - Date: {dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}
@@ -1163,6 +1280,12 @@ def install_peers() -> None:
 # --------------------------------------------------------------------------
 
 
+def reset_cache() -> None:
+    """Empty orchestra's invocation cache: every bench run starts cold."""
+    shutil.rmtree(CACHE, ignore_errors=True)
+    CACHE.mkdir(parents=True, exist_ok=True)
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="smaller sizes, finishes in < 3 minutes")
@@ -1179,7 +1302,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    atexit.register(kill_marked, SESSION_TOKEN)
+    atexit.register(kill_sessions, ACTIVE_SESSIONS)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if args.install or args.install_only:
         install_peers()
@@ -1188,6 +1311,7 @@ def main(argv: list[str]) -> int:
     elif msg := install_producer():
         print(f"note: {msg}")
     cfg = Config.make(args.quick, args.repeats)
+    reset_cache()
     runners, skipped = discover_runners()
     if args.runners:
         wanted = set(args.runners.split(","))

@@ -6,7 +6,21 @@ YAML parser and the JSON Schema validator are never imported.
 
 from __future__ import annotations
 
+import os
 import sys
+
+
+def exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown (~20 ms of freeing what the OS frees anyway).
+
+    Only after a run: every service is gone, the watchdog is reaped, output is flushed here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def main() -> None:
@@ -16,7 +30,7 @@ def main() -> None:
 
         invocation = compiled.lookup(argv)
         if invocation is not None:
-            sys.exit(compiled.execute(invocation))
+            exit_now(compiled.execute(invocation))
     from orchestra.cli.app import main as cli_main
 
     cli_main()

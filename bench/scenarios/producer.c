@@ -5,15 +5,16 @@
  * the numbers measure the runner rather than interpreter start-up.  The same
  * command line is implemented by producer.py, used when no C compiler exists.
  *
- * Usage (the last argument is always the per-run marker token, so that the
- * harness can find and kill every leftover process by its command line):
+ * Usage (no per-run argument: a scenario's Procfile is byte-identical on every
+ * repeat, so that runners caching a parsed config run warm; the harness finds
+ * leftovers by session id instead):
  *
- *   producer fire SVC N linger|exit MARKER  write N checksummed payload lines
- *   producer idle SVC MARKER                print a READY line, then sleep
- *   producer stubborn SVC MARKER            same, but ignore SIGTERM and SIGINT
- *   producer parent SVC NCHILD MARKER       fork NCHILD idle grandchildren
- *   producer fail SVC DELAY_MS CODE MARKER  READY, wait, exit with CODE
- *   producer tick SVC PERIOD_MS MARKER      one line per period, forever
+ *   producer fire SVC N linger|exit  write N checksummed payload lines
+ *   producer idle SVC                print a READY line, then sleep
+ *   producer stubborn SVC            same, but ignore SIGTERM and SIGINT
+ *   producer parent SVC NCHILD       fork NCHILD idle grandchildren
+ *   producer fail SVC DELAY_MS CODE  READY, wait, exit with CODE
+ *   producer tick SVC PERIOD_MS      one line per period, forever
  *
  * Payload line (60 bytes): "@B SVC SEQ(10 digits) CRC32(8 hex) PAD\n" where
  * the CRC covers "SVC SEQ PAD", so loss, tearing, duplication and reordering
@@ -115,7 +116,7 @@ static int cmd_parent(const char *svc, long nchild, char **argv) {
         if (pid == 0) {
             char name[64];
             snprintf(name, sizeof name, "%s-g%ld", svc, i);
-            execl("/proc/self/exe", argv[0], "idle", name, argv[4], (char *)NULL);
+            execl("/proc/self/exe", argv[0], "idle", name, (char *)NULL);
             _exit(127);
         }
     }
@@ -144,13 +145,13 @@ static int cmd_tick(const char *svc, long period_ms) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4) {
-        fprintf(stderr, "usage: producer MODE SVC ... MARKER\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: producer MODE SVC ...\n");
         return 2;
     }
     const char *mode = argv[1];
     const char *svc = argv[2];
-    if (strcmp(mode, "fire") == 0 && argc >= 6)
+    if (strcmp(mode, "fire") == 0 && argc >= 5)
         return cmd_fire(svc, atol(argv[3]), strcmp(argv[4], "linger") == 0);
     if (strcmp(mode, "idle") == 0 || strcmp(mode, "stubborn") == 0) {
         if (mode[0] == 's') { /* must be escalated to SIGKILL by the runner */
@@ -160,9 +161,9 @@ int main(int argc, char **argv) {
         say("@R %s %ld\n", svc, (long)getpid());
         sleep_forever();
     }
-    if (strcmp(mode, "parent") == 0 && argc >= 5) return cmd_parent(svc, atol(argv[3]), argv);
-    if (strcmp(mode, "fail") == 0 && argc >= 6) return cmd_fail(svc, atol(argv[3]), atoi(argv[4]));
-    if (strcmp(mode, "tick") == 0 && argc >= 5) return cmd_tick(svc, atol(argv[3]));
+    if (strcmp(mode, "parent") == 0 && argc >= 4) return cmd_parent(svc, atol(argv[3]), argv);
+    if (strcmp(mode, "fail") == 0 && argc >= 5) return cmd_fail(svc, atol(argv[3]), atoi(argv[4]));
+    if (strcmp(mode, "tick") == 0 && argc >= 4) return cmd_tick(svc, atol(argv[3]));
     fprintf(stderr, "producer: bad arguments\n");
     return 2;
 }

@@ -60,9 +60,7 @@ def main(argv: list[str]) -> int:
     if mode == "parent":
         for i in range(int(argv[3])):
             if os.fork() == 0:
-                os.execv(
-                    sys.executable, [sys.executable, "-S", __file__, "idle", f"{svc}-g{i}", argv[4]]
-                )
+                os.execv(sys.executable, [sys.executable, "-S", __file__, "idle", f"{svc}-g{i}"])
         ready(svc)
         sleep_forever()
     if mode == "fail":

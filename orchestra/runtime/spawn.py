@@ -66,11 +66,38 @@ class Child:
         return self.popen.pid
 
 
+#: A shell string made only of these characters has no expansion, quoting, redirection or
+#: control flow: `sh -c "exec STRING"` then behaves exactly like `sh -c STRING`.
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_./:,@%+=")
+#: Builtins with no program of the same name (`exec cd` would fail where `cd` works).
+_BUILTINS = frozenset({".", ":", "alias", "bg", "break", "cd", "command", "continue", "eval",
+                       "exec", "exit", "export", "fc", "fg", "getopts", "hash", "jobs", "local",
+                       "read", "readonly", "return", "set", "shift", "times", "trap", "type",
+                       "ulimit", "umask", "unalias", "unset", "wait"})
+
+
+def _exec_plain_command(argv: Sequence[str]) -> list[str]:
+    """`sh -c "web --port 80"` → `sh -c "exec web --port 80"`.
+
+    dash, Debian's /bin/sh, forks even for the last command of a string, leaving a shell
+    between orchestra and the program: one more process per service, and a signal handled by
+    the shell instead of the program. For a string with no shell syntax, `exec` removes the
+    shell with no other difference; anything else runs exactly as written.
+    """
+    if len(argv) != 3 or argv[0] != "/bin/sh" or argv[1] != "-c":
+        return list(argv)
+    words = argv[2].split()
+    if (not words or not _PLAIN.issuperset(argv[2]) or "=" in words[0]
+            or words[0] in _BUILTINS):
+        return list(argv)
+    return [argv[0], argv[1], "exec " + argv[2]]
+
+
 def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
     """Start `argv` in `cwd` with exactly `env`, in a new process group."""
     try:
         popen = subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), process_group=0,
+            _exec_plain_command(argv), cwd=cwd, env=dict(env), process_group=0,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             close_fds=True, restore_signals=True,
         )
@@ -123,7 +150,8 @@ def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
 # A watchdog that outlives orchestra only long enough to kill what orchestra started. It reads
 # "+PGID" / "-PGID" lines from a pipe whose only writer is orchestra; when orchestra dies (even
 # by SIGKILL) the kernel closes that pipe, `read` sees EOF, and every group still listed gets
-# SIGTERM, then SIGKILL a second later. dash needs ~1 MB, and no helper per service is needed.
+# SIGTERM, then SIGKILL if any is still there a second later (the watchdog exits as soon as
+# they are all gone). dash needs ~1 MB, and no helper per service is needed.
 WATCHDOG_SCRIPT = r"""
 trap '' INT HUP QUIT TSTP
 groups=' '
@@ -136,7 +164,12 @@ while IFS= read -r line; do
 done
 [ "$groups" = ' ' ] && exit 0
 for p in $groups; do kill -TERM -"$p" 2>/dev/null; done
-sleep 1
+for tick in 1 2 3 4 5 6 7 8 9 10; do
+  alive=
+  for p in $groups; do kill -0 -"$p" 2>/dev/null && alive=1; done
+  [ -z "$alive" ] && exit 0
+  sleep 0.1
+done
 for p in $groups; do kill -KILL -"$p" 2>/dev/null; done
 exit 0
 """

@@ -1,0 +1,39 @@
+"""Helpers for tests/test_run_cmd.py, test_dropin.py and test_graph.py: any orchestra subcommand
+(not only `up`) as a real process in a test project, with the project's mark."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from helpers.orch import PY, Orchestra, Project, Result
+
+#: `up`/`run` flags for text output that `Result.of()` can parse.
+TEXT = ("--no-timestamps", "--no-color")
+
+
+class Cli:
+    """Starts `python -m orchestra ARGS` in the project folder; closes them all at teardown."""
+
+    def __init__(self, project: Project, env: Mapping[str, str] | None = None) -> None:
+        self.project = project
+        self.base_env = dict(env or {})     # under each call's `env`
+        self._started: list[Orchestra] = []
+
+    def start(self, *args: str, env: Mapping[str, str] | None = None,
+              cwd: Path | None = None) -> Orchestra:
+        orch = Orchestra([PY, "-m", "orchestra", *args],
+                         self.project.root if cwd is None else cwd,
+                         self.project.env({**self.base_env, **(env or {})}))
+        self._started.append(orch)
+        return orch
+
+    def run(self, *args: str, timeout: float = 20.0, env: Mapping[str, str] | None = None,
+            cwd: Path | None = None) -> Result:
+        """Run `orchestra ARGS` to its end (at most `timeout` seconds)."""
+        return self.start(*args, env=env, cwd=cwd).wait(timeout)
+
+    def close(self) -> None:
+        for orch in self._started:
+            orch.close()
+
