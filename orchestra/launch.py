@@ -6,6 +6,7 @@ YAML parser and the JSON Schema validator are never imported.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -16,10 +17,8 @@ def exit_now(code: int) -> None:
     Only after a run: every service is gone, the watchdog is reaped, output is flushed here.
     """
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
 
 
