@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint check clean
+.PHONY: up test lint check clean bytecode
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]' --config-settings editable_mode=compat
 	touch $(STAMP)
 
-up: $(STAMP)
+# Bytecode for the package, as a regular install has: an editable install leaves it to the
+# first run, and none is written where PYTHONDONTWRITEBYTECODE is set.
+bytecode: $(STAMP)
+	$(BIN)/python -m compileall -q orchestra
+
+up: $(STAMP) bytecode
 	$(BIN)/orchestra up -f examples/quickstart/orchestra.yaml
 
 test: $(STAMP)

@@ -10,9 +10,9 @@ bench-peers:
 	$(BENCH_PYTHON) bench/run.py --install-only
 
 # Full run, rewrites docs/PERFORMANCE.md.
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed bytecode
 	BENCH_COMMAND="make bench" $(BENCH_PYTHON) bench/run.py --install --write-docs
 
 # Under 3 minutes; `make bench-quick WRITE_DOCS=1` also rewrites docs/PERFORMANCE.md.
-bench-quick:
+bench-quick: $(VENV)/.installed bytecode
 	BENCH_COMMAND="make bench-quick" $(BENCH_PYTHON) bench/run.py --install --quick $(if $(WRITE_DOCS),--write-docs)

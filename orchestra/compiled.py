@@ -32,7 +32,7 @@ from orchestra.codec import decode, encode
 from orchestra.config.inputs import fingerprint
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Plan
-from orchestra.runtime.orchestrator import RunSettings
+from orchestra.runtime.settings import RunSettings
 
 FORMAT = 1
 

@@ -8,7 +8,6 @@ orders everything with graphlib so the runtime can start and stop in dependency 
 
 from __future__ import annotations
 
-import difflib
 import graphlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,6 +83,8 @@ def _roots(spec: Spec, selection: Selection) -> list[str]:
     names = spec.names()
     for name in selection.services:
         if name not in names:
+            import difflib  # only for the message
+
             hint = difflib.get_close_matches(name, names, n=1)
             raise UsageError(f"unknown service '{name}'"
                              + (f" (did you mean '{hint[0]}'?)" if hint else ""))

@@ -15,7 +15,7 @@ from orchestra.compiled import Invocation, cache_dir
 from orchestra.config.loader import LoadOptions, load_spec
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Selection, make_plan
-from orchestra.runtime.orchestrator import RunSettings
+from orchestra.runtime.settings import RunSettings
 
 
 def up(cwd: Path, env: dict[str, str], *args: str) -> str:

@@ -38,8 +38,9 @@ from orchestra.config.loader import LoadOptions, load_spec
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Spec
 from orchestra.errors import UsageError
 from orchestra.plan import Selection, make_plan
-from orchestra.runtime.foreground import ForegroundCommand, ForegroundRun
+from orchestra.runtime.foreground import ForegroundRun
 from orchestra.runtime.lifeline import Lifeline
+from orchestra.runtime.settings import ForegroundCommand
 
 
 def run(
@@ -119,7 +120,7 @@ def _run_with(spec: Spec, names: list[str], foreground: ForegroundCommand,
               quiet_services: bool, timeout: float | None,
               out_flags: dict[str, object]) -> int:
     from orchestra import compiled
-    from orchestra.runtime.orchestrator import RunSettings
+    from orchestra.runtime.settings import RunSettings
 
     plan = make_plan(spec, Selection(services=tuple(names), with_dependencies=not no_deps),
                      options.environ)

@@ -68,7 +68,7 @@ def up(
     at once. Exit code: the failing service's, 128+N when stopped by signal N, else 0.
     """
     from orchestra import compiled
-    from orchestra.runtime.orchestrator import RunSettings
+    from orchestra.runtime.settings import RunSettings
 
     check_timeout(timeout)
     options = load_options(ctx, file, env, app_root)

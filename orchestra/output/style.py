@@ -11,7 +11,8 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 
-from colorama import Fore, Style
+# colorama.ansi alone: the package root also loads its Windows console support
+from colorama.ansi import Fore, Style
 
 from orchestra.output.options import OutputOptions
 

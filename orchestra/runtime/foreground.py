@@ -17,21 +17,12 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 
-from orchestra.config.model import frozen_env
 from orchestra.plan import Instance
 from orchestra.runtime.groups import signal_group
 from orchestra.runtime.lifeline import Lifeline
+from orchestra.runtime.settings import ForegroundCommand
 from orchestra.runtime.spawn import SpawnError, spawn_attached
-
-
-@dataclass(frozen=True, slots=True)
-class ForegroundCommand:
-    argv: tuple[str, ...]
-    cwd: Path
-    env: Mapping[str, str] = field(default_factory=frozen_env)   # the complete environment
 
 
 def discovery_env(instances: list[Instance]) -> dict[str, str]:

@@ -14,33 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
 import signal
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Condition
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance, Plan, stop_waves
-from orchestra.runtime.foreground import ForegroundCommand, ForegroundRun, discovery_env
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.service import RunContext, ServiceRunner
+from orchestra.runtime.settings import ForegroundCommand, RunSettings
 from orchestra.runtime.states import State
-from orchestra.runtime.tails import Tails
+
+if TYPE_CHECKING:  # imported where used: most runs need neither
+    from orchestra.runtime.foreground import ForegroundRun
+    from orchestra.runtime.tails import Tails
+
+__all__ = ["Orchestrator", "RunSettings"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-@dataclass(frozen=True, slots=True)
-class RunSettings:
-    stop_timeout: float | None = None     # -t/--timeout: overrides every service's
-    abort_on_exit: bool = False           # any service ending stops everything
-    exit_code_from: str | None = None     # stop when it ends, exit with its code
-    foreground: ForegroundCommand | None = None   # `run --with`: run this once all are ready
-    show_tails: bool = False              # `run --quiet-services`: last lines on failure
-    github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
 
 
 class Orchestrator:
@@ -63,11 +56,15 @@ class Orchestrator:
         self._foreground: ForegroundRun | None = None
         self._lifeline = Lifeline()
         if settings.show_tails or settings.github:
+            from orchestra.runtime.tails import Tails
+
             self._tails = Tails(mux, [i.name for i in plan.instances])
 
     def _notify_path(self, name: str) -> Path:
         """A fresh socket path in this run's private (0700) directory, made on first use."""
         if self._runtime_dir is None:
+            import tempfile
+
             base = self.environ.get("XDG_RUNTIME_DIR") or None
             if base is not None and not Path(base).is_dir():
                 base = None
@@ -107,6 +104,8 @@ class Orchestrator:
                 loop.remove_signal_handler(signum)
             lifeline.close()
             if self._runtime_dir is not None:
+                import shutil
+
                 shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self.mux.flush()
         return self.exit_code if self.exit_code is not None else 0
@@ -121,6 +120,8 @@ class Orchestrator:
     # ------------------------------------------------------------------ run --with
 
     async def _run_foreground(self, command: ForegroundCommand) -> None:
+        from orchestra.runtime.foreground import ForegroundRun, discovery_env
+
         if not await self._all_ready():
             self.mux.system("not running the command: a service did not become ready",
                             event="command-skipped")

@@ -19,14 +19,23 @@ import asyncio
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestra.config.model import Check, CheckKind
 from orchestra.output.mux import Multiplexer
-from orchestra.runtime import probes
 from orchestra.runtime.lifeline import Lifeline
-from orchestra.runtime.notify import NotifySocket
+
+if TYPE_CHECKING:
+    from orchestra.runtime.notify import NotifySocket
 
 DEFAULT_LIVENESS_RETRIES = 2
+
+
+async def _attempt(check: Check, *, cwd: Path, env: Mapping[str, str],
+                   lifeline: Lifeline) -> tuple[bool, str]:
+    from orchestra.runtime import probes  # ssl, urllib: only for services with such checks
+
+    return await probes.attempt(check, cwd=cwd, env=env, lifeline=lifeline)
 
 
 class CheckRun:
@@ -53,6 +62,8 @@ class CheckRun:
             if check is not None and check.kind is CheckKind.LOG:
                 self._watch_log(check, is_liveness=check is liveness)
         if readiness is not None and readiness.kind is CheckKind.NOTIFY:
+            from orchestra.runtime.notify import NotifySocket
+
             self._socket = NotifySocket(notify_path())
             self.env["NOTIFY_SOCKET"] = str(self._socket.path)
 
@@ -118,8 +129,8 @@ class CheckRun:
         last_detail = ""
         while True:
             attempts += 1
-            ok, detail = await probes.attempt(check, cwd=self.cwd, env=self.env,
-                                              lifeline=self.lifeline)
+            ok, detail = await _attempt(check, cwd=self.cwd, env=self.env,
+                                        lifeline=self.lifeline)
             elapsed = self._since(start)
             if ok:
                 return True, f"{check.describe()} {detail} after {elapsed:.1f} s"
@@ -154,8 +165,8 @@ class CheckRun:
                 ok, detail = self._heartbeats > seen, "no matching line"
                 seen = self._heartbeats
             else:
-                ok, detail = await probes.attempt(check, cwd=self.cwd, env=self.env,
-                                                  lifeline=self.lifeline)
+                ok, detail = await _attempt(check, cwd=self.cwd, env=self.env,
+                                            lifeline=self.lifeline)
             failures = 0 if ok else failures + 1
             if failures > allowed:
                 return f"liveness {check.describe()} failed {failures} times in a row: {detail}"

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from orchestra.output.mux import Multiplexer
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Plan
-from orchestra.runtime.orchestrator import Orchestrator, RunSettings
+from orchestra.runtime.orchestrator import Orchestrator
+from orchestra.runtime.settings import RunSettings
 from orchestra.runtime.spawn import prepare_parent
 
 #: File descriptors per instance: stdout pipe, stderr pipe, pidfd, plus headroom for probes.

@@ -1,0 +1,28 @@
+"""How a run behaves, decided by the command line; plain data, stored in compiled invocations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestra.config.model import frozen_env
+
+
+@dataclass(frozen=True, slots=True)
+class ForegroundCommand:
+    """`orchestra run`'s command: what to run, where, and with which complete environment."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+    env: Mapping[str, str] = field(default_factory=frozen_env)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    stop_timeout: float | None = None     # -t/--timeout: overrides every service's
+    abort_on_exit: bool = False           # any service ending stops everything
+    exit_code_from: str | None = None     # stop when it ends, exit with its code
+    foreground: ForegroundCommand | None = None   # `run --with`: run this once all are ready
+    show_tails: bool = False              # `run --quiet-services`: last lines on failure
+    github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
