@@ -1127,6 +1127,20 @@ def machine_info() -> dict[str, str]:
     }
 
 
+ANALYSIS_HEADING = "\n## Against the targets"
+
+
+def kept_analysis() -> str:
+    """The hand-written analysis at the end of the current file survives a rewrite of the
+    tables above it; it is for a person to update against the new figures."""
+    try:
+        old = DOCS_FILE.read_text()
+    except OSError:
+        return ""
+    start = old.find(ANALYSIS_HEADING)
+    return old[start:] if start >= 0 else ""
+
+
 def write_docs(
     bench: Bench,
     rows: list[tuple[str, str, str, str, str]],
@@ -1174,7 +1188,7 @@ Skipped:
 {fails}
 """
     DOCS_FILE.parent.mkdir(parents=True, exist_ok=True)
-    DOCS_FILE.write_text(text)
+    DOCS_FILE.write_text(text + kept_analysis())
     print(f"wrote {DOCS_FILE.relative_to(REPO)}")
 
 

@@ -157,3 +157,35 @@ def test_a_valid_spec_has_no_problems(tmp_path: Path) -> None:
     spec = load_spec(LoadOptions(cwd=tmp_path, environ={}))
     assert check_spec(spec) == []
     assert spec.names() == ("db", "migrate", "web")
+
+
+def test_problems_of_every_pass_are_reported_together(tmp_path: Path) -> None:
+    """A schema problem in one service does not hide build and check problems elsewhere."""
+    found = problems(tmp_path, """\
+        services:
+          db:
+            command: postgres
+            port: 70000
+          api:
+            command: z
+            readiness: {log: "([unclosed"}
+          worker:
+            command: w
+            depends_on: [worker, db, nosuch]
+        """)
+    assert [(p.location.line, p.field, p.message.split(" (")[0]) for p in found] == [
+        (4, "services.db.port", "port 70000 is out of range 1-65535"),
+        (7, "services.api.readiness.log", "invalid regular expression '([unclosed': "
+                                          "unterminated character set at position 1"),
+        (10, "services.worker.depends_on", "service 'worker' depends on itself"),
+        (10, "services.worker.depends_on", "unknown service 'nosuch'"),
+    ]
+
+
+def test_a_top_level_problem_stops_after_the_schema(tmp_path: Path) -> None:
+    found = problems(tmp_path, """\
+        servics:
+          db: {command: postgres, depends_on: [nosuch]}
+        """)
+    assert all(p.field in ("servics", "") or "services" in p.message for p in found)
+    assert not any("nosuch" in p.message for p in found)

@@ -306,8 +306,12 @@ def load_env_files(items: Sequence[object], root: Path, problems: Collector,
 
 
 def build_yaml(document: Document, file: Path, project_files: Sequence[EnvFile],
-               environ: Mapping[str, str]) -> tuple[Spec | None, list[Problem]]:
-    """Build the model from schema-valid data; returns the problems instead of raising."""
+               environ: Mapping[str, str]) -> tuple[Spec, list[Problem]]:
+    """Build the model from schema-valid data; returns the problems instead of raising.
+
+    The spec holds every service that built without a problem, so that the checks can still
+    look at those and the user sees every problem of the file in one run.
+    """
     data = document.data
     assert isinstance(data, dict)  # the schema guarantees a mapping
     problems = Collector(document.source)
@@ -334,7 +338,6 @@ def build_yaml(document: Document, file: Path, project_files: Sequence[EnvFile],
         service = builder.build(name, interpolated, path)
         if service is not None:
             services.append(service)
-    if problems.problems:
-        return None, problems.problems
-    return Spec(file, SourceKind.YAML, root, tuple(services), frozen_env(base_env), secrets), []
+    spec = Spec(file, SourceKind.YAML, root, tuple(services), frozen_env(base_env), secrets)
+    return spec, problems.problems
 

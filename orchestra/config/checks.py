@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import difflib
 import graphlib
+from collections.abc import Collection
 
 from orchestra.config.inputs import note
 from orchestra.config.model import Condition, Service, Spec
 from orchestra.errors import Problem
 
 
-def check_spec(spec: Spec) -> list[Problem]:
+def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
+    """Problems across services. `declared`: every service name in the file, including those
+    left out of `spec` because an earlier pass already reported them (they are not unknown).
+    """
     problems: list[Problem] = []
-    names = set(spec.names())
+    built = set(spec.names())
+    names = built | set(declared)
     for service in spec.services:
-        problems.extend(_dependency_problems(service, names, spec))
+        problems.extend(_dependency_problems(service, names, built, spec))
         problems.extend(_directory_problems(service))
-    problems.extend(_cycle_problems(spec, names))
+    problems.extend(_cycle_problems(spec, built))
     return problems
 
 
@@ -28,7 +33,8 @@ def _field(service: Service, suffix: str) -> str:
     return f"services.{service.name}.{suffix}"
 
 
-def _dependency_problems(service: Service, names: set[str], spec: Spec) -> list[Problem]:
+def _dependency_problems(service: Service, names: set[str], built: set[str],
+                         spec: Spec) -> list[Problem]:
     problems = []
     for dep in service.depends_on:
         where = dep.location or service.location
@@ -41,7 +47,8 @@ def _dependency_problems(service: Service, names: set[str], spec: Spec) -> list[
             suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
             problems.append(Problem(where, _field(service, "depends_on"),
                                     f"unknown service '{dep.service}'{suffix}"))
-        elif dep.condition is Condition.READY and spec.service(dep.service).readiness is None:
+        elif (dep.condition is Condition.READY and dep.service in built
+              and spec.service(dep.service).readiness is None):
             problems.append(Problem(
                 where, _field(service, f"depends_on.{dep.service}.condition"),
                 f"condition 'ready' needs a readiness check on '{dep.service}' "

@@ -18,7 +18,7 @@ from orchestra.config.inputs import note
 from orchestra.config.model import Service, SourceKind, Spec, frozen_env
 from orchestra.config.procfile import read_procfile
 from orchestra.config.schema import validate
-from orchestra.config.source import load_yaml
+from orchestra.config.source import Document, load_yaml
 from orchestra.errors import ConfigError, Location, Problem
 
 CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
@@ -86,32 +86,57 @@ def project_env_files(options: LoadOptions, folder: Path) -> list[EnvFile]:
 
 
 def load_spec(options: LoadOptions) -> Spec:
+    """Every pass runs as far as it can, so one run reports every problem of the file."""
     path = discover(options)
     folder = (options.app_root or path.parent).resolve()
     if is_yaml(path):
-        spec = _load_yaml(path, folder, options)
+        spec, declared, problems = _load_yaml(path, folder, options)
     else:
         spec = _load_procfile(path, folder, project_env_files(options, folder))
-    problems = check_spec(spec)
+        declared, problems = spec.names(), []
+    problems.extend(check_spec(spec, declared))
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sorted(problems, key=_position))
     return spec
 
 
-def _load_yaml(path: Path, folder: Path, options: LoadOptions) -> Spec:
+def _position(problem: Problem) -> tuple[str, int, int]:
+    where = problem.location
+    return where.file, where.line or 0, where.column or 0
+
+
+def _load_yaml(path: Path, folder: Path,
+               options: LoadOptions) -> tuple[Spec, tuple[str, ...], list[Problem]]:
+    """The spec of the services that passed the schema and built, every declared service
+    name, and the problems so far. A problem outside `services.NAME` stops here: without a
+    sound top level there is nothing meaningful to build."""
     document = load_yaml(path)
     problems = validate(document.data, document.source, str(path))
-    if problems:
+    data = _mapping(document.data)
+    services = _mapping(data.get("services"))
+    declared = tuple(services)
+    broken = {_service_of(p, declared) for p in problems}
+    if None in broken:
         raise ConfigError(problems)
+    if broken:
+        data = {**data, "services": {k: v for k, v in services.items() if k not in broken}}
     env_files: Sequence[EnvFile] = []
     # A project `env_file:` replaces the default `.env`, as `-e` does (docs/CONFIG.md); loading
     # both would let a stray `.env` override the files the config names.
-    if options.env_files is not None or "env_file" not in _mapping(document.data):
+    if options.env_files is not None or "env_file" not in data:
         env_files = project_env_files(options, folder)
-    spec, problems = build_yaml(document, path.resolve(), env_files, options.environ)
-    if spec is None:
-        raise ConfigError(problems)
-    return spec
+    spec, built_problems = build_yaml(Document(data, document.source), path.resolve(),
+                                      env_files, options.environ)
+    return spec, declared, [*problems, *built_problems]
+
+
+def _service_of(problem: Problem, declared: Sequence[str]) -> str | None:
+    """`services.web.port` → "web"; None for a problem outside one service."""
+    for name in declared:
+        prefix = f"services.{name}"
+        if problem.field == prefix or problem.field.startswith((prefix + ".", prefix + "[")):
+            return name
+    return None
 
 
 def _mapping(data: object) -> dict[str, object]:

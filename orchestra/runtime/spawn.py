@@ -69,11 +69,14 @@ class Child:
 #: A shell string made only of these characters has no expansion, quoting, redirection or
 #: control flow: `sh -c "exec STRING"` then behaves exactly like `sh -c STRING`.
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_./:,@%+=")
-#: Builtins with no program of the same name (`exec cd` would fail where `cd` works).
+#: Builtins with no program of the same name (`exec cd` would fail where `cd` works), and the
+#: reserved words, which mean something else after `exec`.
 _BUILTINS = frozenset({".", ":", "alias", "bg", "break", "cd", "command", "continue", "eval",
                        "exec", "exit", "export", "fc", "fg", "getopts", "hash", "jobs", "local",
                        "read", "readonly", "return", "set", "shift", "times", "trap", "type",
-                       "ulimit", "umask", "unalias", "unset", "wait"})
+                       "ulimit", "umask", "unalias", "unset", "wait",
+                       "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in",
+                       "then", "until", "while"})
 
 
 def _exec_plain_command(argv: Sequence[str]) -> list[str]:
