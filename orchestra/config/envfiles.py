@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from dotenv.parser import Original, parse_stream
 
-from orchestra.config.procfile import excerpt, read_config_text
+from orchestra.config.textfile import excerpt, read_config_text
 from orchestra.errors import ConfigError, Location, Problem
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -8,17 +8,14 @@ are for the shell that runs the command, with the service's environment (DESIGN 
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestra.config.inputs import note
+from orchestra.config.textfile import excerpt, read_config_text
 from orchestra.errors import ConfigError, Location, Problem
 
 _ENTRY = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
-_EXCERPT_LIMIT = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,51 +70,6 @@ def parse_procfile(text: str, file: str) -> tuple[ProcfileEntry, ...]:
     if problems:
         raise ConfigError(problems)
     return tuple(entries)
-
-
-def read_config_text(path: Path) -> str | None:
-    """Return the UTF-8 text of a config file, or None when it does not exist.
-
-    None rather than an error because whether a missing file matters is the caller's call
-    (a Procfile must exist, an optional `.env` need not). Everything else that would otherwise be
-    an OSError or UnicodeDecodeError traceback becomes a `ConfigError` locating the problem.
-    Special files are refused before opening: reading a FIFO would block forever.
-    """
-    file = str(path)
-    note(path)
-    try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISDIR(mode):
-            raise ConfigError.single(file, "is a directory, not a file")
-        if not stat.S_ISREG(mode):
-            raise ConfigError.single(file, "is not a regular file")
-        data = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as error:
-        raise ConfigError.single(file, f"cannot read: {error.strerror or error}") from None
-    except ValueError as error:  # e.g. an embedded NUL byte in the path
-        raise ConfigError.single(file, f"cannot read: {error}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        before = data[: error.start]
-        line = before.count(b"\n") + 1
-        column = error.start - (before.rfind(b"\n") + 1) + 1
-        raise ConfigError.single(file, f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
-                                 line=line, column=column) from None
-    return text.removeprefix("\ufeff")
-
-
-def excerpt(text: str) -> str:
-    """Quote user text for a message: shortened, with control characters escaped.
-
-    Escaping keeps a stray terminal escape sequence in a config file from garbling the output.
-    """
-    if len(text) > _EXCERPT_LIMIT:
-        text = text[: _EXCERPT_LIMIT - 3] + "..."
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return f"'{shown}'"
 
 
 def _problem(file: str, line: int, message: str) -> Problem:

@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
-from orchestra.config.inputs import note
+from orchestra.config.textfile import read_config_text
 from orchestra.errors import ConfigError, Location
 
 #: Nodes a document may expand to through aliases; real configs are orders of magnitude smaller.
@@ -251,16 +251,6 @@ def _float(text: str) -> float:
     return float(text)
 
 
-def _decode(raw: bytes, file: str) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise ConfigError.single(file, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
-                                 line=line, column=column) from None
-
-
 def load_yaml_text(text: str, file: str) -> Document:
     """Parse YAML text; every failure is a ConfigError with file:line:column."""
     source = SourceMap(file)
@@ -335,17 +325,10 @@ def _yaml_error(exc: MarkedYAMLError, file: str) -> ConfigError:
 
 def read_text(path: Path) -> str:
     """Read a config file as UTF-8; missing, directory, unreadable or non-UTF-8 are errors."""
-    file = str(path)
-    note(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError.single(file, "no such file") from None
-    except IsADirectoryError:
-        raise ConfigError.single(file, "is a directory, not a config file") from None
-    except OSError as exc:
-        raise ConfigError.single(file, f"cannot read: {exc.strerror}") from None
-    return _decode(raw, file)
+    text = read_config_text(path)
+    if text is None:
+        raise ConfigError.single(str(path), "no such file")
+    return text
 
 
 def load_yaml(path: Path) -> Document:

@@ -1,0 +1,61 @@
+"""Reading a config file as text: every way it can fail becomes a ConfigError with a place.
+
+Shared by the Procfile, `.env` and YAML readers, so that a missing file, a directory, a FIFO,
+an unreadable file or a non-UTF-8 byte reads the same whatever the file is for.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from orchestra.config.inputs import note
+from orchestra.errors import ConfigError
+
+_EXCERPT_LIMIT = 60
+
+
+def read_config_text(path: Path) -> str | None:
+    """Return the UTF-8 text of a config file, or None when it does not exist.
+
+    None rather than an error because whether a missing file matters is the caller's call
+    (a Procfile must exist, an optional `.env` need not). Everything else that would otherwise be
+    an OSError or UnicodeDecodeError traceback becomes a `ConfigError` locating the problem.
+    Special files are refused before opening: reading a FIFO would block forever.
+    """
+    file = str(path)
+    note(path)
+    try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError.single(file, "is a directory, not a file")
+        if not stat.S_ISREG(mode):
+            raise ConfigError.single(file, "is not a regular file")
+        data = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as error:
+        raise ConfigError.single(file, f"cannot read: {error.strerror or error}") from None
+    except ValueError as error:  # e.g. an embedded NUL byte in the path
+        raise ConfigError.single(file, f"cannot read: {error}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        before = data[: error.start]
+        line = before.count(b"\n") + 1
+        column = error.start - (before.rfind(b"\n") + 1) + 1
+        raise ConfigError.single(file, f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
+                                 line=line, column=column) from None
+    return text.removeprefix("\ufeff")
+
+
+def excerpt(text: str) -> str:
+    """Quote user text for a message: shortened, with control characters escaped.
+
+    Escaping keeps a stray terminal escape sequence in a config file from garbling the output.
+    """
+    if len(text) > _EXCERPT_LIMIT:
+        text = text[: _EXCERPT_LIMIT - 3] + "..."
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return f"'{shown}'"
