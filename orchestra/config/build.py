@@ -8,18 +8,18 @@ service sees its own `PORT`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+from orchestra.config.collector import Collector, as_list, dotted
 from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
+from orchestra.config.health import build_check
 from orchestra.config.inference import InferenceError, infer_command
 from orchestra.config.interpolate import InterpolationError, interpolate
 from orchestra.config.model import (
     CONDITION_ALIASES,
-    Check,
-    CheckKind,
+    SHELL,
     Condition,
     Dependency,
     RestartMode,
@@ -29,39 +29,11 @@ from orchestra.config.model import (
     Spec,
     frozen_env,
 )
-from orchestra.config.source import Document, PathKey, SourceMap
-from orchestra.config.values import parse_duration, parse_host_port, parse_port, parse_signal
+from orchestra.config.source import Document, PathKey
+from orchestra.config.values import parse_duration, parse_port, parse_signal
 from orchestra.errors import ConfigError, Problem
 
 T = TypeVar("T")
-SHELL = "/bin/sh"
-CHECK_KINDS = tuple(k.value for k in CheckKind)
-
-
-class Collector:
-    """Gathers problems with their positions instead of stopping at the first."""
-
-    def __init__(self, source: SourceMap) -> None:
-        self.source = source
-        self.problems: list[Problem] = []
-
-    def add(self, path: PathKey, message: str, *, key: bool = False) -> None:
-        where = self.source.locate_key(path) if key else self.source.locate(path)
-        self.problems.append(Problem(where, dotted(path), message))
-
-    def parse(self, path: PathKey, value: object, parser: Callable[[object], T]) -> T | None:
-        try:
-            return parser(value)
-        except ValueError as exc:
-            self.add(path, str(exc))
-            return None
-
-
-def dotted(path: Sequence[str | int]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
 
 
 def env_text(value: object) -> str:
@@ -69,12 +41,6 @@ def env_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "" if value is None else str(value)
-
-
-def as_list(value: object) -> list[object]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list) else [value]
 
 
 # --------------------------------------------------------------------------- interpolation
@@ -126,8 +92,8 @@ class ServiceBuilder:
             secret_keys=secrets,
             namespace=str(raw.get("namespace", "default")),
             depends_on=self._depends_on(raw.get("depends_on"), (*path, "depends_on")),
-            readiness=self._check(raw.get("readiness"), (*path, "readiness")),
-            liveness=self._check(raw.get("liveness"), (*path, "liveness")),
+            readiness=build_check(raw.get("readiness"), (*path, "readiness"), self.problems),
+            liveness=build_check(raw.get("liveness"), (*path, "liveness"), self.problems),
             restart=self._restart(raw.get("restart"), (*path, "restart")) or RestartPolicy(),
             stop_signal=self._optional(raw, path, "stop_signal", parse_signal) or parse_signal(15),
             stop_timeout=self._optional(raw, path, "stop_timeout", parse_duration),
@@ -202,64 +168,6 @@ class ServiceBuilder:
                     self.problems.add((*path, name, "condition"), f"invalid condition '{text}'")
             deps.append(Dependency(str(name), condition, source.locate_key((*path, name))))
         return tuple(deps)
-
-    def _check(self, value: object, path: PathKey) -> Check | None:
-        if not isinstance(value, dict):
-            return None
-        kinds = [k for k in CHECK_KINDS if k in value]
-        if len(kinds) != 1:
-            self.problems.add(path, "needs exactly one of " + ", ".join(CHECK_KINDS)
-                              + f" (got {', '.join(kinds) or 'none'})")
-            return None
-        kind = CheckKind(kinds[0])
-        fields = self._check_target(kind, value[kind.value], (*path, kind.value))
-        if fields is None:
-            return None
-        timing: dict[str, float] = {}
-        for key in ("interval", "timeout", "start_period"):
-            if key in value:
-                parsed = self.problems.parse((*path, key), value[key], parse_duration)
-                if parsed is not None:
-                    timing[key] = parsed
-        retries = value.get("retries")
-        return Check(kind=kind, retries=retries if isinstance(retries, int) else None,
-                     **fields, **timing)  # type: ignore[arg-type]
-
-    def _check_target(self, kind: CheckKind, target: object,
-                      path: PathKey) -> dict[str, object] | None:
-        match kind:
-            case CheckKind.TCP:
-                parsed = self.problems.parse(path, target, parse_host_port)
-                return None if parsed is None else {"host": parsed[0], "port": parsed[1]}
-            case CheckKind.HTTP:
-                return {"url": target} if self._valid_url(target, path) else None
-            case CheckKind.EXEC:
-                if isinstance(target, str):
-                    return {"argv": (SHELL, "-c", target)}
-                return {"argv": tuple(str(a) for a in as_list(target))}
-            case CheckKind.LOG:
-                try:
-                    re.compile(str(target))
-                except re.error as exc:
-                    self.problems.add(path, f"invalid regular expression '{target}': {exc}")
-                    return None
-                return {"pattern": str(target)}
-            case CheckKind.NOTIFY:
-                return {}
-
-    def _valid_url(self, target: object, path: PathKey) -> bool:
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(str(target))
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-            if ok and parts.port is not None:
-                parse_port(parts.port)
-        except ValueError:
-            ok = False
-        if not ok:
-            self.problems.add(path, f"invalid URL '{target}' (expected http://HOST[:PORT]/PATH)")
-        return ok
 
     def _restart(self, value: object, path: PathKey) -> RestartPolicy | None:
         if value is None:

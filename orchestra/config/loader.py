@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra.config.build import SHELL, build_yaml
+from orchestra.config.build import build_yaml
 from orchestra.config.checks import check_spec
 from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
 from orchestra.config.inputs import note
-from orchestra.config.model import Service, SourceKind, Spec, frozen_env
+from orchestra.config.model import SHELL, Service, SourceKind, Spec, frozen_env
 from orchestra.config.procfile import read_procfile
 from orchestra.config.schema import validate
 from orchestra.config.source import Document, load_yaml

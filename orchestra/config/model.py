@@ -16,6 +16,8 @@ from types import MappingProxyType
 
 from orchestra.errors import Location
 
+#: String commands, Procfile lines and string exec checks run as [SHELL, "-c", string].
+SHELL = "/bin/sh"
 DEFAULT_STOP_TIMEOUT = 10.0
 DEFAULT_NAMESPACE = "default"
 

@@ -35,6 +35,9 @@ def _ignore(signum: int, frame: object) -> None:
 def prepare_parent() -> None:
     """Make the state children inherit clean: empty mask, no inherited ignores."""
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    # An inherited SIGCHLD "ignore" would make the kernel reap children behind our back.
+    if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     for signum in _RESETTABLE:
         try:
             if signal.getsignal(signum) == signal.SIG_IGN:
