@@ -23,6 +23,13 @@ def exit_now(code: int) -> None:
 
 
 def main() -> None:
+    try:
+        _main()
+    except KeyboardInterrupt:  # Ctrl-C before the runtime took over the signal: nothing started
+        exit_now(130)
+
+
+def _main() -> None:
     argv = sys.argv[1:]
     if "up" in argv or "start" in argv or ("run" in argv and "--with" in argv):
         from orchestra import compiled

@@ -11,8 +11,12 @@ import graphlib
 from collections.abc import Collection
 
 from orchestra.config.inputs import note
-from orchestra.config.model import Condition, Service, Spec
+from orchestra.config.model import Condition, Service, SourceKind, Spec
 from orchestra.errors import Problem
+
+#: The pseudo-service orchestra's own lines come from (`system | web: started pid=…`). A
+#: Procfile's instances are `system.1`, so only a YAML service can take the name itself.
+RESERVED = "system"
 
 
 def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
@@ -25,6 +29,10 @@ def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
     for service in spec.services:
         problems.extend(_dependency_problems(service, names, built, spec))
         problems.extend(_directory_problems(service))
+        if service.name == RESERVED and spec.kind is SourceKind.YAML:
+            problems.append(Problem(service.location, f"services.{RESERVED}",
+                                    f"the name '{RESERVED}' is reserved for orchestra's own "
+                                    "messages; choose another"))
     problems.extend(_cycle_problems(spec, built))
     return problems
 

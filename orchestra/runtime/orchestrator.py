@@ -1,9 +1,10 @@
 """The event loop's owner: starts every instance in dependency order, decides when to stop,
 stops in reverse dependency order, and computes the exit code (DESIGN §3.2).
 
-Exit code rules, in order of precedence:
-- `--exit-code-from SVC`: that service's code, whatever else happened;
-- the first service that failed on its own (not stopped by orchestra): its code;
+Exit code rules, in order of precedence (each reason keeps the first code it saw):
+- `--exit-code-from SVC`: the code of the first instance of SVC that ran and ended;
+- the first service that failed on its own (not stopped by orchestra): its code — even when
+  a signal arrived while its exit was still being cleaned up;
 - `orchestra run --with`: the command's code;
 - stopped by the user's signal: 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP);
 - orchestra's own stdout broke: 1;
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # imported where used: most runs need neither
 __all__ = ["Orchestrator", "RunSettings"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+EXIT_CODE_PRECEDENCE = ("exit-code-from", "failure", "command", "signal", "output")
 
 
 class Orchestrator:
@@ -44,7 +46,7 @@ class Orchestrator:
         self.settings = settings
         self.environ = environ
         self.runners: dict[str, ServiceRunner] = {}
-        self.exit_code: int | None = None
+        self._codes: dict[str, int] = {}   # reason → the first exit code it gave
         self.stopping = False
         self._finished = 0        # runners that will never run again
         self._signals = 0
@@ -108,7 +110,17 @@ class Orchestrator:
 
                 shutil.rmtree(self._runtime_dir, ignore_errors=True)
             self.mux.flush()
-        return self.exit_code if self.exit_code is not None else 0
+        return self.exit_code
+
+    @property
+    def exit_code(self) -> int:
+        for reason in EXIT_CODE_PRECEDENCE:
+            if reason in self._codes:
+                return self._codes[reason]
+        return 0
+
+    def _record(self, reason: str, code: int) -> None:
+        self._codes.setdefault(reason, code)
 
     def _wire_dependencies(self) -> None:
         for runner in self.runners.values():
@@ -134,8 +146,7 @@ class Orchestrator:
         self.mux.system(f"command exited rc={code}", event="command-exit", rc=code)
         if code != 0 and self._tails is not None and self.settings.show_tails:
             self._tails.show(self.runners)
-        if self.exit_code is None:
-            self.exit_code = code
+        self._record("command", code)
         self.stop("the command finished")
 
     async def _all_ready(self) -> bool:
@@ -164,12 +175,14 @@ class Orchestrator:
         service = runner.instance.service.name
         if runner.state is State.FAILED and not self.stopping:
             self._report_failure(runner)
-        if self.settings.exit_code_from == service and status is not None:
-            self.exit_code = status.code
+        if runner.state is State.FAILED and status is not None:
+            self._record("failure", status.code)   # FAILED: it ended on its own, not stopped
+        if (self.settings.exit_code_from == service and status is not None
+                and runner.has_started and "exit-code-from" not in self._codes):
+            # the first instance to end decides; the others are then stopped by orchestra
+            self._record("exit-code-from", status.code)
             self.stop(f"{runner.name} ended (--exit-code-from)")
         elif runner.state is State.FAILED and not self.stopping:
-            if self.exit_code is None and status is not None:
-                self.exit_code = status.code
             self.stop(f"{runner.name} failed")
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
             self.stop(f"{runner.name} ended (--abort-on-exit)")
@@ -205,14 +218,12 @@ class Orchestrator:
             self.mux.system(f"received {name}: waiting for the command to end", event="signal")
             self._foreground.on_signal(signum)
             return
-        if self.exit_code is None and self.settings.exit_code_from is None:
-            self.exit_code = 128 + signum
+        self._record("signal", 128 + signum)
         self.stop(f"received {name}")
 
     def on_output_broken(self) -> None:
         """orchestra's stdout went away (EPIPE): stop everything, exit non-zero."""
-        if self.exit_code is None:
-            self.exit_code = 1
+        self._record("output", 1)
         self.stop("output closed")
 
     def stop(self, reason: str) -> None:

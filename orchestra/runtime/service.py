@@ -35,14 +35,26 @@ DRAIN_TIMEOUT = 1.0
 CHECK_FAILED_CODE = 1
 
 
+def signal_name(number: int) -> str:
+    """`SIGTERM`, or `signal 40` for a real-time signal the enum does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 @dataclass(frozen=True, slots=True)
 class ExitStatus:
     code: int                    # 0-255, 128+N when killed by signal N (never negative)
-    signal: signal.Signals | None
+    signal: int | None           # the signal number that killed it, any signal (SIGRTMIN+6 too)
+
+    @property
+    def signal_name(self) -> str | None:
+        return None if self.signal is None else signal_name(self.signal)
 
     def describe(self) -> str:
         if self.signal is not None:
-            return f"killed by {self.signal.name} (rc={self.code})"
+            return f"killed by {self.signal_name} (rc={self.code})"
         return f"exited rc={self.code}"
 
 
@@ -119,14 +131,22 @@ class ServiceRunner:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self) -> None:
-        blocker = await self._await_dependencies()
-        if blocker is not None:
-            self._transition(State.SKIPPED, f"skipped: {blocker}", reason=blocker)
-        else:
-            await self._run_with_restarts()
-        self.done.set()
-        self._notify_change()
-        self.context.on_final(self)
+        try:
+            blocker = await self._await_dependencies()
+            if blocker is not None:
+                self._transition(State.SKIPPED, f"skipped: {blocker}", reason=blocker)
+            else:
+                await self._run_with_restarts()
+        except Exception as exc:  # a bug must not leave shutdown waiting for this runner
+            self.exit_status = ExitStatus(1, None)
+            self.state = State.FAILED
+            self._say(f"internal error: {exc!r}", "internal-error")
+            if self.child is not None:
+                signal_group(self.child.pid, signal.SIGKILL)
+        finally:
+            self.done.set()
+            self._notify_change()
+            self.context.on_final(self)
 
     async def _run_with_restarts(self) -> None:
         policy = self.instance.service.restart
@@ -156,7 +176,7 @@ class ServiceRunner:
     async def _await_dependencies(self) -> str | None:
         """Wait until every dependency's condition holds; the reason if it never will."""
         while True:
-            waiting = []
+            waiting: list[ServiceRunner] = []
             for condition, runners in self.dependencies:
                 for runner in runners:
                     verdict = runner.satisfies(condition)
@@ -164,12 +184,13 @@ class ServiceRunner:
                         return (f"dependency '{runner.name}' {runner.state.value} "
                                 f"(needed: {condition.value})")
                     if verdict is None:
-                        waiting.append(runner.changed())
+                        waiting.append(runner)
             if self._stop_requested.done():
                 return "orchestra is stopping"
             if not waiting:
                 return None
-            tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(w) for w in waiting]
+            tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(r.changed())
+                                                   for r in waiting]
             tasks.append(asyncio.ensure_future(asyncio.shield(self._stop_requested)))
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in tasks:
@@ -248,7 +269,7 @@ class ServiceRunner:
         if result.si_code == os.CLD_EXITED:
             status = ExitStatus(result.si_status, None)
         else:
-            status = ExitStatus(128 + result.si_status, signal.Signals(result.si_status))
+            status = ExitStatus(128 + result.si_status, result.si_status)
         if not self._exited.done():
             self._exited.set_result(status)
 
@@ -276,7 +297,7 @@ class ServiceRunner:
         self.child = None
 
     def _end_run(self, status: ExitStatus) -> None:
-        fields = {"rc": status.code, "signal": status.signal.name if status.signal else None}
+        fields = {"rc": status.code, "signal": status.signal_name}
         if self._failure is not None:
             self.exit_status = ExitStatus(CHECK_FAILED_CODE, None)
             self._transition(State.FAILED, f"failed ({status.describe()}): {self._failure}",
@@ -284,7 +305,7 @@ class ServiceRunner:
             return
         self.exit_status = status
         if self.state is State.STOPPING:
-            text = f"stopped by {status.signal.name}" if status.signal else status.describe()
+            text = f"stopped by {status.signal_name}" if status.signal else status.describe()
             self._transition(State.EXITED, text, **fields)
         else:
             self._transition(State.EXITED if status.code == 0 else State.FAILED,
@@ -300,7 +321,9 @@ class ServiceRunner:
         await self.done.wait()
 
     def _terminate(self) -> None:
-        if self.state is not State.RUNNING or self.child is None:
+        # After the leader exited, `_clean_up` owns the group: it got (or gets) its one stop
+        # signal there, and the run ends as its exit said, not as "stopped".
+        if self.state is not State.RUNNING or self.child is None or self._exited.done():
             return
         sig = self.instance.service.stop_signal
         timeout = self.context.stop_timeout(self.instance)
