@@ -52,8 +52,28 @@ def cache_dir(environ: Mapping[str, str]) -> Path:
     return Path(base) / "orchestra"
 
 
+def _code_stamp() -> list[tuple[str, int, int]]:
+    """orchestra's own source files, by name, mtime and size.
+
+    The version alone is not enough in a checkout: code that decides plans can change under
+    the same version, and an entry it compiled must not outlive it. A directory walk of the
+    package costs well under a millisecond.
+    """
+    stamp = []
+    stack = [os.path.dirname(os.path.abspath(__file__))]
+    while stack:
+        with os.scandir(stack.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and entry.name != "__pycache__":
+                    stack.append(entry.path)
+                elif entry.name.endswith((".py", ".json")):
+                    info = entry.stat()
+                    stamp.append((entry.path, info.st_mtime_ns, info.st_size))
+    return sorted(stamp)
+
+
 def cache_key(argv: Sequence[str], cwd: str, environ: Mapping[str, str]) -> str:
-    material = json.dumps([FORMAT, __version__, sys.executable, list(argv), cwd,
+    material = json.dumps([FORMAT, __version__, sys.executable, _code_stamp(), list(argv), cwd,
                            sorted(environ.items())], separators=(",", ":"))
     return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
 

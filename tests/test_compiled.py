@@ -100,3 +100,19 @@ services:
     invocation = Invocation(plan, OutputOptions(json=True, quiet=frozenset({"db"})), True,
                             RunSettings(stop_timeout=3.0, exit_code_from="web"))
     assert decode(Invocation, encode(invocation)) == invocation
+
+
+def test_a_change_to_orchestra_itself_invalidates_every_entry() -> None:
+    """In a checkout the version stays the same while the code that makes plans changes."""
+    import orchestra.plan
+    from orchestra.compiled import cache_key
+
+    source = Path(orchestra.plan.__file__)
+    before = source.stat()
+    key = cache_key(["up"], "/", {})
+    try:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+        assert cache_key(["up"], "/", {}) != key
+    finally:
+        os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert cache_key(["up"], "/", {}) == key
