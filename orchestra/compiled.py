@@ -35,6 +35,8 @@ from orchestra.plan import Plan
 from orchestra.runtime.settings import RunSettings
 
 FORMAT = 1
+#: True in a process that a compiling run re-executed: it must not re-execute again.
+reexecuted = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,7 @@ def lookup(argv: Sequence[str]) -> Invocation | None:
                 return None
         invocation: Invocation = decode(Invocation, entry["invocation"])
         return invocation
-    except (OSError, ValueError, KeyError, TypeError):
+    except Exception:  # a cache entry of any shape must never break a run: compile again
         return None
 
 
@@ -143,12 +145,14 @@ def _prune(directory: Path) -> None:
 def run(invocation: Invocation, inputs: Sequence[Path]) -> int:
     """Compile, then re-execute into the lean fast path; run here if the cache is unusable."""
     argv = sys.argv[1:]
-    if store(argv, invocation, inputs) and lookup(argv) is not None:
+    if not reexecuted and store(argv, invocation, inputs) and lookup(argv) is not None:
         with contextlib.suppress(OSError):
             _prune(_entry_path(argv).parent)
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "orchestra", *argv])
+        # -P: the project's folder must not shadow orchestra (a project file `orchestra.py`)
+        os.environ["ORCHESTRA_REEXECUTED"] = "1"
+        os.execv(sys.executable, [sys.executable, "-P", "-m", "orchestra", *argv])
     return execute(invocation)
 
 

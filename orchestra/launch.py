@@ -29,10 +29,18 @@ def main() -> None:
         exit_now(130)
 
 
+#: Set (only) on the process a compiling run re-executes; removed before anything reads the
+#: environment, so it is neither part of a cache key nor passed to services.
+REEXEC_MARK = "ORCHESTRA_REEXECUTED"
+
+
 def _main() -> None:
     argv = sys.argv[1:]
-    if "up" in argv or "start" in argv or ("run" in argv and "--with" in argv):
+    reexecuted = os.environ.pop(REEXEC_MARK, None) is not None
+    if reexecuted or "up" in argv or "start" in argv or "run" in argv:
         from orchestra import compiled
+
+        compiled.reexecuted = reexecuted   # never re-execute twice, whatever happens
 
         invocation = compiled.lookup(argv)
         if invocation is not None:

@@ -65,6 +65,10 @@ class Selection:
 
 
 def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> Plan:
+    for name in selection.formation:
+        if name != "all" and name not in spec.names():
+            raise UsageError(f"formation: unknown process '{name}'"
+                             f" (known: {', '.join(spec.names())}, or 'all')")
     wanted = _roots(spec, selection)
     chosen = _with_dependencies(spec, wanted) if selection.with_dependencies else set(wanted)
     order = _topological(spec, chosen)
@@ -144,8 +148,9 @@ def _base_port(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> 
         return selection.base_port
     if spec.kind is not SourceKind.PROCFILE:
         return None
-    text = environ.get("PORT", "")
-    return int(text) if text.isdigit() else DEFAULT_BASE_PORT
+    # .env's PORT (in spec.env) over orchestra's own, as the env layering has it
+    text = spec.env.get("PORT") or environ.get("PORT", "")
+    return int(text) if text.isdigit() and 1 <= int(text) <= 65535 else DEFAULT_BASE_PORT
 
 
 def _instance(spec: Spec, service: Service, number: int, count: int, type_index: int,
@@ -163,6 +168,9 @@ def _instance(spec: Spec, service: Service, number: int, count: int, type_index:
     env["ORCHESTRA_SERVICE"] = service.name
     env["PS"] = f"{service.name}.{number}"
     if port is not None:
+        if not 1 <= port <= 65535:
+            raise UsageError(f"{name}: PORT {port} is out of range 1-65535 "
+                             "(check the base port, `port:` and the number of instances)")
         env["PORT"] = str(port)
     return Instance(name, service, number, port, frozen_env(env))
 
@@ -172,7 +180,7 @@ def parse_formation(text: str) -> dict[str, int]:
     formation: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, count = part.partition("=")
-        if not sep or not count.strip().isdigit():
+        if not sep or not name.strip() or not count.strip().isdigit():
             raise UsageError(f"invalid formation '{part}' (expected NAME=COUNT, e.g. web=2)")
         formation[name.strip()] = int(count)
     return formation

@@ -226,7 +226,7 @@ def test_durations_in_yaml(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("value", ["SIGTERM", "TERM", "sigterm", "15", 15])
 def test_signals(value: object) -> None:
-    assert parse_signal(value) is signal.SIGTERM
+    assert parse_signal(value) == signal.SIGTERM
 
 
 @pytest.mark.parametrize("value", ["SIGNOPE", "0", 0, 999, True, None, "SIG"])
@@ -241,7 +241,7 @@ def test_bad_signals(value: object) -> None:
 ])
 def test_stop_signal_in_yaml(tmp_path: Path, text: str, expected: signal.Signals) -> None:
     body = "command: x\n" + ("" if text == "{}" else text + "\n")
-    assert service(tmp_path, body).stop_signal is expected
+    assert service(tmp_path, body).stop_signal == expected
 
 
 # --------------------------------------------------------------------------- restart

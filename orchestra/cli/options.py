@@ -6,6 +6,7 @@ accepts) and after it; the value given after the subcommand wins.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ EnvOption = Annotated[str | None, typer.Option(
     help="Comma-separated .env files (later ones win), replacing the default .env beside "
          "the config file.")]
 AppRootOption = Annotated[Path | None, typer.Option(
-    "-d", "--app-root", help="Directory services run in; relative paths resolve there.")]
+    "-d", "--app-root", help="Directory services run in; the Procfile (or orchestra.yaml) and "
+                             ".env are looked for there. -e paths stay relative to the current "
+                             "directory.")]
 TimeoutOption = Annotated[float | None, typer.Option(
     "-t", "--timeout", help="Seconds between the stop signal and SIGKILL (overrides every "
                             "service's stop_timeout).")]
@@ -62,7 +65,7 @@ def load_options(ctx: typer.Context, file: Path | None, env: str | None,
     if env is not None:
         env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
     return LoadOptions(file=file, env_files=env_files,
-                       app_root=app_root.resolve() if app_root else None)
+                       app_root=app_root.absolute() if app_root else None)
 
 
 def split_names(text: str | None) -> list[str]:
@@ -83,5 +86,10 @@ def output_options(*, no_prefix: bool, no_timestamps: bool, no_color: bool, outp
 
 
 def check_timeout(timeout: float | None) -> None:
-    if timeout is not None and timeout < 0:
-        raise UsageError(f"--timeout {timeout:g} must be >= 0")
+    if timeout is not None and not (math.isfinite(timeout) and timeout >= 0):
+        raise UsageError(f"--timeout {timeout:g} must be a number of seconds >= 0")
+
+
+def check_port(port: int | None) -> None:
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(f"--port {port} is out of range 1-65535")

@@ -18,6 +18,7 @@ from orchestra.cli.options import (
     NoTimestampsOption,
     OutputOption,
     TimeoutOption,
+    check_port,
     check_timeout,
     load_options,
     output_options,
@@ -71,6 +72,7 @@ def up(
     from orchestra.runtime.settings import RunSettings
 
     check_timeout(timeout)
+    check_port(port)
     options = load_options(ctx, file, env, app_root)
     with recording() as inputs:
         spec = load_spec(options)

@@ -16,6 +16,7 @@ from orchestra.config.collector import Collector, as_list, dotted
 from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
 from orchestra.config.health import build_check
 from orchestra.config.inference import InferenceError, infer_command
+from orchestra.config.inputs import note
 from orchestra.config.interpolate import InterpolationError, interpolate
 from orchestra.config.model import (
     CONDITION_ALIASES,
@@ -112,7 +113,10 @@ class ServiceBuilder:
 
     def _directory(self, raw: dict[str, object], path: PathKey) -> Path:
         value = raw.get("dir")
-        return (self.root / value).resolve() if isinstance(value, str) else self.root
+        if not isinstance(value, str):
+            return self.root
+        note(self.root / value)       # as written: it may be a symlink that is retargeted later
+        return (self.root / value).resolve()
 
     def _argv(self, raw: dict[str, object], path: PathKey,
               run_dir: Path) -> tuple[tuple[str, ...], bool]:
@@ -213,9 +217,43 @@ def load_env_files(items: Sequence[object], root: Path, problems: Collector,
     return merge_env_files(files)
 
 
-def build_yaml(document: Document, file: Path, project_files: Sequence[EnvFile],
-               environ: Mapping[str, str]) -> tuple[Spec, list[Problem]]:
-    """Build the model from schema-valid data; returns the problems instead of raising.
+def env_file_values(data: dict[str, object], root: Path, project_files: Sequence[EnvFile],
+                    problems: Collector) -> dict[str, str]:
+    """The project's env-file values: `-e`/default `.env` files, then the top-level
+    `env_file:` list (later wins). A wrongly typed `env_file` is left to the schema."""
+    values = merge_env_files(project_files)
+    named = data.get("env_file")
+    if isinstance(named, str) or (isinstance(named, list)
+                                  and all(isinstance(n, str) for n in named)):
+        values.update(load_env_files(as_list(named), root, problems, ("env_file",)))
+    return values
+
+
+def interpolate_document(data: dict[str, object], file_values: Mapping[str, str],
+                         environ: Mapping[str, str], problems: Collector) -> dict[str, object]:
+    """`${VAR}` in every string of the project `env` and of each service, before the schema
+    sees them, so `stop_timeout: ${T:-5s}` is checked as the duration it becomes. Each
+    service sees its own `PORT`, `ORCHESTRA_SERVICE` and `PS`."""
+    lookup = {**environ, **file_values}
+    result = dict(data)
+    if "env" in data:
+        result["env"] = interpolate_tree(data["env"], ("env",), lookup, problems)
+    services = data.get("services")
+    if isinstance(services, dict):
+        interpolated = {}
+        for name, raw in services.items():
+            service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.1"}
+            if isinstance(raw, dict) and isinstance(raw.get("port"), int):
+                service_lookup["PORT"] = str(raw["port"])
+            interpolated[name] = interpolate_tree(raw, ("services", name), service_lookup,
+                                                  problems)
+        result["services"] = interpolated
+    return result
+
+
+def build_yaml(document: Document, file: Path,
+               file_values: Mapping[str, str]) -> tuple[Spec, list[Problem]]:
+    """Build the model from interpolated, schema-valid data; returns the problems too.
 
     The spec holds every service that built without a problem, so that the checks can still
     look at those and the user sees every problem of the file in one run.
@@ -224,28 +262,16 @@ def build_yaml(document: Document, file: Path, project_files: Sequence[EnvFile],
     assert isinstance(data, dict)  # the schema guarantees a mapping
     problems = Collector(document.source)
     root = file.parent
-    file_values = merge_env_files(project_files)
-    file_values.update(load_env_files(as_list(data.get("env_file")), root, problems,
-                                      ("env_file",)))
-    lookup = {**environ, **file_values}
-    project_env = interpolate_tree(data.get("env") or {}, ("env",), lookup, problems)
+    project_env = dict(data.get("env") or {})
     base_env = dict(file_values)
-    base_env.update((k, env_text(v)) for k, v in dict(project_env).items())  # type: ignore[call-overload]
-    secrets = frozenset(k for k in file_values if k not in dict(project_env))  # type: ignore[call-overload]
+    base_env.update((k, env_text(v)) for k, v in project_env.items())
+    secrets = frozenset(k for k in file_values if k not in project_env)
     builder = ServiceBuilder(root, base_env, secrets, problems)
     services: list[Service] = []
     declared = data.get("services")
     for name, raw in (declared.items() if isinstance(declared, dict) else ()):
-        path: PathKey = ("services", name)
-        service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.1"}
-        if isinstance(raw, dict) and isinstance(raw.get("port"), int):
-            service_lookup["PORT"] = str(raw["port"])
-        interpolated = interpolate_tree(raw or {}, path, service_lookup, problems)
-        if not isinstance(interpolated, dict):
-            continue  # the schema allows only a mapping (or nothing) here
-        service = builder.build(name, interpolated, path)
+        service = builder.build(name, raw or {}, ("services", name))
         if service is not None:
             services.append(service)
     spec = Spec(file, SourceKind.YAML, root, tuple(services), frozen_env(base_env), secrets)
     return spec, problems.problems
-

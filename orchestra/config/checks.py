@@ -55,6 +55,11 @@ def _dependency_problems(service: Service, names: set[str], built: set[str],
             suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
             problems.append(Problem(where, _field(service, "depends_on"),
                                     f"unknown service '{dep.service}'{suffix}"))
+        elif (dep.service in built and spec.service(dep.service).disabled
+              and not service.disabled):
+            problems.append(Problem(where, _field(service, "depends_on"),
+                                    f"'{dep.service}' is disabled, so '{service.name}' could "
+                                    "never start (enable it, or disable this service too)"))
         elif (dep.condition is Condition.READY and dep.service in built
               and spec.service(dep.service).readiness is None):
             problems.append(Problem(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Iterator
 from contextvars import ContextVar
 from pathlib import Path
@@ -33,11 +34,16 @@ def recording() -> Iterator[list[Path]]:
 
 
 def fingerprint(path: Path) -> str:
-    """'missing', 'dir', or the sha256 of the file's content."""
+    """'missing', or where the path really leads plus 'dir' or the sha256 of the content.
+
+    The real path counts: a symlink retargeted to another release (`current -> v2`) changes
+    what a plan refers to even when the files there have the same content.
+    """
     try:
+        real = os.path.realpath(path)
         if path.is_dir():
-            return "dir"
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+            return f"dir:{real}"
+        return f"{hashlib.sha256(path.read_bytes()).hexdigest()}:{real}"
     except FileNotFoundError:
         return "missing"
     except OSError as exc:

@@ -11,8 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra.config.build import build_yaml
+from orchestra.config.build import build_yaml, env_file_values, interpolate_document
 from orchestra.config.checks import check_spec
+from orchestra.config.collector import Collector
 from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
 from orchestra.config.inputs import note
 from orchestra.config.model import SHELL, Service, SourceKind, Spec, frozen_env
@@ -88,6 +89,9 @@ def project_env_files(options: LoadOptions, folder: Path) -> list[EnvFile]:
 def load_spec(options: LoadOptions) -> Spec:
     """Every pass runs as far as it can, so one run reports every problem of the file."""
     path = discover(options)
+    note(path.parent)                 # as given: a symlink on the way may be retargeted
+    if options.app_root is not None:
+        note(options.app_root)
     folder = (options.app_root or path.parent).resolve()
     if is_yaml(path):
         spec, declared, problems = _load_yaml(path, folder, options)
@@ -111,22 +115,26 @@ def _load_yaml(path: Path, folder: Path,
     name, and the problems so far. A problem outside `services.NAME` stops here: without a
     sound top level there is nothing meaningful to build."""
     document = load_yaml(path)
-    problems = validate(document.data, document.source, str(path))
+    early = Collector(document.source)   # env files and interpolation
     data = _mapping(document.data)
-    services = _mapping(data.get("services"))
-    declared = tuple(services)
-    broken = {_service_of(p, declared) for p in problems}
-    if None in broken:
-        raise ConfigError(problems)
-    if broken:
-        data = {**data, "services": {k: v for k, v in services.items() if k not in broken}}
     env_files: Sequence[EnvFile] = []
     # A project `env_file:` replaces the default `.env`, as `-e` does (docs/CONFIG.md); loading
     # both would let a stray `.env` override the files the config names.
     if options.env_files is not None or "env_file" not in data:
         env_files = project_env_files(options, folder)
-    spec, built_problems = build_yaml(Document(data, document.source), path.resolve(),
-                                      env_files, options.environ)
+    file_values = env_file_values(data, path.resolve().parent, env_files, early)
+    checked = (interpolate_document(data, file_values, options.environ, early)
+               if isinstance(document.data, dict) else document.data)
+    problems = [*early.problems, *validate(checked, document.source, str(path))]
+    services = _mapping(_mapping(checked).get("services"))
+    declared = tuple(services)
+    broken = {_service_of(p, declared) for p in problems}
+    if None in broken:
+        raise ConfigError(sorted(problems, key=_position))
+    kept = {**_mapping(checked),
+            "services": {k: v for k, v in services.items() if k not in broken}}
+    spec, built_problems = build_yaml(Document(kept, document.source), path.resolve(),
+                                      file_values)
     return spec, declared, [*problems, *built_problems]
 
 

@@ -135,7 +135,7 @@ class Service:
     readiness: Check | None = None
     liveness: Check | None = None
     restart: RestartPolicy = field(default_factory=RestartPolicy)
-    stop_signal: signal.Signals = signal.SIGTERM
+    stop_signal: int = signal.SIGTERM   # a number: real-time signals have no enum name
     stop_timeout: float | None = None   # None: the default, or `-t/--timeout`
     replicas: int = 1
     port: int | None = None

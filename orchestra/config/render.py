@@ -10,8 +10,10 @@ import io
 import json
 
 from orchestra.config.model import Check, Service, Spec
+from orchestra.config.values import signal_name
 
 MASK = "***"
+MIN_SECRET = 3
 
 
 def _check(check: Check | None) -> dict[str, object] | None:
@@ -44,7 +46,7 @@ def _service(service: Service, show_env: bool) -> dict[str, object]:
         "restart": {"policy": service.restart.mode.value,
                     "max_restarts": service.restart.max_restarts,
                     "backoff": service.restart.backoff},
-        "stop_signal": service.stop_signal.name,
+        "stop_signal": signal_name(service.stop_signal),
         "stop_timeout": service.stop_timeout,
         "replicas": service.replicas,
         "port": service.port,
@@ -52,11 +54,34 @@ def _service(service: Service, show_env: bool) -> dict[str, object]:
     }
 
 
+def _secret_values(spec: Spec) -> list[str]:
+    """Values that came from env files, longest first (so a value containing another is
+    masked whole). Very short ones are left out: masking every "1" would hide nothing."""
+    values = {spec.env[k] for k in spec.secret_keys}
+    for service in spec.services:
+        values.update(service.env[k] for k in service.secret_keys)
+    return sorted((v for v in values if len(v) >= MIN_SECRET), key=len, reverse=True)
+
+
+def _mask(data: object, secrets: list[str]) -> object:
+    """A secret reached through `${VAR}` (in `env`, `command`, a URL...) is masked too."""
+    if isinstance(data, str):
+        for secret in secrets:
+            data = data.replace(secret, MASK)
+        return data
+    if isinstance(data, list):
+        return [_mask(item, secrets) for item in data]
+    if isinstance(data, dict):
+        return {key: _mask(value, secrets) for key, value in data.items()}
+    return data
+
+
 def spec_data(spec: Spec, *, show_env: bool = False) -> dict[str, object]:
+    services = {s.name: _service(s, show_env) for s in spec.services}
     return {
         "file": str(spec.path),
         "kind": spec.kind.value,
-        "services": {s.name: _service(s, show_env) for s in spec.services},
+        "services": services if show_env else _mask(services, _secret_values(spec)),
     }
 
 

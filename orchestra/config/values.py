@@ -37,21 +37,28 @@ def parse_duration(value: object) -> float:
                      "(expected a number of seconds or e.g. 500ms, 10s, 2m)")
 
 
-def parse_signal(value: object) -> signal.Signals:
-    """`SIGTERM`, `TERM`, `sigterm`, `15` or 15."""
+def signal_name(number: int) -> str:
+    """`SIGTERM`, or `signal 40` for a real-time signal the enum does not name."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def parse_signal(value: object) -> int:
+    """`SIGTERM`, `TERM`, `sigterm`, `15`, 15, or any number this system has (40 included)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        try:
-            return signal.Signals(value)
-        except ValueError:
-            pass
+        if value in {int(s) for s in signal.valid_signals()}:
+            return value
     elif isinstance(value, str):
         text = value.strip().upper()
         if text.isdigit():
             return parse_signal(int(text))
         name = text if text.startswith("SIG") else "SIG" + text
         if name in signal.Signals.__members__:
-            return signal.Signals[name]
-    raise ValueError(f"invalid signal {_quote(value)} (expected e.g. SIGTERM, TERM or 15)")
+            return int(signal.Signals[name])
+    raise ValueError(f"invalid signal {_quote(value)} (expected a name such as SIGTERM or TERM, "
+                     "or a signal number)")
 
 
 def parse_port(value: object) -> int:

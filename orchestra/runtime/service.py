@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orchestra.config.model import Condition, RestartMode
+from orchestra.config.values import signal_name
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance
 from orchestra.runtime.groups import empty_group, signal_group
@@ -33,14 +34,6 @@ from orchestra.runtime.states import State, check_transition
 DRAIN_TIMEOUT = 1.0
 #: The exit code reported for a run that orchestra ended because a check failed.
 CHECK_FAILED_CODE = 1
-
-
-def signal_name(number: int) -> str:
-    """`SIGTERM`, or `signal 40` for a real-time signal the enum does not name."""
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,7 +276,7 @@ class ServiceRunner:
         found, killed = await empty_group(child.pid, child.pid,
                                           None if signalled else stop_signal, timeout)
         if found and (killed or not signalled):
-            how = "killed with SIGKILL" if killed else f"stopped with {stop_signal.name}"
+            how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
             self._say(f"{found} process(es) left in its group after it exited; {how}",
                       "group-cleanup")
         if not await pipes.drained(DRAIN_TIMEOUT):
@@ -327,8 +320,8 @@ class ServiceRunner:
             return
         sig = self.instance.service.stop_signal
         timeout = self.context.stop_timeout(self.instance)
-        self._transition(State.STOPPING, f"sending {sig.name} to process group "
-                                         f"{self.child.pid}", signal=sig.name)
+        self._transition(State.STOPPING, f"sending {signal_name(sig)} to process group "
+                                         f"{self.child.pid}", signal=signal_name(sig))
         signal_group(self.child.pid, sig)
         self._kill_timer = asyncio.get_running_loop().call_later(
             timeout, self._kill_after_timeout, timeout)

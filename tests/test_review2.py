@@ -1,0 +1,234 @@
+"""Regression tests for defects found in the second review (docs vs behaviour, compiled cache).
+
+Each test runs the real orchestra in a temporary project (fixtures from conftest.py); every wait
+is bounded, and whatever carries the test's mark is killed at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from helpers.orch import PY, Orchestra, Project, Result
+
+TEXT = ("--no-timestamps", "--no-color")
+#: The console script, as a user runs it (not `python -m orchestra`, which has its own
+#: sys.path[0] = cwd problem before orchestra's code even runs).
+CONSOLE = str(Path(sys.executable).with_name("orchestra"))
+
+
+@pytest.fixture
+def cli(project: Project) -> Iterator[list[Orchestra]]:
+    started: list[Orchestra] = []
+    yield started
+    for orch in started:
+        orch.close()
+
+
+def orchestra(project: Project, started: list[Orchestra], args: Sequence[str], *,
+              cwd: Path | None = None, env: dict[str, str] | None = None,
+              timeout: float = 20.0, argv0: Sequence[str] = (PY, "-m", "orchestra")) -> Result:
+    orch = Orchestra([*argv0, *args], cwd or project.root, project.env(env))
+    started.append(orch)
+    return orch.wait(timeout)
+
+
+def no_traceback(result: Result) -> bool:
+    return "Traceback" not in result.err.decode(errors="replace")
+
+
+# ------------------------------------------------------------------ compiled invocations
+
+
+def test_run_with_equals_form_does_not_re_exec_forever(
+        project: Project, cli: list[Orchestra]) -> None:
+    """`orchestra run --with=db -- CMD` (click accepts `--with=db`).
+
+    `compiled.run` (compiled.py:137-143) stores the entry, then re-executes itself; but
+    `launch._main` (launch.py:35) only looks the entry up when the literal word "--with" is in
+    argv, so the re-executed process compiles again and re-executes again, for ever: the
+    command never runs and orchestra never exits.
+    """
+    project.yaml({"db": {"command": ["sleep", "30"]}})
+    result = orchestra(project, cli, ["run", "--with=db", *TEXT, "--", "echo", "command ran"],
+                       timeout=15)
+    assert result.rc == 0, result.dump()
+    assert "command ran" in result.text, result.dump()
+
+
+def test_a_project_file_named_orchestra_py_does_not_replace_orchestra(
+        project: Project, cli: list[Orchestra]) -> None:
+    """The re-exec is `python -m orchestra` (compiled.py:142) in the project's directory, and
+    `-m` puts the current directory first on sys.path: a project's own `orchestra.py` is
+    imported and run instead of orchestra."""
+    project.procfile("web: echo hello from web\n")
+    (project.root / "orchestra.py").write_text(
+        "print('USER orchestra.py ran')\nraise SystemExit(7)\n")
+    result = orchestra(project, cli, ["up", *TEXT], argv0=[CONSOLE])
+    assert "USER orchestra.py ran" not in result.text, result.dump()
+    assert result.rc == 0, result.dump()
+    assert "hello from web" in result.text, result.dump()
+
+
+def test_retargeting_a_symlinked_release_directory_is_not_a_stale_plan(
+        project: Project, cli: list[Orchestra]) -> None:
+    """Capistrano-style `current -> releases/v1`, then `current -> releases/v2`.
+
+    The loader resolves the folder (loader.py:103 `path.parent.resolve()`, build.py:115) and
+    notes `.env` and the service dirs by their resolved paths, while the Procfile is noted by
+    its unresolved path, whose content is the same in both releases: the cached plan still
+    runs v1, in v1's directory, with v1's `.env`.
+    """
+    for release in ("v1", "v2"):
+        folder = project.root / "releases" / release
+        folder.mkdir(parents=True)
+        (folder / "Procfile").write_text('web: echo "release=$REL"\n')
+        (folder / ".env").write_text(f"REL={release}\n")
+    current = project.root / "current"
+    current.symlink_to("releases/v1")
+    first = orchestra(project, cli, ["up", "-f", "current/Procfile", *TEXT])
+    assert first.of("web.1") == ["release=v1"], first.dump()
+    current.unlink()
+    current.symlink_to("releases/v2")
+    second = orchestra(project, cli, ["up", "-f", "current/Procfile", *TEXT])
+    assert second.of("web.1") == ["release=v2"], second.dump()
+
+
+def test_retargeting_a_symlinked_service_dir_is_not_a_stale_plan(
+        project: Project, cli: list[Orchestra]) -> None:
+    """`dir: ./svc` with `svc -> s1`, then `svc -> s2`: checks.py:68 notes the resolved dir,
+    whose fingerprint is just "dir", so the cached plan keeps running in s1."""
+    for name in ("s1", "s2"):
+        (project.root / name).mkdir()
+    link = project.root / "svc"
+    link.symlink_to("s1")
+    project.yaml({"web": {"dir": "./svc", "command": [PY, "-c", "import os; print(os.getcwd())"]}})
+    first = orchestra(project, cli, ["up", *TEXT])
+    assert first.of("web") == [str(project.root / "s1")], first.dump()
+    link.unlink()
+    link.symlink_to("s2")
+    second = orchestra(project, cli, ["up", *TEXT])
+    assert second.of("web") == [str(project.root / "s2")], second.dump()
+
+
+@pytest.mark.parametrize("content", ["null", "[]", '{"format": 1, "inputs": []}'])
+def test_a_cache_entry_of_the_wrong_shape_is_ignored(
+        project: Project, cli: list[Orchestra], tmp_path: Path, content: str) -> None:
+    """compiled.lookup (compiled.py:116-119) catches OSError/ValueError/KeyError/TypeError, but
+    valid JSON of another shape raises AttributeError: a traceback on every later run until the
+    user finds and deletes the cache file (README: "deleting them is always safe")."""
+    cache = tmp_path / "own-cache"
+    env = {"XDG_CACHE_HOME": str(cache)}
+    project.procfile("web: echo hi\n")
+    first = orchestra(project, cli, ["up", *TEXT], env=env)
+    assert first.rc == 0, first.dump()
+    entries = list((cache / "orchestra").glob("*.json"))
+    assert len(entries) == 1
+    entries[0].write_text(content)
+    second = orchestra(project, cli, ["up", *TEXT], env=env)
+    assert no_traceback(second), second.dump()
+    assert second.rc == 0 and second.of("web.1") == ["hi"], second.dump()
+
+
+# ------------------------------------------------------------------ config vs docs
+
+
+def test_dotenv_values_reached_through_interpolation_are_masked(
+        project: Project, cli: list[Orchestra]) -> None:
+    """README: `orchestra config` masks values from `.env` files. A `.env` secret interpolated
+    into `env:` or `command:` is printed in clear (render.py:34 masks by key only)."""
+    (project.root / ".env").write_text("DB_PASSWORD=hunter2-secret\n")
+    (project.root / "orchestra.yaml").write_text(
+        'env:\n  DATABASE_URL: "postgres://app:${DB_PASSWORD}@localhost/app"\n'
+        "services:\n"
+        '  web: {command: "echo ${DB_PASSWORD}"}\n')
+    for fmt in ("yaml", "json"):
+        result = orchestra(project, cli, ["config", "--format", fmt])
+        assert result.rc == 0, result.dump()
+        assert "hunter2-secret" not in result.text, result.dump()
+
+
+@pytest.mark.parametrize("field", [
+    'stop_timeout: "${STOP:-5s}"',
+    'readiness: {tcp: "${DB_PORT:-5432}"}',
+    'stop_signal: "${STOP_SIGNAL:-SIGINT}"',
+])
+def test_string_values_of_typed_keys_are_interpolated(
+        project: Project, cli: list[Orchestra], field: str) -> None:
+    """docs/CONFIG.md: "String values in orchestra.yaml are interpolated once, when the file is
+    loaded". The schema (loader.py:130, before build_yaml interpolates) rejects the raw
+    `${...}` text of durations, signals and tcp addresses."""
+    (project.root / "orchestra.yaml").write_text(
+        f'services:\n  web:\n    command: "true"\n    {field}\n')
+    result = orchestra(project, cli, ["check"])
+    assert result.rc == 0, result.dump()
+
+
+def test_a_real_time_stop_signal_number_is_accepted(
+        project: Project, cli: list[Orchestra]) -> None:
+    """docs/CONFIG.md Signals: "or a number from 1 to 64". values.py:44 uses
+    `signal.Signals(n)`, which only knows 34 and 64 among the real-time signals."""
+    (project.root / "orchestra.yaml").write_text(
+        'services:\n  web:\n    command: "true"\n    stop_signal: 40\n')
+    result = orchestra(project, cli, ["check"])
+    assert result.rc == 0, result.dump()
+
+
+def test_check_reports_a_dependency_on_a_disabled_service(
+        project: Project, cli: list[Orchestra]) -> None:
+    """docs/CONFIG.md `disabled`: "a service that depends on it is an error". `check` says
+    valid; only `up` fails (plan.py:111), with no file:line and no field path."""
+    (project.root / "orchestra.yaml").write_text(
+        "services:\n"
+        '  docs: {command: "true", disabled: true}\n'
+        '  web: {command: "true", depends_on: [docs]}\n')
+    result = orchestra(project, cli, ["check"])
+    assert result.rc == 2, result.dump()
+    assert "orchestra.yaml:3:" in result.err.decode(), result.dump()
+
+
+# ------------------------------------------------------------------ ports and CLI values
+
+
+def test_replica_ports_beyond_65535_are_an_error(project: Project) -> None:
+    """`port: 65535, replicas: 2` gives web.2 PORT=65536 without a word (plan.py:158)."""
+    project.yaml({"web": {"command": ["sh", "-c", "echo PORT=$PORT"],
+                          "port": 65535, "replicas": 2}})
+    result = project.run(*TEXT)
+    assert result.rc == 2, result.dump()
+    assert "started" not in result.text, result.dump()
+
+
+@pytest.mark.parametrize("args", [["-p", "70000"], ["-p", "0"], ["-p", "-5"],
+                                  ["-t", "nan"]])
+def test_out_of_range_cli_values_are_usage_errors(project: Project, args: list[str]) -> None:
+    """`-p 70000` gives PORT=70000, `-p -5` PORT=-5; `-t nan` SIGKILLs at once ("still running
+    nan s after its stop signal"). Expected: exit 2, a message, nothing started."""
+    project.procfile("web: echo PORT=$PORT\n")
+    result = project.run(*TEXT, *args)
+    assert result.rc == 2, result.dump()
+    assert "started" not in result.text, result.dump()
+    assert no_traceback(result), result.dump()
+
+
+# ------------------------------------------------------------------ honcho/foreman drop-in
+
+
+def test_dotenv_port_is_the_base_port_of_a_procfile(project: Project) -> None:
+    """honcho (`_choose_port`: -p, else .env PORT, else $PORT, else 5000) and foreman
+    (`options[:port] || env["PORT"] || ENV["PORT"] || 5000`) take the base port from `.env`;
+    plan.py:147 reads only orchestra's own environment, so `PORT=6000` in `.env` is
+    silently replaced by 5000."""
+    project.procfile("web: echo PORT=$PORT\n")
+    (project.root / ".env").write_text("PORT=6000\n")
+    result = project.run(*TEXT)
+    assert result.rc == 0, result.dump()
+    assert result.of("web.1") == ["PORT=6000"], result.dump()
+
+
+def test_console_script_exists() -> None:
+    """Guard for the tests above that run the console script."""
+    assert os.access(CONSOLE, os.X_OK), CONSOLE
