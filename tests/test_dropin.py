@@ -106,10 +106,11 @@ def test_missing_env_file_is_an_error(project: Project, cli: Cli) -> None:
 
 
 def test_app_root_is_where_services_run(project: Project, cli: Cli) -> None:
-    project.procfile("web: pwd\n")
+    """-d: services run there, and a relative -f resolves there too (as in honcho)."""
     app = project.root / "app"
     app.mkdir()
-    result = cli.run("start", *TEXT, "-f", "Procfile", "-d", "app")
+    (app / "Procfile.dev").write_text("web: pwd\n")
+    result = cli.run("start", *TEXT, "-f", "Procfile.dev", "-d", "app")
     assert result.rc == 0, result.dump()
     out = result.of("web.1")
     assert len(out) == 1 and Path(out[0]).resolve() == app.resolve(), result.dump()
@@ -343,3 +344,14 @@ def test_timeout_before_sigkill(project: Project, cli: Cli, flag: str) -> None:
         result.dump()
     assert 0.7 < elapsed < 5, f"{elapsed:.2f} s\n{result.dump()}"   # the default is 10 s
     nothing_left(project)
+
+
+def test_app_root_is_where_relative_env_files_are_found(project: Project, cli: Cli) -> None:
+    app = project.root / "app"
+    app.mkdir()
+    (app / "Procfile").write_text("web: echo greeting=$GREETING\n")
+    (app / "test.env").write_text("GREETING=from-app-root\n")
+    (project.root / "test.env").write_text("GREETING=from-cwd\n")
+    result = cli.run("start", *TEXT, "-d", "app", "-e", "test.env")
+    assert result.rc == 0, result.dump()
+    assert result.of("web.1") == ["greeting=from-app-root"], result.dump()

@@ -40,7 +40,7 @@ def discover(options: LoadOptions) -> Path:
     """The config file: `-f`, else orchestra.yaml / orchestra.yml / Procfile in the folder."""
     base = options.app_root or options.cwd
     if options.file is not None:
-        return options.file if options.file.is_absolute() else options.cwd / options.file
+        return options.file if options.file.is_absolute() else base / options.file
     # honcho: PROCFILE from the environment, or from the .env files, names the Procfile
     named = options.environ.get("PROCFILE") or _procfile_from_env_files(options, base)
     if named:
@@ -55,7 +55,7 @@ def discover(options: LoadOptions) -> Path:
 
 def _procfile_from_env_files(options: LoadOptions, base: Path) -> str | None:
     paths = [base / ".env"] if options.env_files is None else [
-        p if p.is_absolute() else options.cwd / p for p in options.env_files]
+        base / p for p in options.env_files]   # an absolute p stays itself
     named = None
     for path in paths:
         try:
@@ -77,8 +77,7 @@ def project_env_files(options: LoadOptions, folder: Path) -> list[EnvFile]:
     files: list[EnvFile] = []
     for path in options.env_files:
         try:
-            files.append(read_env_file(path if path.is_absolute() else options.cwd / path,
-                                       required=True))
+            files.append(read_env_file((options.app_root or options.cwd) / path, required=True))
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
