@@ -415,3 +415,28 @@ def test_model_is_frozen(tmp_path: Path) -> None:
         web.name = "other"  # type: ignore[misc]
     with pytest.raises(TypeError):
         web.env["A"] = "2"  # type: ignore[index]
+
+
+def test_numbers_may_come_from_variables(tmp_path: Path) -> None:
+    """`port: ${WEB_PORT:-8000}` as in compose: the expansion is the number."""
+    web = service(tmp_path, """\
+        command: x
+        port: ${WEB_PORT:-8000}
+        replicas: ${N}
+        restart: {policy: on-failure, max_restarts: "${MAX:-3}"}
+        readiness: {tcp: 1234, retries: "${TRIES:-4}"}
+        """, environ={"WEB_PORT": "9000", "N": "2"})
+    assert (web.port, web.replicas, web.restart.max_restarts) == (9000, 2, 3)
+    assert web.readiness is not None and web.readiness.retries == 4
+
+
+def test_a_number_written_as_a_literal_string_is_still_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        service(tmp_path, 'command: x\nport: "8000"\n')
+    assert "services.web.port" in str(caught.value)
+
+
+def test_a_variable_that_is_not_a_number_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        service(tmp_path, "command: x\nport: ${WEB_PORT}\n", environ={"WEB_PORT": "eighty"})
+    assert "services.web.port" in str(caught.value) and "eighty" in str(caught.value)

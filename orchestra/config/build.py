@@ -245,10 +245,37 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
             service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.1"}
             if isinstance(raw, dict) and isinstance(raw.get("port"), int):
                 service_lookup["PORT"] = str(raw["port"])
-            interpolated[name] = interpolate_tree(raw, ("services", name), service_lookup,
-                                                  problems)
+            value = interpolate_tree(raw, ("services", name), service_lookup, problems)
+            interpolated[name] = _numbers_from_variables(raw, value)
         result["services"] = interpolated
     return result
+
+
+#: Keys whose value is a number; `port: ${WEB_PORT:-8000}` gives one through a string.
+_NUMBER_KEYS = (("port",), ("replicas",), ("restart", "max_restarts"),
+                ("readiness", "retries"), ("liveness", "retries"))
+
+
+def _numbers_from_variables(raw: object, value: object) -> object:
+    """A number written as `${VAR}` becomes the number it expands to (as in compose); a
+    literal string stays a string, for the schema to report."""
+    for keys in _NUMBER_KEYS:
+        written, holder = _lookup(raw, keys[:-1]), _lookup(value, keys[:-1])
+        if not isinstance(written, dict) or not isinstance(holder, dict):
+            continue
+        before, after = written.get(keys[-1]), holder.get(keys[-1])
+        if (isinstance(before, str) and "${" in before and isinstance(after, str)
+                and after.strip().isdigit()):
+            holder[keys[-1]] = int(after)
+    return value
+
+
+def _lookup(data: object, keys: tuple[str, ...]) -> object:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def build_yaml(document: Document, file: Path,
