@@ -1,8 +1,4 @@
-"""Regression tests for defects found in review (runtime: signals, exit codes, races).
-
-Each test runs the real `orchestra up` in a temporary project (fixtures from conftest.py);
-every wait is bounded, and whatever carries the test's mark is killed at teardown.
-"""
+"""Regression tests: signals, exit codes and races in the runtime."""
 
 from __future__ import annotations
 
@@ -25,12 +21,8 @@ sys.exit(3)
 
 
 def test_service_killed_by_realtime_signal_does_not_hang_orchestra(project: Project) -> None:
-    """A service killed by SIGRTMIN+6 must end like any killed service (rc 128+N).
-
-    Today `_on_pidfd` (runtime/service.py:251) calls `signal.Signals(40)`, which raises
-    ValueError inside the loop callback: the exit is never recorded, and orchestra hangs for
-    ever — not even Ctrl-C (stop waits for `done`) or a second Ctrl-C ends it.
-    """
+    """A service killed by a real-time signal (SIGRTMIN+6) is reported as failed with
+    128+N, like any killed service, and orchestra still stops everything and exits."""
     rt = int(signal.SIGRTMIN) + 6
     project.yaml({
         "rt": {"command": py(f"""
@@ -48,12 +40,8 @@ def test_service_killed_by_realtime_signal_does_not_hang_orchestra(project: Proj
 
 def test_exit_code_from_is_not_zero_when_interrupted_before_the_service_ran(
         project: Project) -> None:
-    """`up --exit-code-from tests` cancelled (CI timeout: SIGTERM) before `tests` started.
-
-    `tests` is skipped, so it has no code; `_on_signal` (runtime/orchestrator.py:208) refuses
-    to record 143 because --exit-code-from is set, and orchestra exits 0: a cancelled CI job
-    reports success. Expected: 143 (interrupted), or at least non-zero.
-    """
+    """`up --exit-code-from tests` stopped by SIGTERM before `tests` has started exits 143
+    and never starts `tests`, so a cancelled CI job (timeout) does not report success."""
     project.yaml({
         "db": {"command": ["sleep", "30"],
                "readiness": {"exec": ["false"], "interval": 0.2, "start_period": 60}},
@@ -70,11 +58,8 @@ def test_exit_code_from_is_not_zero_when_interrupted_before_the_service_ran(
 
 
 def test_exit_code_from_with_replicas_uses_the_instance_that_ended(project: Project) -> None:
-    """`--exit-code-from web` with 2 replicas: web.1 exits 0, which stops everything.
-
-    `_on_final` (runtime/orchestrator.py:167) then also takes the code of web.2, which
-    orchestra itself stopped with SIGTERM, and the run exits 143 instead of web.1's 0.
-    """
+    """With `--exit-code-from web` and 2 replicas, orchestra exits with the code of the
+    instance that ended on its own (web.1's 0), not that of web.2, which orchestra stopped."""
     project.yaml({"web": {
         "command": ["sh", "-c", 'if [ "$PS" = web.1 ]; then sleep 0.3; exit 0; fi; '
                                 "exec sleep 30"],
@@ -87,13 +72,9 @@ def test_exit_code_from_with_replicas_uses_the_instance_that_ended(project: Proj
 
 def test_ctrl_c_while_a_failed_service_is_cleaned_up_keeps_its_failure(
         project: Project) -> None:
-    """A service exits 3 on its own; Ctrl-C arrives while its group is being emptied.
-
-    `_terminate` (runtime/service.py:303) only checks `state is RUNNING`, which is still true
-    during `_clean_up`: the service is moved to `stopping`, its group gets a second SIGTERM,
-    `_end_run` reports "exited rc=3" as a normal stop (state exited, not failed), and
-    orchestra exits 130 instead of 3 (the first service that failed on its own).
-    """
+    """A service that exits 3 on its own keeps its failure when Ctrl-C arrives while its
+    process group is still being emptied: it is not sent SIGTERM again, and orchestra exits 3,
+    the code of the first service that failed on its own."""
     project.yaml({
         "a": {"command": py(FAILS_LEAVING_STUBBORN_CHILD), "stop_timeout": 2},
         "b": {"command": ["sleep", "30"]},
@@ -109,12 +90,8 @@ def test_ctrl_c_while_a_failed_service_is_cleaned_up_keeps_its_failure(
 
 
 def test_stopping_while_a_dependent_waits_prints_no_runtime_warning(project: Project) -> None:
-    """Ctrl-C while `web` waits for `db` to be ready.
-
-    `_await_dependencies` (runtime/service.py:167) creates `runner.changed()` coroutines
-    before deciding to wait; when it returns early they are never awaited and Python prints
-    "RuntimeWarning: coroutine 'ServiceRunner.changed' was never awaited" on stderr.
-    """
+    """Ctrl-C while `web` waits for `db` to be ready exits 130 with a clean stderr: no
+    "coroutine ... was never awaited" RuntimeWarning."""
     project.yaml({
         "db": {"command": ["sleep", "30"],
                "readiness": {"exec": ["false"], "interval": 0.2, "start_period": 60}},
@@ -129,12 +106,9 @@ def test_stopping_while_a_dependent_waits_prints_no_runtime_warning(project: Pro
 
 
 def test_a_service_named_system_is_rejected(project: Project) -> None:
-    """orchestra's own messages are the pseudo-service `system` (DESIGN §3.3).
-
-    A service named `system` is accepted today, and its output is printed as
-    `system | ...`, indistinguishable from orchestra's own lines (and `service: "system"` in
-    JSON). The name should be refused like any invalid name (exit 2, naming the problem).
-    """
+    """A service named `system` is refused like any invalid name (exit 2, naming the
+    problem): `system` is the pseudo-service of orchestra's own messages (DESIGN §3.3), and a
+    service's output must never pass for them."""
     project.yaml({"system": {"command": ["echo", "hello from a service"]}})
     checked = subprocess.run([PY, "-m", "orchestra", "check"], cwd=project.root,
                              env=project.env(), capture_output=True, timeout=30)

@@ -1,8 +1,4 @@
-"""Regression tests for defects found in the second review (docs vs behaviour, compiled cache).
-
-Each test runs the real orchestra in a temporary project (fixtures from conftest.py); every wait
-is bounded, and whatever carries the test's mark is killed at teardown.
-"""
+"""Regression tests: config, CLI, compiled invocations, and what the docs promise."""
 
 from __future__ import annotations
 
@@ -45,13 +41,8 @@ def no_traceback(result: Result) -> bool:
 
 def test_run_with_equals_form_does_not_re_exec_forever(
         project: Project, cli: list[Orchestra]) -> None:
-    """`orchestra run --with=db -- CMD` (click accepts `--with=db`).
-
-    `compiled.run` (compiled.py:137-143) stores the entry, then re-executes itself; but
-    `launch._main` (launch.py:35) only looks the entry up when the literal word "--with" is in
-    argv, so the re-executed process compiles again and re-executes again, for ever: the
-    command never runs and orchestra never exits.
-    """
+    """`orchestra run --with=db -- CMD` (the `--with=db` form click accepts) runs the command
+    once and exits 0, just as `--with db` does."""
     project.yaml({"db": {"command": ["sleep", "30"]}})
     result = orchestra(project, cli, ["run", "--with=db", *TEXT, "--", "echo", "command ran"],
                        timeout=15)
@@ -61,9 +52,8 @@ def test_run_with_equals_form_does_not_re_exec_forever(
 
 def test_a_project_file_named_orchestra_py_does_not_replace_orchestra(
         project: Project, cli: list[Orchestra]) -> None:
-    """The re-exec is `python -m orchestra` (compiled.py:142) in the project's directory, and
-    `-m` puts the current directory first on sys.path: a project's own `orchestra.py` is
-    imported and run instead of orchestra."""
+    """A project file named `orchestra.py` is never imported in place of orchestra: `up`, run
+    from the console script in that project, runs orchestra itself."""
     project.procfile("web: echo hello from web\n")
     (project.root / "orchestra.py").write_text(
         "print('USER orchestra.py ran')\nraise SystemExit(7)\n")
@@ -75,13 +65,9 @@ def test_a_project_file_named_orchestra_py_does_not_replace_orchestra(
 
 def test_retargeting_a_symlinked_release_directory_is_not_a_stale_plan(
         project: Project, cli: list[Orchestra]) -> None:
-    """Capistrano-style `current -> releases/v1`, then `current -> releases/v2`.
-
-    The loader resolves the folder (loader.py:103 `path.parent.resolve()`, build.py:115) and
-    notes `.env` and the service dirs by their resolved paths, while the Procfile is noted by
-    its unresolved path, whose content is the same in both releases: the cached plan still
-    runs v1, in v1's directory, with v1's `.env`.
-    """
+    """Retargeting a symlinked release directory (Capistrano-style `current -> releases/v1`,
+    then `current -> releases/v2`) makes the cached plan stale: the next run uses v2, its
+    directory and its `.env`, even though both Procfiles have the same content."""
     for release in ("v1", "v2"):
         folder = project.root / "releases" / release
         folder.mkdir(parents=True)
@@ -99,8 +85,8 @@ def test_retargeting_a_symlinked_release_directory_is_not_a_stale_plan(
 
 def test_retargeting_a_symlinked_service_dir_is_not_a_stale_plan(
         project: Project, cli: list[Orchestra]) -> None:
-    """`dir: ./svc` with `svc -> s1`, then `svc -> s2`: checks.py:68 notes the resolved dir,
-    whose fingerprint is just "dir", so the cached plan keeps running in s1."""
+    """Retargeting a symlinked service dir (`dir: ./svc` with `svc -> s1`, then `svc -> s2`)
+    makes the cached plan stale: the next run starts the service in s2."""
     for name in ("s1", "s2"):
         (project.root / name).mkdir()
     link = project.root / "svc"
@@ -117,9 +103,9 @@ def test_retargeting_a_symlinked_service_dir_is_not_a_stale_plan(
 @pytest.mark.parametrize("content", ["null", "[]", '{"format": 1, "inputs": []}'])
 def test_a_cache_entry_of_the_wrong_shape_is_ignored(
         project: Project, cli: list[Orchestra], tmp_path: Path, content: str) -> None:
-    """compiled.lookup (compiled.py:116-119) catches OSError/ValueError/KeyError/TypeError, but
-    valid JSON of another shape raises AttributeError: a traceback on every later run until the
-    user finds and deletes the cache file (README: "deleting them is always safe")."""
+    """A cache entry that is valid JSON of the wrong shape is ignored: the run succeeds with
+    no traceback, so users never have to find and delete the file themselves (README:
+    "deleting them is always safe")."""
     cache = tmp_path / "own-cache"
     env = {"XDG_CACHE_HOME": str(cache)}
     project.procfile("web: echo hi\n")
@@ -138,8 +124,9 @@ def test_a_cache_entry_of_the_wrong_shape_is_ignored(
 
 def test_dotenv_values_reached_through_interpolation_are_masked(
         project: Project, cli: list[Orchestra]) -> None:
-    """README: `orchestra config` masks values from `.env` files. A `.env` secret interpolated
-    into `env:` or `command:` is printed in clear (render.py:34 masks by key only)."""
+    """`orchestra config` masks values from `.env` files even when they reach another value
+    through `${VAR}` (in `env:` or `command:`), in both yaml and json output, as the README
+    promises."""
     (project.root / ".env").write_text("DB_PASSWORD=hunter2-secret\n")
     (project.root / "orchestra.yaml").write_text(
         'env:\n  DATABASE_URL: "postgres://app:${DB_PASSWORD}@localhost/app"\n'
@@ -158,9 +145,9 @@ def test_dotenv_values_reached_through_interpolation_are_masked(
 ])
 def test_string_values_of_typed_keys_are_interpolated(
         project: Project, cli: list[Orchestra], field: str) -> None:
-    """docs/CONFIG.md: "String values in orchestra.yaml are interpolated once, when the file is
-    loaded". The schema (loader.py:130, before build_yaml interpolates) rejects the raw
-    `${...}` text of durations, signals and tcp addresses."""
+    """String values of typed keys (durations, signals, tcp addresses) are interpolated before
+    they are validated, as docs/CONFIG.md promises: "String values in orchestra.yaml are
+    interpolated once, when the file is loaded"."""
     (project.root / "orchestra.yaml").write_text(
         f'services:\n  web:\n    command: "true"\n    {field}\n')
     result = orchestra(project, cli, ["check"])
@@ -169,8 +156,8 @@ def test_string_values_of_typed_keys_are_interpolated(
 
 def test_a_real_time_stop_signal_number_is_accepted(
         project: Project, cli: list[Orchestra]) -> None:
-    """docs/CONFIG.md Signals: "or a number from 1 to 64". values.py:44 uses
-    `signal.Signals(n)`, which only knows 34 and 64 among the real-time signals."""
+    """A real-time signal number such as 40 is accepted as `stop_signal`, as docs/CONFIG.md
+    Signals promises ("or a number from 1 to 64")."""
     (project.root / "orchestra.yaml").write_text(
         'services:\n  web:\n    command: "true"\n    stop_signal: 40\n')
     result = orchestra(project, cli, ["check"])
@@ -179,8 +166,9 @@ def test_a_real_time_stop_signal_number_is_accepted(
 
 def test_check_reports_a_dependency_on_a_disabled_service(
         project: Project, cli: list[Orchestra]) -> None:
-    """docs/CONFIG.md `disabled`: "a service that depends on it is an error". `check` says
-    valid; only `up` fails (plan.py:111), with no file:line and no field path."""
+    """`orchestra check` reports a dependency on a disabled service as an error (exit 2) at its
+    file:line, as docs/CONFIG.md `disabled` promises ("a service that depends on it is an
+    error")."""
     (project.root / "orchestra.yaml").write_text(
         "services:\n"
         '  docs: {command: "true", disabled: true}\n'
@@ -194,7 +182,8 @@ def test_check_reports_a_dependency_on_a_disabled_service(
 
 
 def test_replica_ports_beyond_65535_are_an_error(project: Project) -> None:
-    """`port: 65535, replicas: 2` gives web.2 PORT=65536 without a word (plan.py:158)."""
+    """Replica ports beyond 65535 (`port: 65535, replicas: 2`) are an error (exit 2), and
+    nothing is started."""
     project.yaml({"web": {"command": ["sh", "-c", "echo PORT=$PORT"],
                           "port": 65535, "replicas": 2}})
     result = project.run(*TEXT)
@@ -205,8 +194,8 @@ def test_replica_ports_beyond_65535_are_an_error(project: Project) -> None:
 @pytest.mark.parametrize("args", [["-p", "70000"], ["-p", "0"], ["-p", "-5"],
                                   ["-t", "nan"]])
 def test_out_of_range_cli_values_are_usage_errors(project: Project, args: list[str]) -> None:
-    """`-p 70000` gives PORT=70000, `-p -5` PORT=-5; `-t nan` SIGKILLs at once ("still running
-    nan s after its stop signal"). Expected: exit 2, a message, nothing started."""
+    """Out-of-range CLI values (`-p 70000`, `-p 0`, `-p -5`, `-t nan`) are usage errors: exit
+    2 with no traceback, and nothing is started."""
     project.procfile("web: echo PORT=$PORT\n")
     result = project.run(*TEXT, *args)
     assert result.rc == 2, result.dump()
@@ -218,10 +207,8 @@ def test_out_of_range_cli_values_are_usage_errors(project: Project, args: list[s
 
 
 def test_dotenv_port_is_the_base_port_of_a_procfile(project: Project) -> None:
-    """honcho (`_choose_port`: -p, else .env PORT, else $PORT, else 5000) and foreman
-    (`options[:port] || env["PORT"] || ENV["PORT"] || 5000`) take the base port from `.env`;
-    plan.py:147 reads only orchestra's own environment, so `PORT=6000` in `.env` is
-    silently replaced by 5000."""
+    """For a Procfile, `PORT` in `.env` is the base port (`-p`, else `.env`, else `$PORT`,
+    else 5000), as in honcho and foreman, so orchestra stays a drop-in replacement."""
     project.procfile("web: echo PORT=$PORT\n")
     (project.root / ".env").write_text("PORT=6000\n")
     result = project.run(*TEXT)
