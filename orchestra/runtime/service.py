@@ -13,9 +13,10 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from orchestra.config.model import Condition, RestartMode
 from orchestra.config.values import signal_name
@@ -93,9 +94,15 @@ class ServiceRunner:
                                 event=target.value, json_only=message is None, **fields)
         self._notify_change()
 
-    async def changed(self) -> None:
-        """Returns at this runner's next change of state or readiness."""
-        await self._changed.wait()
+    def changed(self) -> Coroutine[Any, Any, Literal[True]]:
+        """Completes at this runner's next change of state or readiness, counted from now.
+
+        Not a coroutine function on purpose: the event is taken at the call, not when the
+        caller's task first runs. A change in between (a log line making the service ready in
+        the same loop iteration) would otherwise replace the event before it is awaited, and
+        the waiter would sleep through the change it was created for.
+        """
+        return self._changed.wait()
 
     def _notify_change(self) -> None:
         self._changed.set()
