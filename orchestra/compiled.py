@@ -126,11 +126,6 @@ def lookup(argv: Sequence[str]) -> Invocation | None:
         return None
 
 
-def forget(argv: Sequence[str]) -> None:
-    with contextlib.suppress(OSError):
-        _entry_path(argv).unlink()
-
-
 MAX_ENTRIES = 200
 
 

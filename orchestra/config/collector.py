@@ -31,6 +31,7 @@ class Collector:
 
 
 def dotted(path: Sequence[str | int]) -> str:
+    """`services.web.args[2]`: keys joined by dots, list indexes in brackets."""
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)

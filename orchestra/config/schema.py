@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator
 
+from orchestra.config.collector import dotted
 from orchestra.errors import Location, Problem
 
 SCHEMA_FILE = "orchestra.schema.json"
@@ -64,17 +65,6 @@ def validate(data: object, source: SourceMap, file: str) -> list[Problem]:
         problems.append(Problem(Location(file, found.line, found.column), dotted(path), message))
     problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0, p.field, p.message))
     return problems
-
-
-def dotted(path: Sequence[str | int]) -> str:
-    """`services.web.args[2]`: keys joined by dots, list indexes in brackets."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else part
-    return text
 
 
 # --- explaining one jsonschema error ---------------------------------------------------------

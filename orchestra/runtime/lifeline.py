@@ -34,10 +34,6 @@ class Lifeline:
     def start(self) -> None:
         self._watchdog, self._fd = spawn_watchdog()
 
-    @property
-    def pid(self) -> int | None:
-        return self._watchdog.pid if self._watchdog else None
-
     def track(self, pgid: int) -> None:
         self._pending.append(f"+{pgid}\n")
         if len(self._pending) >= BATCH:

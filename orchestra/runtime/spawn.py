@@ -99,16 +99,24 @@ def _exec_plain_command(argv: Sequence[str]) -> list[str]:
     return [argv[0], argv[1], "exec " + argv[2]]
 
 
-def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
-    """Start `argv` in `cwd` with exactly `env`, in a new process group."""
+def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int | None = None,
+           stdout: int | None = None, stderr: int | None = None) -> subprocess.Popen[bytes]:
+    """The one Popen call: own process group, no inherited fds, default SIGPIPE/SIGXFSZ.
+
+    A stream left None is orchestra's own (only `orchestra run`'s command uses that).
+    """
     try:
-        popen = subprocess.Popen(
-            _exec_plain_command(argv), cwd=cwd, env=dict(env), process_group=0,
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            close_fds=True, restore_signals=True,
-        )
+        return subprocess.Popen(
+            list(argv), cwd=cwd, env=dict(env), process_group=0, close_fds=True,
+            restore_signals=True, stdin=stdin, stdout=stdout, stderr=stderr)
     except OSError as exc:
         raise _spawn_error(exc, argv, cwd) from None
+
+
+def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
+    """Start `argv` in `cwd` with exactly `env`, in a new process group."""
+    popen = _start(_exec_plain_command(argv), cwd, env, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert popen.stdout is not None and popen.stderr is not None  # both are PIPE
     return Child(popen, os.pidfd_open(popen.pid), popen.stdout, popen.stderr)
 
@@ -121,24 +129,14 @@ def spawn_attached(argv: Sequence[str], cwd: Path,
     children too; `runtime/foreground.py` makes that group the terminal's foreground group.
     Returns it and a pidfd.
     """
-    try:
-        popen = subprocess.Popen(list(argv), cwd=cwd, env=dict(env), close_fds=True,
-                                 process_group=0, restore_signals=True)
-    except OSError as exc:
-        raise _spawn_error(exc, argv, cwd) from None
+    popen = _start(argv, cwd, env)
     return popen, os.pidfd_open(popen.pid)
 
 
 def spawn_quiet(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start a check command (output discarded) in a new process group."""
-    try:
-        return subprocess.Popen(
-            list(argv), cwd=cwd, env=dict(env), process_group=0,
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            close_fds=True, restore_signals=True,
-        )
-    except OSError as exc:
-        raise _spawn_error(exc, argv, cwd) from None
+    return _start(argv, cwd, env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                  stderr=subprocess.DEVNULL)
 
 
 def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
