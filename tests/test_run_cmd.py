@@ -289,14 +289,14 @@ def test_run_with_json_output(project: Project, cli: Cli) -> None:
 # A command that forwards nothing itself: its grandchild, in the same process group, records
 # the signal it got; the command waits for it, then dies of the same signal.
 GRANDCHILD = """
-    import signal, sys, time
+    import os, signal, sys, time
     def got(signum, frame):
         with open(FLAG, "w") as f:
             f.write(signal.Signals(signum).name)
         sys.exit(0)
     signal.signal(signal.SIGINT, got)
     signal.signal(signal.SIGTERM, got)
-    print("grandchild up", flush=True)
+    os.write(1, b"grandchild up\\n")
     time.sleep(60)
 """
 
@@ -309,7 +309,7 @@ FOREGROUND = """
         os.kill(os.getpid(), signum)
     signal.signal(signal.SIGINT, die)
     signal.signal(signal.SIGTERM, die)
-    print("cmd up", flush=True)
+    os.write(1, b"cmd up\\n")
     time.sleep(60)
 """
 

@@ -26,8 +26,8 @@ from helpers.orch import (
 WITH_GRANDCHILD = """
     import os, subprocess, sys, time
     child = subprocess.Popen([sys.executable, "-c",
-        "import os, time; print('grandchild', os.getpid(), flush=True); time.sleep(60)"])
-    print("leader", os.getpid(), flush=True)
+        "import os, time; os.write(1, b'grandchild %d\\\\n' % os.getpid()); time.sleep(60)"])
+    os.write(1, b"leader %d\\n" % os.getpid())
     time.sleep(60)
 """
 
@@ -42,10 +42,10 @@ IGNORES_TERM = """
 GRANDCHILD_CODE = """
 import os, signal, sys, time
 def bye(signum, frame):
-    print("grandchild got", signal.Signals(signum).name, flush=True)
+    os.write(1, f"grandchild got {signal.Signals(signum).name}\\n".encode())
     sys.exit(0)
 signal.signal(signal.SIGTERM, bye)
-print("grandchild", os.getpid(), flush=True)
+os.write(1, b"grandchild %d\\n" % os.getpid())
 time.sleep(60)
 """
 
@@ -55,7 +55,7 @@ GROUP_LEADER = f"""
     import os, signal, subprocess, sys, time
     child = subprocess.Popen([sys.executable, "-c", {GRANDCHILD_CODE!r}])
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(child.wait()))
-    print("leader", os.getpid(), flush=True)
+    os.write(1, b"leader %d\\n" % os.getpid())
     time.sleep(60)
 """
 
