@@ -11,13 +11,11 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from orchestra.config.model import frozen_env
-
-_HINTS: dict[type, dict[str, Any]] = {}
 
 
 def encode(value: object) -> object:
@@ -37,34 +35,45 @@ def encode(value: object) -> object:
 
 def decode(kind: Any, data: object) -> Any:
     """Rebuild a value of type `kind` from `encode`'s output; ValueError if it does not fit."""
+    return _decoder(kind)(data)
+
+
+Decoder = Callable[[object], Any]
+#: One decoder per type, built from its hints once: a compiled plan of 200 services is ~1,400
+#: dataclasses, and looking at type hints for every value cost ~20 ms of each run's start.
+_DECODERS: dict[Any, Decoder] = {}
+
+
+def _decoder(kind: Any) -> Decoder:
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        decoder = _DECODERS[kind] = _build(kind)
+    return decoder
+
+
+def _build(kind: Any) -> Decoder:
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(kind)
-        if data is None and type(None) in options:
-            return None
-        for option in options:
-            if option is not type(None):
-                return decode(option, data)
-    if origin is tuple:
-        return tuple(decode(typing.get_args(kind)[0], item) for item in _list(data))
-    if origin is frozenset:
-        return frozenset(decode(typing.get_args(kind)[0], item) for item in _list(data))
+        options = [option for option in typing.get_args(kind) if option is not type(None)]
+        inner = _decoder(options[0])
+        if len(options) == len(typing.get_args(kind)):
+            return inner
+        return lambda data: None if data is None else inner(data)
+    if origin in (tuple, frozenset):
+        item = _decoder(typing.get_args(kind)[0])
+        return lambda data: origin(map(item, _list(data)))
     if origin in (Mapping, dict) or kind is Mapping:
-        if not isinstance(data, dict):
-            raise ValueError(f"expected a mapping, got {type(data).__name__}")
-        return frozen_env({str(k): str(v) for k, v in data.items()})
+        return _mapping
     if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        return _dataclass(kind, data)
+        return _dataclass(kind)
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        return kind(data)
+        return kind
     if kind is Path:
-        return Path(str(data))
+        return lambda data: Path(str(data))
     if kind in (str, int, float, bool):
-        if not isinstance(data, kind) and not (kind is float and isinstance(data, int)):
-            raise ValueError(f"expected {kind.__name__}, got {data!r}")
-        return kind(data)
+        return _scalar(kind)
     if kind is Any or kind is object:
-        return data
+        return lambda data: data
     raise ValueError(f"cannot decode {kind!r}")
 
 
@@ -74,12 +83,31 @@ def _list(data: object) -> list[object]:
     return data
 
 
-def _dataclass(kind: type, data: object) -> object:
+def _mapping(data: object) -> Mapping[str, str]:
     if not isinstance(data, dict):
-        raise ValueError(f"expected a mapping for {kind.__name__}")
-    hints = _HINTS.get(kind)
-    if hints is None:
-        hints = _HINTS[kind] = typing.get_type_hints(kind)
-    values = {f.name: decode(hints[f.name], data[f.name])
-              for f in dataclasses.fields(kind) if f.name in data}
-    return kind(**values)
+        raise ValueError(f"expected a mapping, got {type(data).__name__}")
+    return frozen_env({str(k): str(v) for k, v in data.items()})
+
+
+def _scalar(kind: type) -> Decoder:
+    accepted: tuple[type, ...] = (int, float) if kind is float else (kind,)
+
+    def scalar(data: object) -> object:
+        if not isinstance(data, accepted):
+            raise ValueError(f"expected {kind.__name__}, got {data!r}")
+        return kind(data)
+    return scalar
+
+
+def _dataclass(kind: type) -> Decoder:
+    hints = typing.get_type_hints(kind)
+    fields = [(f.name, hints[f.name]) for f in dataclasses.fields(kind)]
+    built: list[tuple[str, Decoder]] = []
+
+    def dataclass(data: object) -> object:
+        if not isinstance(data, dict):
+            raise ValueError(f"expected a mapping for {kind.__name__}")
+        if not built:   # the fields' decoders, built at first use: the types may be recursive
+            built.extend((name, _decoder(hint)) for name, hint in fields)
+        return kind(**{name: field(data[name]) for name, field in built if name in data})
+    return dataclass
