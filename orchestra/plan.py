@@ -166,6 +166,7 @@ def _instance(spec: Spec, service: Service, number: int, count: int, type_index:
     env = dict(service.env)
     env.setdefault("PYTHONUNBUFFERED", "1")
     env["ORCHESTRA_SERVICE"] = service.name
+    env["PWD"] = str(service.run_dir)   # where it runs, as a shell's `cd` would say
     env["PS"] = f"{service.name}.{number}"
     if port is not None:
         if not 1 <= port <= 65535:
