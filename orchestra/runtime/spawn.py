@@ -14,6 +14,7 @@ do-nothing handler, which exec() then resets to the default, and clears orchestr
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -139,23 +140,25 @@ def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int
         raise _spawn_error(exc, argv, cwd) from None
 
 
-def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
-    """Start `argv` in `cwd` with exactly `env`, in a new process group.
-
-    A shell string with no shell syntax is exec'd without the shell (`plain_words`). If that
-    fails (no such program, a script without `#!`, a directory that is not usable), the shell
-    runs it after all, so the error, its exit code and the ENOEXEC fallback are the shell's own.
-    """
-    pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
-    popen: subprocess.Popen[bytes] | None = None
+def _start_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int,
+                   stdout: int, stderr: int) -> subprocess.Popen[bytes]:
+    """`_start` for a configured command: a shell string with no shell syntax is exec'd
+    without the shell (`plain_words`). If that fails (no such program, a script without `#!`,
+    a directory that is not usable), the shell runs it after all, so the error, its exit code
+    and the ENOEXEC fallback are the shell's own."""
     words = plain_words(argv) if "PATH" in env else None   # the shell has its own default
     if words is not None:
-        try:
-            popen = _popen(words, cwd, _as_shell_passes_it(env), **pipes)
-        except OSError:
-            popen = None
-    if popen is None:
-        popen = _start(_exec_plain_command(argv), cwd, env, **pipes)
+        with contextlib.suppress(OSError):
+            return _popen(words, cwd, _as_shell_passes_it(env), stdin=stdin, stdout=stdout,
+                          stderr=stderr)
+    return _start(_exec_plain_command(argv), cwd, env, stdin=stdin, stdout=stdout,
+                  stderr=stderr)
+
+
+def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
+    """Start a service's `argv` in `cwd` with exactly `env`, in a new process group."""
+    popen = _start_command(argv, cwd, env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE)
     assert popen.stdout is not None and popen.stderr is not None  # both are PIPE
     return Child(popen, os.pidfd_open(popen.pid), popen.stdout, popen.stderr)
 
@@ -174,8 +177,8 @@ def spawn_attached(argv: Sequence[str], cwd: Path,
 
 def spawn_quiet(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start a check command (output discarded) in a new process group."""
-    return _start(argv, cwd, env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                  stderr=subprocess.DEVNULL)
+    return _start_command(argv, cwd, env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
 
 
 def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
