@@ -32,12 +32,11 @@ class Instance:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
+    """What `up` will start: the selected services in order and their instances."""
+
     spec: Spec
     order: tuple[str, ...]                     # selected service names, dependencies first
     instances: tuple[Instance, ...]            # in start order
-
-    def instances_of(self, service: str) -> tuple[Instance, ...]:
-        return tuple(i for i in self.instances if i.service.name == service)
 
     def dependents(self) -> dict[str, set[str]]:
         """service name → the selected services that depend on it, directly or not.
@@ -57,6 +56,8 @@ class Plan:
 
 @dataclass(frozen=True, slots=True)
 class Selection:
+    """What the command line picked: services, a namespace, a formation, a base port."""
+
     services: tuple[str, ...] = ()
     namespace: str | None = None
     formation: Mapping[str, int] = field(default_factory=dict)   # -c/-m: name or "all" → count

@@ -63,6 +63,8 @@ class CheckKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Dependency:
+    """One `depends_on` entry: the service waited for and what it must reach first."""
+
     service: str
     condition: Condition = Condition.STARTED
     # Where the dependency is named, so a check can point at that line rather than the service.
@@ -108,6 +110,8 @@ def _one_line(text: str, limit: int = 80) -> str:
 
 @dataclass(frozen=True, slots=True)
 class RestartPolicy:
+    """`restart:` — whether a service that ended is started again, how often, how soon."""
+
     mode: RestartMode = RestartMode.NO
     max_restarts: int | None = None  # None: unlimited
     backoff: float = 1.0

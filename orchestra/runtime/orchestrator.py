@@ -46,6 +46,7 @@ class Orchestrator:
         self.settings = settings
         self.environ = environ
         self.runners: dict[str, ServiceRunner] = {}
+        self._by_service: dict[str, list[ServiceRunner]] = {}   # service name → its instances
         self._codes: dict[str, int] = {}   # reason → the first exit code it gave
         self.stopping = False
         self._finished = 0        # runners that will never run again
@@ -87,7 +88,8 @@ class Orchestrator:
         context = RunContext(self.mux, lifeline, self.environ, self._stop_timeout,
                              self._on_final, self._notify_path)
         for instance in self.plan.instances:
-            self.runners[instance.name] = ServiceRunner(instance, context)
+            runner = self.runners[instance.name] = ServiceRunner(instance, context)
+            self._by_service.setdefault(instance.service.name, []).append(runner)
         self._wire_dependencies()
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self._on_signal, signum)
@@ -125,8 +127,7 @@ class Orchestrator:
     def _wire_dependencies(self) -> None:
         for runner in self.runners.values():
             runner.dependencies = tuple(
-                (dep.condition, [self.runners[i.name]
-                                 for i in self.plan.instances_of(dep.service)])
+                (dep.condition, self._runners_of(dep.service))
                 for dep in runner.instance.service.depends_on)
 
     # ------------------------------------------------------------------ run --with
@@ -246,4 +247,4 @@ class Orchestrator:
             await asyncio.gather(*(r.stop() for name in wave for r in self._runners_of(name)))
 
     def _runners_of(self, service: str) -> list[ServiceRunner]:
-        return [self.runners[i.name] for i in self.plan.instances_of(service)]
+        return self._by_service.get(service, [])

@@ -19,6 +19,8 @@ STABLE_AFTER = 10.0
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """Whether to start an ended run again; the reason is shown to the user either way."""
+
     restart: bool
     delay: float          # seconds to wait in `backoff` before starting again
     attempt: int          # the number of the coming restart (1-based); 0 when not restarting

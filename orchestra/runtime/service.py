@@ -39,6 +39,8 @@ CHECK_FAILED_CODE = 1
 
 @dataclass(frozen=True, slots=True)
 class ExitStatus:
+    """How a process ended, as a shell reports it (128+N for signal N) and by which signal."""
+
     code: int                    # 0-255, 128+N when killed by signal N (never negative)
     signal: int | None           # the signal number that killed it, any signal (SIGRTMIN+6 too)
 

@@ -20,6 +20,8 @@ class ForegroundCommand:
 
 @dataclass(frozen=True, slots=True)
 class RunSettings:
+    """How a run ends and reports: the command line's exit-policy and CI options."""
+
     stop_timeout: float | None = None     # -t/--timeout: overrides every service's
     abort_on_exit: bool = False           # any service ending stops everything
     exit_code_from: str | None = None     # stop when it ends, exit with its code
