@@ -279,6 +279,25 @@ def test_readiness_timeout_skips_dependents(project: Project, tmp_path: Path) ->
     assert not wait_no_leftovers(project.mark, 2.0)
 
 
+def test_dependency_exiting_0_before_ready_skips_dependents_and_exits_1(
+        project: Project, tmp_path: Path) -> None:
+    start = tmp_path / "start"
+    path = project.yaml({
+        "db": {"command": code("print('bye')"),
+               "readiness": {"tcp": free_port(), "interval": "100ms", "start_period": "10s"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"db": {"condition": "ready"}}},
+        "other": {"command": code("time.sleep(30)")},
+    })
+    result = up(project, path, timeout=20)
+    assert result.rc == 1, result.dump()
+    assert not start.exists(), result.dump()
+    assert re.search(r"^system +\| app: skipped: dependency 'db' exited \(needed: ready\)$",
+                     result.text, re.M), result.dump()
+    assert re.search(r"^system +\| other: stopped by SIGTERM$", result.text, re.M), result.dump()
+    assert not wait_no_leftovers(project.mark, 2.0)
+
+
 def test_readiness_retries_bound_the_attempts(project: Project, tmp_path: Path) -> None:
     attempts = tmp_path / "attempts"
     check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)

@@ -223,6 +223,23 @@ def test_service_never_ready_means_the_command_never_runs(project: Project, cli:
     nothing_left(project)
 
 
+def test_service_ending_with_0_before_it_is_ready_means_the_command_never_runs(
+        project: Project, cli: Cli, tmp_path: Path) -> None:
+    created = tmp_path / "created"
+    project.yaml({
+        "db": {"command": py("print('bye')"),
+               "readiness": {"tcp": free_port(), "interval": "200ms", "start_period": "10s"}},
+        "cache": {"command": py(FOREVER)},
+    })
+    result = cli.start("run", *TEXT, "--with", "db,cache", "--", "touch", str(created)).wait(15)
+    assert result.rc == 1, result.dump()
+    assert not created.exists(), result.dump()
+    assert re.search(r"^system +\| not running the command: db ended \(exited rc=0\) before "
+                     r"it was ready$", result.text, re.M), result.dump()
+    assert "all services ready" not in result.text, result.dump()
+    nothing_left(project)
+
+
 def test_no_deps_does_not_start_dependencies(project: Project, cli: Cli,
                                              tmp_path: Path) -> None:
     flag = tmp_path / "dep-ran"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shlex
-from pathlib import Path
 
 import pytest
 from helpers.orch import PY, Project
@@ -51,7 +50,7 @@ def test_plain_string_is_the_program_itself_with_the_shells_view(project: Projec
 
 
 def test_string_with_shell_syntax_runs_under_the_shell(project: Project) -> None:
-    seen, orchestra = report(project, f"{PY} ../report.py one 'two three' $HOME", dir="sub")
+    seen, _ = report(project, f"{PY} ../report.py one 'two three' $HOME", dir="sub")
     assert seen["argv"] == f"['one', 'two three', '{os.environ['HOME']}']", seen
     assert seen["dotted"] == "None", seen
     assert seen["PWD"] == seen["cwd"] == str(project.root / "sub"), seen

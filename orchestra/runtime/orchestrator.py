@@ -135,9 +135,13 @@ class Orchestrator:
     async def _run_foreground(self, command: ForegroundCommand) -> None:
         from orchestra.runtime.foreground import ForegroundRun, discovery_env
 
-        if not await self._all_ready():
-            self.mux.system("not running the command: a service did not become ready",
-                            event="command-skipped")
+        reason = await self._why_not_ready()
+        if reason is not None:
+            if not self.stopping:   # a service ended without becoming ready
+                self._record("failure", 1)
+                self.stop(reason)
+            self.mux.system(f"not running the command: {reason}", event="command-skipped",
+                            reason=reason)
             return
         self._foreground = ForegroundRun(command, self._stop_timeout(None), self._lifeline)
         self.mux.system("all services ready; running " + " ".join(command.argv),
@@ -150,24 +154,33 @@ class Orchestrator:
         self._record("command", code)
         self.stop("the command finished")
 
-    async def _all_ready(self) -> bool:
-        """Every service ready (one-shots: completed with 0); False once that cannot happen."""
-        while not self.stopping:
-            waiting = []
+    async def _why_not_ready(self) -> str | None:
+        """Wait until every service is ready for the command; None then, else why it never will.
+
+        Ready: its readiness check passed, or, with no check, it started (a one-shot: it
+        completed with 0). A service with a check that ended before passing it will never be
+        ready, whatever its exit code.
+        """
+        while True:
+            unready = []
             for runner in self.runners.values():
-                if runner.satisfies(Condition.READY):
-                    continue
-                if runner.satisfies(Condition.COMPLETED_SUCCESSFULLY):
+                if runner.satisfies(Condition.READY) or (
+                        runner.instance.service.readiness is None
+                        and runner.satisfies(Condition.COMPLETED_SUCCESSFULLY)):
                     continue
                 if runner.final:
-                    return False
-                waiting.append(asyncio.ensure_future(runner.changed()))
-            if not waiting:
-                return True
+                    ended = (runner.exit_status.describe() if runner.exit_status
+                             else runner.state.value)
+                    return f"{runner.name} ended ({ended}) before it was ready"
+                unready.append(runner)
+            if self.stopping:
+                return "orchestra is stopping"
+            if not unready:
+                return None
+            waiting = [asyncio.ensure_future(runner.changed()) for runner in unready]
             await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
             for task in waiting:
                 task.cancel()
-        return False
 
     # ------------------------------------------------------------------ decisions
 
@@ -185,6 +198,10 @@ class Orchestrator:
             self.stop(f"{runner.name} ended (--exit-code-from)")
         elif runner.state is State.FAILED and not self.stopping:
             self.stop(f"{runner.name} failed")
+        elif runner.state is State.SKIPPED and not self.stopping:
+            # its dependency ended without meeting the condition: the stack cannot come up
+            self._record("failure", 1)
+            self.stop(f"{runner.name} skipped")
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
             self.stop(f"{runner.name} ended (--abort-on-exit)")
         self._finished += 1
