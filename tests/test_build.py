@@ -430,6 +430,26 @@ def test_numbers_may_come_from_variables(tmp_path: Path) -> None:
     assert web.readiness is not None and web.readiness.retries == 4
 
 
+def test_durations_may_be_plain_numbers_from_variables(tmp_path: Path) -> None:
+    web = service(tmp_path, """\
+        command: x
+        stop_timeout: ${STOP:-10}
+        restart: {policy: always, backoff: "${BACKOFF}"}
+        readiness: {tcp: 1234, interval: "${IV:-0.5}", timeout: "${TO:-2s}"}
+        """, environ={"BACKOFF": "0"})
+    assert web.stop_timeout == 10.0 and web.restart.backoff == 0.0
+    assert web.readiness is not None
+    assert (web.readiness.interval, web.readiness.timeout) == (0.5, 2.0)
+
+
+@pytest.mark.parametrize("key", ["interval", "timeout"])
+def test_a_check_that_would_poll_without_pause_is_an_error(tmp_path: Path, key: str) -> None:
+    found = problems(tmp_path, f"services:\n  web:\n    command: x\n"
+                               f"    readiness: {{tcp: 1234, {key}: 0}}\n")
+    assert [(p.location.line if p.location else None, p.field, p.message) for p in found] == [
+        (4, f"services.web.readiness.{key}", f"{key} must be greater than 0")], found
+
+
 def test_a_number_written_as_a_literal_string_is_still_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         service(tmp_path, 'command: x\nport: "8000"\n')

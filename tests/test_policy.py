@@ -134,8 +134,10 @@ def test_max_restarts(mode: RestartMode, max_restarts: int | None, restarts: int
     if expected:
         assert decision.attempt == restarts + 1
     else:
-        assert decision.reason == (f"gave up after {restarts} restarts "
+        plural = "" if restarts == 1 else "s"
+        assert decision.reason == (f"{restarts} restart{plural} in a row "
                                    f"(max_restarts: {max_restarts})")
+        assert decision.exhausted
 
 
 def test_max_restarts_three_gives_exactly_four_runs() -> None:

@@ -298,6 +298,24 @@ def test_dependency_exiting_0_before_ready_skips_dependents_and_exits_1(
     assert not wait_no_leftovers(project.mark, 2.0)
 
 
+def test_readiness_gets_all_of_its_start_period(project: Project, tmp_path: Path) -> None:
+    """Ready at 3.3 s of a 3 s start_period, polled every 2 s: the attempt that begins once the
+    period has run out (at ~4 s) still counts; no attempt is skipped for ending past it."""
+    flag = tmp_path / "flag"
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(3.3); open(FLAG, 'w').close(); time.sleep(30)",
+                                FLAG=flag),
+                "readiness": {"exec": ["test", "-e", str(flag)], "interval": "2s",
+                              "start_period": "3s"}},
+        "app": {"command": code(STARTER, START=tmp_path / "start"),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path, "--exit-code-from", "app", timeout=20)
+    assert result.rc == 0, result.dump()
+    assert re.search(r"^system +\| svc: ready: exec .* after [4-9]\.\d s$", result.text, re.M), \
+        result.dump()
+
+
 def test_readiness_retries_bound_the_attempts(project: Project, tmp_path: Path) -> None:
     attempts = tmp_path / "attempts"
     check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)
@@ -347,7 +365,7 @@ def test_no_check_polls_faster_than_its_interval(project: Project, tmp_path: Pat
     result = up(project, path)
     assert result.rc == 1, result.dump()
     times = stamps(attempts)
-    assert 3 <= len(times) <= 2 / 0.3 + 1, times
+    assert 3 <= len(times) <= 2 / 0.3 + 2, times   # the last one begins at or after 2 s
     assert min(gaps(times)) >= 0.3 - 0.005, gaps(times)
 
 
@@ -383,7 +401,7 @@ def test_max_restarts_three_runs_exactly_four_times(project: Project, tmp_path: 
         assert re.search(rf"^system +\| job: restarting in [\d.]+ s \(attempt {k} of 3\)$",
                          result.text, re.M), result.dump()
     assert "(attempt 4 of 3)" not in result.text
-    assert re.search(r"^system +\| job: giving up: gave up after 3 restarts "
+    assert re.search(r"^system +\| job: giving up: 3 restarts in a row "
                      r"\(max_restarts: 3\)$", result.text, re.M), result.dump()
     assert re.search(r"^system +\| long: sending SIGTERM", result.text, re.M), result.dump()
 
@@ -424,6 +442,22 @@ def test_always_restarts_a_service_that_exits_zero(project: Project, tmp_path: P
     assert [e["attempt"] for e in backoff[:2]] == [1, 2], backoff
     assert kinds.count("running") == len(stamps(runs)), kinds
     assert not wait_no_leftovers(project.mark, 2.0)
+
+
+def test_always_with_max_restarts_says_it_gives_up_after_a_clean_exit(
+        project: Project, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    path = project.yaml({
+        "tick": {"command": code("stamp(RUNS)", RUNS=runs),
+                 "restart": {"policy": "always", "max_restarts": 1, "backoff": 0}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    assert len(stamps(runs)) == 2, result.dump()
+    assert re.search(r"^system +\| tick: restarting in 0 s \(attempt 1 of 1\)$",
+                     result.text, re.M), result.dump()
+    assert re.search(r"^system +\| tick: giving up: 1 restart in a row \(max_restarts: 1\)$",
+                     result.text, re.M), result.dump()
 
 
 def test_liveness_failure_restarts_the_service(project: Project, tmp_path: Path) -> None:
@@ -479,6 +513,24 @@ def test_liveness_failure_without_restart_ends_orchestra_with_1(project: Project
     assert re.search(r"web: liveness exec .* failed 3 times in a row", result.text), result.dump()
     assert "restarting in" not in result.text
     assert not wait_no_leftovers(project.mark, 2.0)
+
+
+def test_heartbeat_printed_at_start_counts_for_the_first_interval(project: Project,
+                                                                  tmp_path: Path) -> None:
+    """One heartbeat, right at start: the first interval passes, the second fails."""
+    started = tmp_path / "started"
+    path = project.yaml({
+        "web": {"command": code("stamp(STARTED); print('tick', flush=True); time.sleep(30)",
+                                STARTED=started),
+                "liveness": {"log": "^tick", "interval": "1s", "retries": 0}},
+    })
+    result = up(project, path)
+    ended = time.time()
+    assert result.rc == 1, result.dump()
+    assert re.search(r"web: liveness log .* failed 1 time in a row: no matching line$",
+                     result.text, re.M), result.dump()
+    [began] = stamps(started)
+    assert ended - began >= 1.9, f"failed after {ended - began:.2f} s: the first tick was lost"
 
 
 # ---------------------------------------------------------------------------- bad config

@@ -8,6 +8,7 @@ service sees its own `PORT`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -182,15 +183,14 @@ class ServiceBuilder:
             return RestartPolicy(RestartMode(value))
         if not isinstance(value, dict):
             return None
-        backoff = 1.0
-        if "backoff" in value:
-            backoff = self.problems.parse((*path, "backoff"), value["backoff"],
-                                          parse_duration) or 1.0
+        backoff: float | None = 1.0
+        if "backoff" in value:   # 0 is allowed: restart at once
+            backoff = self.problems.parse((*path, "backoff"), value["backoff"], parse_duration)
         policy = value.get("policy", "no")
         mode = RestartMode.NO if policy is False else RestartMode(str(policy))
         max_restarts = value.get("max_restarts")
         return RestartPolicy(mode, max_restarts if isinstance(max_restarts, int) else None,
-                             backoff)
+                             1.0 if backoff is None else backoff)
 
 
 # --------------------------------------------------------------------------- env files
@@ -254,19 +254,27 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
 #: Keys whose value is a number; `port: ${WEB_PORT:-8000}` gives one through a string.
 _NUMBER_KEYS = (("port",), ("replicas",), ("restart", "max_restarts"),
                 ("readiness", "retries"), ("liveness", "retries"))
+#: Durations, which may be plain numbers too: `stop_timeout: ${STOP:-10}` is 10 seconds.
+_DURATION_KEYS = (("stop_timeout",), ("restart", "backoff"),
+                  *((check, key) for check in ("readiness", "liveness")
+                    for key in ("interval", "timeout", "start_period")))
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 def _numbers_from_variables(raw: object, value: object) -> object:
     """A number written as `${VAR}` becomes the number it expands to (as in compose); a
     literal string stays a string, for the schema to report."""
-    for keys in _NUMBER_KEYS:
+    for keys in (*_NUMBER_KEYS, *_DURATION_KEYS):
         written, holder = _lookup(raw, keys[:-1]), _lookup(value, keys[:-1])
         if not isinstance(written, dict) or not isinstance(holder, dict):
             continue
         before, after = written.get(keys[-1]), holder.get(keys[-1])
-        if (isinstance(before, str) and "${" in before and isinstance(after, str)
-                and after.strip().isdigit()):
+        if not (isinstance(before, str) and "${" in before and isinstance(after, str)):
+            continue
+        if keys in _NUMBER_KEYS and after.strip().isdigit():
             holder[keys[-1]] = int(after)
+        elif keys in _DURATION_KEYS and _PLAIN_NUMBER.fullmatch(after.strip()):
+            holder[keys[-1]] = float(after)
     return value
 
 

@@ -34,7 +34,9 @@ def build_check(value: object, path: PathKey, problems: Collector) -> Check | No
     for key in ("interval", "timeout", "start_period"):
         if key in value:
             parsed = problems.parse((*path, key), value[key], parse_duration)
-            if parsed is not None:
+            if parsed == 0 and key != "start_period":   # 0 would poll without pause
+                problems.add((*path, key), f"{key} must be greater than 0")
+            elif parsed is not None:
                 timing[key] = parsed
     retries = value.get("retries")
     return Check(kind=kind, retries=retries if isinstance(retries, int) else None,

@@ -25,6 +25,7 @@ class Decision:
     delay: float          # seconds to wait in `backoff` before starting again
     attempt: int          # the number of the coming restart (1-based); 0 when not restarting
     reason: str           # why, for the user
+    exhausted: bool = False   # not restarting because max_restarts is used up
 
 
 def decide(policy: RestartPolicy, *, exit_code: int, stopped_by_us: bool, restarts: int,
@@ -43,8 +44,9 @@ def decide(policy: RestartPolicy, *, exit_code: int, stopped_by_us: bool, restar
         return Decision(False, 0.0, 0, "completed (restart policy is 'on-failure')")
     in_a_row = 0 if uptime >= STABLE_AFTER else restarts
     if policy.max_restarts is not None and in_a_row >= policy.max_restarts:
-        return Decision(False, 0.0, 0, f"gave up after {in_a_row} restarts "
-                                       f"(max_restarts: {policy.max_restarts})")
+        restarts_text = "1 restart" if in_a_row == 1 else f"{in_a_row} restarts"
+        return Decision(False, 0.0, 0, f"{restarts_text} in a row "
+                                       f"(max_restarts: {policy.max_restarts})", exhausted=True)
     # the exponent is capped: the cap is reached long before, and 2**n must not overflow
     delay = min(max(BACKOFF_CAP, policy.backoff), policy.backoff * 2.0 ** min(in_a_row, 64))
     attempt = in_a_row + 1

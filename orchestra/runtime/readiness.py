@@ -129,18 +129,20 @@ class CheckRun:
         last_detail = ""
         while True:
             attempts += 1
+            began = self._since(start)
             ok, detail = await _attempt(check, cwd=self.cwd, env=self.env,
                                         lifeline=self.lifeline)
-            elapsed = self._since(start)
             if ok:
-                return True, f"{check.describe()} {detail} after {elapsed:.1f} s"
+                return True, f"{check.describe()} {detail} after {self._since(start):.1f} s"
             self.reason = f"{check.describe()}: {detail} (attempt {attempts})"
             if detail != last_detail:
                 on_progress(self.reason)
                 last_detail = detail
             if check.retries is not None and attempts > check.retries:
                 return False, f"{self.reason}; gave up after {attempts} attempts (retries)"
-            if elapsed + check.interval > check.start_period:
+            # The service has all of start_period: give up only after an attempt that began
+            # once it had run out (so the last one may come up to an interval after it).
+            if began >= check.start_period:
                 return False, f"{self.reason}; not ready within {check.start_period:g} s"
             await asyncio.sleep(check.interval)
 
@@ -158,7 +160,10 @@ class CheckRun:
             raise AssertionError("unreachable")
         allowed = check.retries if check.retries is not None else DEFAULT_LIVENESS_RETRIES
         failures = 0
-        seen = self._heartbeats
+        # Heartbeats are counted from the start of the run, not from this task's first step:
+        # a line the service printed while it was becoming ready counts for the first interval
+        # (this task may start after lines that arrived in the same loop iteration).
+        seen = 0
         while True:
             await asyncio.sleep(check.interval)
             if check.kind is CheckKind.LOG:
@@ -169,4 +174,5 @@ class CheckRun:
                                             lifeline=self.lifeline)
             failures = 0 if ok else failures + 1
             if failures > allowed:
-                return f"liveness {check.describe()} failed {failures} times in a row: {detail}"
+                times = "time" if failures == 1 else "times"
+                return f"liveness {check.describe()} failed {failures} {times} in a row: {detail}"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from orchestra.config.model import Condition, RestartMode
+from orchestra.config.model import Condition
 from orchestra.config.values import signal_name
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance
@@ -162,7 +162,7 @@ class ServiceRunner:
                               restarts=restarts, uptime=uptime,
                               liveness_failed=self._failure is not None)
             if not decision.restart:
-                if policy.mode is not RestartMode.NO and self.state is State.FAILED:
+                if decision.exhausted:
                     self._say(f"giving up: {decision.reason}", "giving-up")
                 return
             self.ready_reason = f"not ready: {decision.reason}"
