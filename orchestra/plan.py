@@ -177,6 +177,10 @@ def _instance(spec: Spec, service: Service, number: int, count: int, type_index:
     return Instance(name, service, number, port, frozen_env(env))
 
 
+#: As the schema's `replicas` maximum: far beyond any machine's use, short of a typo's.
+MAX_INSTANCES = 10000
+
+
 def parse_formation(text: str) -> dict[str, int]:
     """`web=2,worker=0,all=1` (honcho/foreman -c/-m)."""
     formation: dict[str, int] = {}
@@ -184,6 +188,8 @@ def parse_formation(text: str) -> dict[str, int]:
         name, sep, count = part.partition("=")
         if not sep or not name.strip() or not count.strip().isdigit():
             raise UsageError(f"invalid formation '{part}' (expected NAME=COUNT, e.g. web=2)")
+        if int(count) > MAX_INSTANCES:
+            raise UsageError(f"invalid formation '{part}': at most {MAX_INSTANCES} instances")
         formation[name.strip()] = int(count)
     return formation
 

@@ -136,9 +136,25 @@ def test_env_file_named_in_yaml_must_exist(tmp_path: Path) -> None:
 
 def test_env_file_problem_points_into_the_env_file(tmp_path: Path) -> None:
     (problem,) = problems(tmp_path, "services:\n  web:\n    command: x\n    env_file: bad.env\n",
-                          files={"bad.env": "A=1\n1B=2\n"})
+                          files={"bad.env": "A=1\nB='unterminated\n"})
     assert (problem.location.file, problem.location.line) == (str(tmp_path / "bad.env"), 2)
-    assert "invalid variable name '1B'" in problem.message
+    assert "cannot parse" in problem.message
+
+
+def test_env_file_problem_does_not_hide_the_configs_own(tmp_path: Path) -> None:
+    found = problems(tmp_path, "services:\n  web:\n    comand: x\n",
+                     files={".env": "OK=1\nbad line\n"})
+    assert {(Path(p.location.file).name, p.location.line) for p in found} >= {
+        (".env", 2), ("orchestra.yaml", 3)}, found
+
+
+def test_env_file_problem_does_not_hide_the_procfiles_own(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("bad line\n")
+    (tmp_path / "Procfile").write_text("web: run\nnot a line\n")
+    with pytest.raises(ConfigError) as caught:
+        load_spec(LoadOptions(cwd=tmp_path, environ={}))
+    assert [(Path(p.location.file).name, p.location.line) for p in caught.value.problems] == [
+        (".env", 1), ("Procfile", 2)], caught.value.problems
 
 
 # --------------------------------------------------------------------------- interpolation

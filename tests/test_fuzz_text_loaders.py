@@ -6,7 +6,6 @@ present `ConfigError` (and interpolation's `InterpolationError`) nicely.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -37,7 +36,6 @@ _INTERPOLATION_TEXT = st.lists(
 ).map("".join)
 _LOOKUP = st.dictionaries(st.sampled_from(["A", "B", "_", "x"]),
                           st.text(alphabet="ab$}{", max_size=5))
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @pytest.mark.timeout(300)
@@ -75,7 +73,7 @@ def test_env_file_bytes_give_values_or_config_error(tmp_path: Path, data: bytes,
     assert set(env.values) == set(env.lines)
     line_count = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
     for key, value in env.values.items():
-        assert _NAME.fullmatch(key)
+        assert key and "=" not in key and "\0" not in key   # what an environment can carry
         assert "\0" not in value
         assert 1 <= env.lines[key] <= line_count
 

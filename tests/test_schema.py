@@ -258,7 +258,7 @@ BAD: list[tuple[str, int, str, str]] = [
         "services:\n  web:\n    replicas: 0\n",
         3,
         "services.web.replicas",
-        "replicas must be at least 1, got 0",
+        "replicas 0 is out of range 1-10000",
     ),
     (
         "services:\n  web:\n    port: 70000\n",

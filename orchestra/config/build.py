@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from orchestra.config.collector import Collector, as_list, dotted
-from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
+from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file_and_problems
 from orchestra.config.health import build_check
 from orchestra.config.inference import InferenceError, infer_command
 from orchestra.config.inputs import note
@@ -33,7 +33,7 @@ from orchestra.config.model import (
 )
 from orchestra.config.source import Document, PathKey
 from orchestra.config.values import parse_duration, parse_port, parse_signal
-from orchestra.errors import ConfigError, Problem
+from orchestra.errors import Problem
 
 T = TypeVar("T")
 
@@ -200,20 +200,19 @@ def load_env_files(items: Sequence[object], root: Path, problems: Collector,
     """Env files named in the YAML: relative to the config's folder, and required."""
     files: list[EnvFile] = []
     for item in items:
-        try:
-            files.append(read_env_file(root / str(item), required=True))
-        except ConfigError as exc:
-            for problem in exc.problems:
-                if problem.location.line is not None:
-                    problems.problems.append(Problem(problem.location,
-                                                     problem.field or dotted(path),
-                                                     problem.message))
-                else:
-                    # No line in the env file (it is missing or unreadable): point at the YAML
-                    # that names it, and keep its path in the message.
-                    problems.problems.append(Problem(problems.source.locate(path), dotted(path),
-                                                     f"{problem.location.file}: "
-                                                     f"{problem.message}"))
+        env_file, found = read_env_file_and_problems(root / str(item), required=True)
+        files.append(env_file)
+        for problem in found:
+            if problem.location.line is not None:
+                problems.problems.append(Problem(problem.location,
+                                                 problem.field or dotted(path),
+                                                 problem.message))
+            else:
+                # No line in the env file (it is missing or unreadable): point at the YAML
+                # that names it, and keep its path in the message.
+                problems.problems.append(Problem(problems.source.locate(path), dotted(path),
+                                                 f"{problem.location.file}: "
+                                                 f"{problem.message}"))
     return merge_env_files(files)
 
 

@@ -11,12 +11,13 @@ import graphlib
 from collections.abc import Collection
 
 from orchestra.config.inputs import note
-from orchestra.config.model import Condition, Service, SourceKind, Spec
+from orchestra.config.model import Condition, RestartMode, Service, SourceKind, Spec
 from orchestra.errors import Problem
 
 #: The pseudo-service orchestra's own lines come from (`system | web: started pid=…`). A
 #: Procfile's instances are `system.1`, so only a YAML service can take the name itself.
 RESERVED = "system"
+MAX_PORT = 65535
 
 
 def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
@@ -29,6 +30,7 @@ def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
     for service in spec.services:
         problems.extend(_dependency_problems(service, names, built, spec))
         problems.extend(_directory_problems(service))
+        problems.extend(_port_problems(service))
         if service.name == RESERVED and spec.kind is SourceKind.YAML:
             problems.append(Problem(service.location, f"services.{RESERVED}",
                                     f"the name '{RESERVED}' is reserved for orchestra's own "
@@ -60,6 +62,12 @@ def _dependency_problems(service: Service, names: set[str], built: set[str],
             problems.append(Problem(where, _field(service, "depends_on"),
                                     f"'{dep.service}' is disabled, so '{service.name}' could "
                                     "never start (enable it, or disable this service too)"))
+        elif (dep.condition is Condition.COMPLETED_SUCCESSFULLY and dep.service in built
+              and spec.service(dep.service).restart.mode is RestartMode.ALWAYS):
+            problems.append(Problem(
+                where, _field(service, f"depends_on.{dep.service}.condition"),
+                f"condition 'completed_successfully' can never be met: '{dep.service}' has "
+                "restart policy 'always', so it is started again whenever it completes"))
         elif (dep.condition is Condition.READY and dep.service in built
               and spec.service(dep.service).readiness is None):
             problems.append(Problem(
@@ -69,15 +77,23 @@ def _dependency_problems(service: Service, names: set[str], built: set[str],
     return problems
 
 
+def _port_problems(service: Service) -> list[Problem]:
+    """`port` numbers its instances: the last one must be a port too."""
+    if service.port is None or service.port + service.replicas - 1 <= MAX_PORT:
+        return []
+    return [Problem(service.location, _field(service, "replicas"),
+                    f"{service.replicas} instances from port {service.port} would need ports up "
+                    f"to {service.port + service.replicas - 1} (the last is {MAX_PORT})")]
+
+
 def _directory_problems(service: Service) -> list[Problem]:
     note(service.dir)
     note(service.run_dir)
-    if not service.dir.is_dir():
-        return [Problem(service.location, _field(service, "dir"),
-                        f"directory '{service.dir}' does not exist")]
-    if not service.run_dir.is_dir():
-        return [Problem(service.location, _field(service, "entrypoint"),
-                        f"directory '{service.run_dir}' does not exist")]
+    for path, field in ((service.dir, "dir"), (service.run_dir, "entrypoint")):
+        if not path.is_dir():
+            what = f"'{path}' is not a directory" if path.exists() else \
+                f"directory '{path}' does not exist"
+            return [Problem(service.location, _field(service, field), what)]
     return []
 
 

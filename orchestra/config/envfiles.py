@@ -9,7 +9,6 @@ statement dotenv cannot parse is an error at its line rather than a logged warni
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +18,6 @@ from dotenv.parser import Original, parse_stream
 
 from orchestra.config.textfile import excerpt, read_config_text
 from orchestra.errors import ConfigError, Location, Problem
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_NAME_RULE = "(expected letters, digits and '_', not starting with a digit)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +30,27 @@ class EnvFile:
 
 
 def read_env_file(path: Path, *, required: bool) -> EnvFile:
-    """Read the env file at `path`; every problem in it is collected into one `ConfigError`.
+    """Read the env file at `path`; every problem in it is collected into one `ConfigError`."""
+    env_file, problems = read_env_file_and_problems(path, required=required)
+    if problems:
+        raise ConfigError(problems)
+    return env_file
+
+
+def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, list[Problem]]:
+    """The variables of every statement that parsed, and a problem for each one that did not,
+    so the rest of the project can still be checked in the same run.
 
     A missing file is an error only when `required`: the implicit project `.env` is optional,
-    a file named in `env_file:` is not.
+    a file named in `env_file:` is not. Names are what dotenv accepts (`A.B` too: a list
+    command gets it; a shell drops what it cannot hold); only `=` and NUL are refused, which
+    no environment can carry.
     """
     file = str(path)
     text = read_config_text(path)
     if text is None:
-        if required:
-            raise ConfigError.single(file, "no such file")
-        return EnvFile(path, MappingProxyType({}), MappingProxyType({}))
+        missing = [Problem(Location(file), "", "no such file")] if required else []
+        return EnvFile(path, MappingProxyType({}), MappingProxyType({})), missing
     # Universal newlines, as dotenv's own loader reads files: a CRLF file's values carry no '\r'.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     values: dict[str, str] = {}
@@ -58,18 +64,15 @@ def read_env_file(path: Path, *, required: bool) -> EnvFile:
                                      f"cannot parse {excerpt(binding.original.string.strip())}"))
         elif key is None or value is None:
             continue  # blank, comment, or a bare `KEY` without '=' (dotenv ignores it too)
-        elif not _NAME.fullmatch(key):
-            message = f"invalid variable name {excerpt(key)} {_NAME_RULE}"
-            problems.append(_problem(file, line, message))
+        elif not key or "=" in key or "\0" in key:
+            problems.append(_problem(file, line, f"invalid variable name {excerpt(key)}"))
         elif "\0" in value:
             # Refused here because exec() would fail later with a bare ValueError.
             problems.append(_problem(file, line, f"value of '{key}' contains a NUL character"))
         else:
             values[key] = value  # later duplicates win, as in dotenv
             lines[key] = line
-    if problems:
-        raise ConfigError(problems)
-    return EnvFile(path, MappingProxyType(values), MappingProxyType(lines))
+    return EnvFile(path, MappingProxyType(values), MappingProxyType(lines)), problems
 
 
 def merge_env_files(files: Sequence[EnvFile]) -> dict[str, str]:

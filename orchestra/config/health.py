@@ -65,8 +65,13 @@ def _check_target(kind: CheckKind, target: object, path: PathKey,
             return {}
 
 def _valid_url(target: object, path: PathKey, problems: Collector) -> bool:
+    text = str(target)
+    if any(c.isspace() or not c.isprintable() for c in text):
+        problems.add(path, f"invalid URL {text!r}: spaces and control characters must be "
+                           "percent-encoded (%20)")
+        return False
     try:
-        parts = urlsplit(str(target))
+        parts = urlsplit(text)
         ok = parts.scheme in ("http", "https") and bool(parts.hostname)
         if ok and parts.port is not None:
             parse_port(parts.port)

@@ -14,7 +14,12 @@ from pathlib import Path
 from orchestra.config.build import build_yaml, env_file_values, interpolate_document
 from orchestra.config.checks import check_spec
 from orchestra.config.collector import Collector
-from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file
+from orchestra.config.envfiles import (
+    EnvFile,
+    merge_env_files,
+    read_env_file,
+    read_env_file_and_problems,
+)
 from orchestra.config.inputs import note
 from orchestra.config.model import SHELL, Service, SourceKind, Spec, frozen_env
 from orchestra.config.procfile import read_procfile
@@ -69,20 +74,21 @@ def is_yaml(path: Path) -> bool:
     return path.suffix in (".yaml", ".yml")
 
 
-def project_env_files(options: LoadOptions, folder: Path) -> list[EnvFile]:
-    """`-e A,B` (required, later wins), else `.env` in the config's folder if present."""
+def project_env_files(options: LoadOptions,
+                      folder: Path) -> tuple[list[EnvFile], list[Problem]]:
+    """`-e A,B` (required, later wins), else `.env` in the config's folder if present; with
+    the problems found in them (what parsed is still returned, to check the rest with)."""
     if options.env_files is None:
-        return [read_env_file(folder / ".env", required=False)]
-    problems: list[Problem] = []
+        paths, required = [folder / ".env"], False
+    else:
+        paths, required = [(options.app_root or options.cwd) / p for p in options.env_files], True
     files: list[EnvFile] = []
-    for path in options.env_files:
-        try:
-            files.append(read_env_file((options.app_root or options.cwd) / path, required=True))
-        except ConfigError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ConfigError(problems)
-    return files
+    problems: list[Problem] = []
+    for path in paths:
+        env_file, found = read_env_file_and_problems(path, required=required)
+        files.append(env_file)
+        problems.extend(found)
+    return files, problems
 
 
 def load_spec(options: LoadOptions) -> Spec:
@@ -95,8 +101,12 @@ def load_spec(options: LoadOptions) -> Spec:
     if is_yaml(path):
         spec, declared, problems = _load_yaml(path, folder, options)
     else:
-        spec = _load_procfile(path, folder, project_env_files(options, folder))
-        declared, problems = spec.names(), []
+        env_files, problems = project_env_files(options, folder)
+        try:
+            spec = _load_procfile(path, folder, env_files)
+        except ConfigError as exc:
+            raise ConfigError(sorted([*problems, *exc.problems], key=_position)) from None
+        declared = spec.names()
     problems.extend(check_spec(spec, declared))
     if problems:
         raise ConfigError(sorted(problems, key=_position))
@@ -120,7 +130,8 @@ def _load_yaml(path: Path, folder: Path,
     # A project `env_file:` replaces the default `.env`, as `-e` does (docs/CONFIG.md); loading
     # both would let a stray `.env` override the files the config names.
     if options.env_files is not None or "env_file" not in data:
-        env_files = project_env_files(options, folder)
+        env_files, env_problems = project_env_files(options, folder)
+        early.problems.extend(env_problems)
     file_values = env_file_values(data, path.resolve().parent, env_files, early)
     checked = (interpolate_document(data, file_values, options.environ, early)
                if isinstance(document.data, dict) else document.data)
