@@ -106,6 +106,31 @@ def test_run_without_a_command_is_a_usage_error(project: Project, cli: Cli) -> N
     assert b"run needs a command" in result.err, result.dump()
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["--with", "web", "--quiet", "--", "true"],
+     b"no such option --quiet (did you mean --quiet-services?)"),
+    (["--with=web", "--no-timestamp", "--", "true"],
+     b"no such option --no-timestamp (did you mean --no-timestamps?)"),
+    (["--exit-code-from", "web", "true"], b"no such option --exit-code-from"),
+])
+def test_an_unknown_run_option_is_a_usage_error_and_starts_nothing(
+        project: Project, cli: Cli, tmp_path: Path, args: list[str], message: bytes) -> None:
+    started = tmp_path / "started"
+    project.procfile(f"web: touch {started}\n")
+    result = cli.run("run", *args)
+    assert result.rc == 2, result.dump()
+    assert message in result.err, result.dump()
+    assert not started.exists() and b"started pid" not in result.out, result.dump()
+
+
+def test_a_command_starting_with_a_dash_goes_after_the_separator(project: Project,
+                                                                 cli: Cli) -> None:
+    project.procfile("web: true\n")
+    result = cli.run("run", "--", "-not-a-program-anywhere")
+    assert result.rc == 127, result.dump()
+    assert b"'-not-a-program-anywhere' not found" in result.err, result.dump()
+
+
 # ---------------------------------------------------------------------------- --with
 
 

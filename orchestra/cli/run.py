@@ -10,8 +10,10 @@ the services stop and orchestra exits with CMD's code.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -72,6 +74,7 @@ def run(
     check_timeout(timeout)
     if not command:
         raise UsageError("run needs a command, e.g. `orchestra run --with db -- pytest`")
+    _refuse_unknown_option(ctx, command[0])
     options = load_options(ctx, file, env, app_root)
     with recording() as inputs:
         spec = load_spec(options)
@@ -84,6 +87,25 @@ def run(
                                out_flags=dict(no_prefix=no_prefix, no_timestamps=no_timestamps,
                                               no_color=no_color, output=output,
                                               max_line=max_line)))
+
+
+def _refuse_unknown_option(ctx: typer.Context, first: str) -> None:
+    """An option `run` does not know ends up as the command's first word (options are not
+    interspersed with the command's own). Only after `--` may the command start with '-':
+    `run --with db --quiet -- pytest` must not start db and then run `--quiet`."""
+    if not first.startswith("-") or first == "-":
+        return
+    argv = sys.argv
+    separator = argv.index("--") if "--" in argv else len(argv)
+    if first in argv[separator + 1:]:
+        return
+    known = [name for param in ctx.command.params for name in getattr(param, "opts", [])
+             if name.startswith("--")]
+    name = first.split("=", 1)[0]
+    hint = [k for k in known if k.startswith(name)] or difflib.get_close_matches(name, known, n=1)
+    suffix = f" (did you mean {hint[0]}?)" if hint else ""
+    raise UsageError(f"run: no such option {first}{suffix}; a command that starts with '-' "
+                     "goes after `--`")
 
 
 def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> ForegroundCommand:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import shlex
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -144,7 +145,7 @@ class Orchestrator:
                             reason=reason)
             return
         self._foreground = ForegroundRun(command, self._stop_timeout(None), self._lifeline)
-        self.mux.system("all services ready; running " + " ".join(command.argv),
+        self.mux.system("all services ready; running " + shlex.join(command.argv),
                         event="command-start")
         self.mux.flush()
         code = await self._foreground.run(discovery_env(list(self.plan.instances)))
