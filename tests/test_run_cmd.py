@@ -390,6 +390,31 @@ def test_signal_during_the_command_stops_it_and_the_services(
     nothing_left(project)
 
 
+def test_a_command_ignoring_the_signal_is_killed_one_timeout_later(
+        project: Project, cli: Cli, tmp_path: Path) -> None:
+    """-t is the time from the stop signal to SIGKILL, and the command gets one stop signal."""
+    got = tmp_path / "got"
+    project.procfile("web: true\n")
+    orch = cli.start("run", "-t", "1", "--", *py(f"""
+        import os, signal, time
+        def note(signum, frame):
+            with open({str(got)!r}, "a") as f:
+                f.write(signal.Signals(signum).name + "\\n")
+        signal.signal(signal.SIGTERM, note)
+        os.write(1, b"cmd up\\n")
+        time.sleep(60)
+    """))
+    orch.wait_for(r"^cmd up$")
+    began = time.monotonic()
+    orch.send(signal.SIGTERM)
+    result = orch.wait(15)
+    took = time.monotonic() - began
+    assert result.rc == 128 + signal.SIGKILL, result.dump()
+    assert got.read_text().split() == ["SIGTERM"], result.dump()
+    assert 1.0 <= took < 1.9, f"SIGKILL after {took:.2f} s (-t 1)"
+    nothing_left(project)
+
+
 def test_signal_before_the_services_are_ready_means_no_command(
         project: Project, cli: Cli, tmp_path: Path) -> None:
     created = tmp_path / "created"

@@ -5,7 +5,8 @@ is the terminal's foreground group: it can read the terminal, a terminal's Ctrl-
 and its children (and not orchestra), and its output goes to orchestra's stdout and stderr
 untouched. Signals sent to orchestra (SIGTERM, SIGHUP, SIGINT from `kill`) are forwarded to the
 command's whole group; if it has not ended within the stop timeout after that, the group gets
-SIGTERM and then SIGKILL. The group is tracked by the lifeline like every service's.
+SIGKILL (`-t`: the time between the stop signal and SIGKILL, as for services). The group is
+tracked by the lifeline like every service's.
 """
 
 from __future__ import annotations
@@ -120,24 +121,18 @@ class ForegroundRun:
         self._send(signum)
         self._arm_escalation()
 
+    def _arm_escalation(self) -> None:
+        """SIGKILL the group once the stop timeout has passed (armed once)."""
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.stop_timeout, self.kill)
+
     def terminate(self) -> None:
         """Stop it because something else failed: SIGTERM, then SIGKILL after the timeout."""
         self._send(signal.SIGTERM)
-        self._arm_escalation(signal.SIGKILL)
+        self._arm_escalation()
 
     def kill(self) -> None:
         self._send(signal.SIGKILL)
-
-    def _arm_escalation(self, next_signal: int = signal.SIGTERM) -> None:
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(
-                self.stop_timeout, self._escalate, next_signal)
-
-    def _escalate(self, signum: int) -> None:
-        self._timer = None
-        self._send(signum)
-        if signum != signal.SIGKILL:
-            self._arm_escalation(signal.SIGKILL)
 
     def _send(self, signum: int) -> None:
         if self._popen is not None and self._popen.returncode is None:
