@@ -56,6 +56,19 @@ def test_missing_executable_exits_127(project: Project) -> None:
                      r"not found$", result.text, re.M), result.dump()
 
 
+def test_nothing_starts_once_a_failure_began_the_stop(project: Project, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    project.yaml({
+        "web": {"command": ["gunicorn-not-installed-anywhere", "app:wsgi"]},
+        "other": {"command": py(f"open({str(started)!r}, 'w').close()")},
+    })
+    result = project.run(*TEXT)
+    assert result.rc == 127, result.dump()
+    assert re.search(r"^system +\| other: skipped: orchestra is stopping$", result.text, re.M), \
+        result.dump()
+    assert not started.exists(), result.dump()
+
+
 def test_missing_executable_in_procfile_shell_exits_127(project: Project) -> None:
     project.procfile("web: gunicorn-not-installed-anywhere app:wsgi\n")
     result = project.run(*TEXT)

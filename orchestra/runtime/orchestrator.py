@@ -249,6 +249,11 @@ class Orchestrator:
         if self.stopping:
             return
         self.stopping = True
+        for runner in self.runners.values():
+            # now, not in the wave task: a runner whose first step comes before that task's
+            # must find the stop and skip, rather than start its process
+            if runner.state is State.PENDING:
+                runner.cancel_start()
         if any(not r.final for r in self.runners.values()):
             self.mux.system(f"stopping all services: {reason}", event="stopping", reason=reason)
         self._shutdown = asyncio.get_running_loop().create_task(self._stop_in_waves())

@@ -315,6 +315,11 @@ class ServiceRunner:
 
     # ------------------------------------------------------------------ stopping
 
+    def cancel_start(self) -> None:
+        """orchestra is stopping: a runner still waiting to start never will (it is skipped)."""
+        if not self._stop_requested.done():
+            self._stop_requested.set_result(None)
+
     async def stop(self) -> None:
         """Stop signal to the whole group, SIGKILL after the timeout; returns when done."""
         if not self._stop_requested.done():
