@@ -150,8 +150,14 @@ def _base_port(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> 
     if spec.kind is not SourceKind.PROCFILE:
         return None
     # .env's PORT (in spec.env) over orchestra's own, as the env layering has it
-    text = spec.env.get("PORT") or environ.get("PORT", "")
-    return int(text) if text.isdigit() and 1 <= int(text) <= 65535 else DEFAULT_BASE_PORT
+    source = "the .env files" if spec.env.get("PORT") else "the environment"
+    text = (spec.env.get("PORT") or environ.get("PORT", "")).strip()
+    if not text:
+        return DEFAULT_BASE_PORT
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise UsageError(f"PORT={text!r} from {source} is not a port (1-65535); it is the "
+                         "base port of the Procfile's processes (or use -p/--port)")
+    return int(text)
 
 
 def _instance(spec: Spec, service: Service, number: int, count: int, type_index: int,

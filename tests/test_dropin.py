@@ -166,6 +166,22 @@ def test_port_rule(project: Project, cli: Cli, args: tuple[str, ...], env: dict[
     assert result.of("clock.1") == [f"clock {base + 200} clock.1"], result.dump()
 
 
+@pytest.mark.parametrize(("env", "dotenv", "message"), [
+    ({"PORT": "abc"}, None, b"PORT='abc' from the environment is not a port"),
+    ({"PORT": "0"}, None, b"PORT='0' from the environment is not a port"),
+    ({}, "PORT=99999\n", b"PORT='99999' from the .env files is not a port"),
+])
+def test_a_base_port_that_is_not_a_port_is_an_error(project: Project, cli: Cli,
+                                                    env: dict[str, str], dotenv: str | None,
+                                                    message: bytes) -> None:
+    project.procfile(THREE)
+    if dotenv is not None:
+        (project.root / ".env").write_text(dotenv)
+    result = cli.run("start", *TEXT, env=env)
+    assert result.rc == 2, result.dump()
+    assert message in result.err and b"started" not in result.out, result.dump()
+
+
 def test_port_index_is_the_procfile_order_not_the_selection(project: Project,
                                                              cli: Cli) -> None:
     project.procfile(THREE)
