@@ -116,7 +116,7 @@ def test_app_root_is_where_services_run(project: Project, cli: Cli) -> None:
     assert len(out) == 1 and Path(out[0]).resolve() == app.resolve(), result.dump()
 
 
-@pytest.mark.parametrize("flag", ["-d", "--app-root"])
+@pytest.mark.parametrize("flag", ["-d", "--app-root", "--root"])
 def test_app_root_holds_the_procfile_and_env(project: Project, cli: Cli, flag: str) -> None:
     app = project.root / "app"
     app.mkdir()

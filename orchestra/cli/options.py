@@ -28,8 +28,9 @@ EnvOption = Annotated[str | None, typer.Option(
     help="Comma-separated .env files (later ones win), replacing the default .env beside "
          "the config file.")]
 AppRootOption = Annotated[Path | None, typer.Option(
-    "-d", "--app-root", help="Directory services run in; relative -f and -e paths, the "
-                             "default Procfile/orchestra.yaml and .env are found there.")]
+    "-d", "--app-root", "--root",
+    help="Directory services run in (foreman's --root); relative -f and -e paths, the default "
+         "Procfile/orchestra.yaml and .env are found there.")]
 TimeoutOption = Annotated[float | None, typer.Option(
     "-t", "--timeout", help="Seconds between the stop signal and SIGKILL (overrides every "
                             "service's stop_timeout).")]
