@@ -509,12 +509,25 @@ def test_github_actions_annotates_a_failing_service_in_run(project: Project, cli
     nothing_left(project)
 
 
+def test_github_actions_annotation_says_why_a_check_failed(project: Project, cli: Cli) -> None:
+    port = free_port()
+    project.yaml({"web": {"command": py("import time; time.sleep(60)"),
+                          "readiness": {"tcp": port, "interval": "100ms", "retries": 1}}})
+    result = cli.run("up", *TEXT, env={"GITHUB_ACTIONS": "true"})
+    assert result.rc == 1, result.dump()
+    assert re.search(rf"^::error title=orchestra: web failed::web: not ready: tcp 127\.0\.0\.1:"
+                     rf"{port}: connection refused \(attempt 2\); gave up after 2 attempts",
+                     result.text, re.M), result.dump()
+    assert "::group::" not in result.text, f"a group with no lines: {result.dump()}"
+    nothing_left(project)
+
+
 def test_github_actions_annotates_a_failing_service_in_up(project: Project, cli: Cli) -> None:
     project.yaml({"long": {"command": py(FOREVER)},
                   "bad": {"command": [PY, "-c", FAILING]}})
     result = cli.run("up", *TEXT, env={"GITHUB_ACTIONS": "true"})
     assert result.rc == 3, result.dump()
-    assert re.search(r"^::error title=orchestra: bad failed::bad exited rc=3$",
+    assert re.search(r"^::error title=orchestra: bad failed::bad: exited rc=3$",
                      result.text, re.M), result.dump()
     group = result.index(r"^::group::bad: last lines$")
     end = result.index(r"^::endgroup::$")

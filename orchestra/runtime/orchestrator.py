@@ -213,12 +213,16 @@ class Orchestrator:
         """Show a failing service's last lines where they help: CI logs, quiet runs."""
         if self._tails is None:
             return
-        status = runner.exit_status.describe() if runner.exit_status else "failed"
         if self.settings.github:
-            self.mux.raw(f"::error title=orchestra: {runner.name} failed::{runner.name} {status}")
-            self.mux.raw(f"::group::{runner.name}: last lines")
-            self.mux.replay(runner.name, self._tails.lines(runner.name))
-            self.mux.raw("::endgroup::")
+            # a workflow command's message is one line: %, CR and LF are escaped
+            reason = (runner.failure or "failed").replace("%", "%25").replace(
+                "\r", "%0D").replace("\n", "%0A")
+            self.mux.raw(f"::error title=orchestra: {runner.name} failed::{runner.name}: {reason}")
+            lines = self._tails.lines(runner.name)
+            if lines:
+                self.mux.raw(f"::group::{runner.name}: last lines")
+                self.mux.replay(runner.name, lines)
+                self.mux.raw("::endgroup::")
         elif self.settings.show_tails:
             self._tails.show([runner.name])
 

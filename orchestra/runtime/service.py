@@ -84,6 +84,7 @@ class ServiceRunner:
         self._exited: asyncio.Future[ExitStatus] = loop.create_future()
         self._kill_timer: asyncio.TimerHandle | None = None
         self._failure: str | None = None     # why orchestra ended this run (a check failed)
+        self.failure = ""                    # why the service failed, for annotations
         self.done = asyncio.Event()          # set when the runner will never run again
 
     # ------------------------------------------------------------------ state
@@ -213,7 +214,8 @@ class ServiceRunner:
         except SpawnError as exc:
             checks.close()
             self.exit_status = ExitStatus(exc.exit_code, None)
-            self._transition(State.FAILED, f"cannot start: {exc.message}", rc=exc.exit_code)
+            self.failure = f"cannot start: {exc.message}"
+            self._transition(State.FAILED, self.failure, rc=exc.exit_code)
             return 0.0
         loop = asyncio.get_running_loop()
         started_at = loop.time()
@@ -302,6 +304,7 @@ class ServiceRunner:
         fields = {"rc": status.code, "signal": status.signal_name}
         if self._failure is not None:
             self.exit_status = ExitStatus(CHECK_FAILED_CODE, None)
+            self.failure = self._failure
             self._transition(State.FAILED, f"failed ({status.describe()}): {self._failure}",
                              **fields)
             return
@@ -310,6 +313,7 @@ class ServiceRunner:
             text = f"stopped by {status.signal_name}" if status.signal else status.describe()
             self._transition(State.EXITED, text, **fields)
         else:
+            self.failure = status.describe()
             self._transition(State.EXITED if status.code == 0 else State.FAILED,
                              status.describe(), **fields)
 
