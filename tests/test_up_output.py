@@ -211,3 +211,29 @@ def test_epipe_on_stdout_stops_everything_promptly(project: Project) -> None:
     assert elapsed < 5.0, f"orchestra took {elapsed:.1f} s to stop after EPIPE"
     left = wait_no_leftovers(project.mark, 3.0)
     assert not left, f"left behind: {describe(left)}"
+
+
+def test_reader_going_away_is_noticed_when_nothing_more_is_printed(project: Project) -> None:
+    """`orchestra up | head -3` with services that go quiet: no write fails, orchestra must
+    notice the closed pipe by itself."""
+    project.yaml({"quiet": {"command": py("import time; print('up', flush=True); "
+                                          "time.sleep(60)")}})
+    proc = subprocess.Popen(
+        project.argv(TEXT), cwd=project.root, env=project.env(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        seen = b""
+        deadline = time.monotonic() + 10
+        while b"| up" not in seen:
+            assert time.monotonic() < deadline, f"no service line within 10 s: {seen!r}"
+            seen += select_read(proc.stdout.fileno(), 10)
+        proc.stdout.close()
+        rc = proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert rc == 1, rc
+    left = wait_no_leftovers(project.mark, 3.0)
+    assert not left, f"left behind: {describe(left)}"

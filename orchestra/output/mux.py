@@ -235,6 +235,11 @@ class Multiplexer:
                 return
             view = view[written:]
 
+    def reader_gone(self) -> None:
+        """The reader of our stdout pipe went away before anything failed to reach it."""
+        if not self._broken:
+            self._break()
+
     def _break(self) -> None:
         self._broken = True
         self._out.clear()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
+import stat
 import sys
 from collections.abc import Mapping
 
@@ -49,4 +51,23 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     mux = Multiplexer(sys.stdout.fileno(), names, output, schedule=loop.call_soon,
                       on_broken=broken)
     orchestrator = Orchestrator(plan, mux, settings, environ)
+    _notice_reader_gone(loop, mux)
     return await orchestrator.run()
+
+
+def _notice_reader_gone(loop: asyncio.AbstractEventLoop, mux: Multiplexer) -> None:
+    """`orchestra up | head -3` must end when head does, even if the services print nothing
+    more: the kernel flags the write end of a pipe whose reader closed (EPOLLERR, which the
+    loop reports as readable), so that is watched rather than waiting for a write to fail."""
+    fd = sys.stdout.fileno()
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return
+    except OSError:
+        return
+
+    def gone() -> None:
+        loop.remove_reader(fd)
+        mux.reader_gone()
+
+    loop.add_reader(fd, gone)
