@@ -80,6 +80,17 @@ def test_run_gets_dotenv_and_project_env(project: Project, cli: Cli) -> None:
     assert result.out == b"dot proj project\n", result.dump()
 
 
+def test_run_needs_no_config_file(project: Project, cli: Cli) -> None:
+    """honcho run and foreman run work in a folder with only a .env."""
+    (project.root / ".env").write_text("FROM_DOTENV=yes\n")
+    result = cli.run("run", "sh", "-c", 'echo "$FROM_DOTENV"; exit 4')
+    assert result.rc == 4, result.dump()
+    assert result.out == b"yes\n", result.dump()
+    with_services = cli.run("run", "--with", "db", "--", "true")
+    assert with_services.rc == 2 and b"no orchestra.yaml" in with_services.err, \
+        with_services.dump()
+
+
 def test_run_with_a_procfile_entry_name_runs_that_command(project: Project, cli: Cli) -> None:
     (project.root / ".env").write_text("GREETING=hello\n")
     project.procfile("""\

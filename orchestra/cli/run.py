@@ -35,10 +35,11 @@ from orchestra.cli.options import (
     output_options,
     split_names,
 )
+from orchestra.config.envfiles import merge_env_files
 from orchestra.config.inputs import recording
-from orchestra.config.loader import LoadOptions, load_spec
+from orchestra.config.loader import LoadOptions, config_exists, load_spec, project_env_files
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Spec
-from orchestra.errors import UsageError
+from orchestra.errors import ConfigError, UsageError
 from orchestra.plan import Selection, make_plan
 from orchestra.runtime.foreground import ForegroundRun
 from orchestra.runtime.lifeline import Lifeline
@@ -76,10 +77,13 @@ def run(
         raise UsageError("run needs a command, e.g. `orchestra run --with db -- pytest`")
     _refuse_unknown_option(ctx, command[0])
     options = load_options(ctx, file, env, app_root)
+    names = split_names(with_services)
+    if not names and not config_exists(options):
+        # honcho's and foreman's `run` need no Procfile: the .env and the environment will do
+        raise typer.Exit(_run_alone(_without_config(command, options), timeout))
     with recording() as inputs:
         spec = load_spec(options)
     foreground = _foreground(spec, command, options)
-    names = split_names(with_services)
     if not names:
         raise typer.Exit(_run_alone(foreground, timeout))
     raise typer.Exit(_run_with(spec, names, foreground, options, inputs, no_deps=no_deps,
@@ -106,6 +110,15 @@ def _refuse_unknown_option(ctx: typer.Context, first: str) -> None:
     suffix = f" (did you mean {hint[0]}?)" if hint else ""
     raise UsageError(f"run: no such option {first}{suffix}; a command that starts with '-' "
                      "goes after `--`")
+
+
+def _without_config(command: list[str], options: LoadOptions) -> ForegroundCommand:
+    folder = options.app_root or options.cwd
+    env_files, problems = project_env_files(options, folder)
+    if problems:
+        raise ConfigError(problems)
+    return ForegroundCommand(tuple(command), folder,
+                             {**options.environ, **merge_env_files(env_files)})
 
 
 def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> ForegroundCommand:

@@ -58,6 +58,17 @@ def discover(options: LoadOptions) -> Path:
                                         "(name one with -f FILE)")
 
 
+def config_exists(options: LoadOptions) -> bool:
+    """Whether there is a config to load: `-f` names one (missing or not: loading says so),
+    or one is found where `discover` looks."""
+    if options.file is not None:
+        return True
+    try:
+        return discover(options).exists()
+    except ConfigError:
+        return False
+
+
 def _procfile_from_env_files(options: LoadOptions, base: Path) -> str | None:
     paths = [base / ".env"] if options.env_files is None else [
         base / p for p in options.env_files]   # an absolute p stays itself
