@@ -156,8 +156,9 @@ def execute(invocation: Invocation) -> int:
     from dataclasses import replace
 
     from orchestra.output.options import color_wanted
-    from orchestra.runtime.run import run_plan
+    from orchestra.runtime.run import output_stream, run_plan
 
     output = replace(invocation.output,
-                     color=color_wanted(sys.stdout.isatty(), os.environ, invocation.no_color))
+                     color=color_wanted(output_stream(invocation.settings).isatty(), os.environ,
+                                        invocation.no_color))
     return run_plan(invocation.plan, output, invocation.settings, dict(os.environ))

@@ -21,17 +21,22 @@ class Cli:
         self._started: list[Orchestra] = []
 
     def start(self, *args: str, env: Mapping[str, str] | None = None,
-              cwd: Path | None = None) -> Orchestra:
+              cwd: Path | None = None, merge_stderr: bool | None = None) -> Orchestra:
+        """`merge_stderr` None: merged for `run --with`, whose service and system lines go to
+        stderr (the command's stdout stays its own), so a test reads them in order with it."""
+        if merge_stderr is None:
+            merge_stderr = "run" in args and any(a.startswith("--with") for a in args)
         orch = Orchestra([PY, "-m", "orchestra", *args],
                          self.project.root if cwd is None else cwd,
-                         self.project.env({**self.base_env, **(env or {})}))
+                         self.project.env({**self.base_env, **(env or {})}),
+                         merge_stderr=merge_stderr)
         self._started.append(orch)
         return orch
 
     def run(self, *args: str, timeout: float = 20.0, env: Mapping[str, str] | None = None,
-            cwd: Path | None = None) -> Result:
+            cwd: Path | None = None, merge_stderr: bool | None = None) -> Result:
         """Run `orchestra ARGS` to its end (at most `timeout` seconds)."""
-        return self.start(*args, env=env, cwd=cwd).wait(timeout)
+        return self.start(*args, env=env, cwd=cwd, merge_stderr=merge_stderr).wait(timeout)
 
     def close(self) -> None:
         for orch in self._started:

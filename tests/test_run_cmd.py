@@ -86,7 +86,7 @@ def test_run_needs_no_config_file(project: Project, cli: Cli) -> None:
     result = cli.run("run", "sh", "-c", 'echo "$FROM_DOTENV"; exit 4')
     assert result.rc == 4, result.dump()
     assert result.out == b"yes\n", result.dump()
-    with_services = cli.run("run", "--with", "db", "--", "true")
+    with_services = cli.run("run", "--with", "db", "--", "true", merge_stderr=False)
     assert with_services.rc == 2 and b"no orchestra.yaml" in with_services.err, \
         with_services.dump()
 
@@ -128,7 +128,7 @@ def test_an_unknown_run_option_is_a_usage_error_and_starts_nothing(
         project: Project, cli: Cli, tmp_path: Path, args: list[str], message: bytes) -> None:
     started = tmp_path / "started"
     project.procfile(f"web: touch {started}\n")
-    result = cli.run("run", *args)
+    result = cli.run("run", *args, merge_stderr=False)
     assert result.rc == 2, result.dump()
     assert message in result.err, result.dump()
     assert not started.exists() and b"started pid" not in result.out, result.dump()
@@ -426,6 +426,21 @@ def test_a_command_ignoring_the_signal_is_killed_one_timeout_later(
     nothing_left(project)
 
 
+def test_run_with_keeps_the_commands_stdout_its_own(project: Project, cli: Cli) -> None:
+    """Service and system lines go to stderr: `run --with db -- pg_dump > dump.sql` works."""
+    project.yaml({"svc": {"command": py("import time; print('svc up', flush=True); "
+                                        "time.sleep(60)"),
+                          "readiness": {"log": "svc up"}}})
+    payload = bytes(range(256)) * 64
+    result = cli.run("run", *TEXT, "--with", "svc", "--", *py(
+        f"import sys; sys.stdout.buffer.write({payload!r})"), merge_stderr=False)
+    assert result.rc == 0, result.dump()
+    assert result.out == payload, result.dump()
+    err = result.err.decode()
+    assert "svc    | svc up" in err and "system | command exited rc=0" in err, result.dump()
+    nothing_left(project)
+
+
 def test_signal_before_the_services_are_ready_means_no_command(
         project: Project, cli: Cli, tmp_path: Path) -> None:
     created = tmp_path / "created"
@@ -487,11 +502,10 @@ def test_command_reads_orchestras_stdin(project: Project, with_services: bool) -
     proc = subprocess.run([PY, "-m", "orchestra", "run", *TEXT, *with_args, "--", "cat"],
                           input=b"line one\nline two\n", capture_output=True, timeout=20,
                           cwd=project.root, env=project.env(LINE_AT_ONCE))
-    lines = proc.stdout.decode().splitlines()
     assert proc.returncode == 0, proc
-    assert "line one" in lines and "line two" in lines, proc
+    assert proc.stdout == b"line one\nline two\n", proc   # the command's stdout is its own
     if with_services:
-        assert "reader | reader got ''" in lines, proc
+        assert "reader | reader got ''" in proc.stderr.decode().splitlines(), proc
     nothing_left(project)
 
 

@@ -52,7 +52,8 @@ def run(
         help="The command and its arguments (after `--` if they start with '-').")] = None,
     with_services: Annotated[str | None, typer.Option(
         "--with", help="Start these services (comma-separated) and wait until they are ready "
-                       "before running the command.")] = None,
+                       "before running the command. Their lines go to stderr; the "
+                       "command's stdout stays its own.")] = None,
     no_deps: Annotated[bool, typer.Option(
         "--no-deps", help="With --with: do not start the services' dependencies.")] = False,
     quiet_services: Annotated[bool, typer.Option(

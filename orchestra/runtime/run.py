@@ -8,6 +8,7 @@ import resource
 import stat
 import sys
 from collections.abc import Mapping
+from typing import TextIO
 
 from orchestra.output.mux import Multiplexer
 from orchestra.output.options import OutputOptions
@@ -47,15 +48,23 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
             orchestrator.on_output_broken()
 
     sys.stdout.flush()
+    sys.stderr.flush()
     names = ["system", *(i.name for i in plan.instances)]
-    mux = Multiplexer(sys.stdout.fileno(), names, output, schedule=loop.call_soon,
+    mux = Multiplexer(output_stream(settings).fileno(), names, output, schedule=loop.call_soon,
                       on_broken=broken)
     orchestrator = Orchestrator(plan, mux, settings, environ)
-    _notice_reader_gone(loop, mux)
+    _notice_reader_gone(loop, mux, output_stream(settings).fileno())
     return await orchestrator.run()
 
 
-def _notice_reader_gone(loop: asyncio.AbstractEventLoop, mux: Multiplexer) -> None:
+def output_stream(settings: RunSettings) -> TextIO:
+    """Where service and system lines go: stdout, but stderr for `run --with`, whose command's
+    stdout must stay its own (`run --with db -- pg_dump > dump.sql`), as `docker compose run`
+    keeps its own messages on stderr."""
+    return sys.stderr if settings.foreground is not None else sys.stdout
+
+
+def _notice_reader_gone(loop: asyncio.AbstractEventLoop, mux: Multiplexer, fd: int) -> None:
     """`orchestra up | head -3` must end when head does, even if the services print nothing
     more: the kernel flags the write end of a pipe whose reader closed (EPOLLERR, which the
     loop reports as readable), so that is watched rather than waiting for a write to fail."""

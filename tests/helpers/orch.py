@@ -171,21 +171,23 @@ class Orchestra:
     """A running `orchestra up` in a session of its own; threads collect stdout and stderr."""
 
     def __init__(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str],
-                 pass_fds: Sequence[int] = ()) -> None:
+                 pass_fds: Sequence[int] = (), merge_stderr: bool = False) -> None:
+        """`merge_stderr`: stderr into the same pipe as stdout, in the order written."""
         self.proc = subprocess.Popen(
             list(argv), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-            pass_fds=tuple(pass_fds))
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
+            start_new_session=True, pass_fds=tuple(pass_fds))
         self._out = bytearray()
         self._err = bytearray()
         self._cond = threading.Condition()
-        assert self.proc.stdout is not None and self.proc.stderr is not None
+        assert self.proc.stdout is not None
         self._threads = [
             threading.Thread(target=self._pump, args=(self.proc.stdout.fileno(), self._out),
-                             daemon=True),
-            threading.Thread(target=self._pump, args=(self.proc.stderr.fileno(), self._err),
-                             daemon=True),
-        ]
+                             daemon=True)]
+        if self.proc.stderr is not None:
+            self._threads.append(threading.Thread(
+                target=self._pump, args=(self.proc.stderr.fileno(), self._err), daemon=True))
         for t in self._threads:
             t.start()
 
