@@ -78,6 +78,10 @@ def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> P
     for name in order:
         service = spec.service(name)
         count = _count(service, selection.formation)
+        if service.instances and count > 1 + len(service.instances):
+            raise UsageError(f"{name}: {count} instances asked for, but its settings use "
+                             "${PORT} or ${PS}, which are resolved for its "
+                             f"{service.replicas} replicas; set `replicas: {count}`")
         type_index = spec.names().index(name)
         for number in range(1, count + 1):
             instances.append(_instance(spec, service, number, count, type_index, base))
@@ -164,6 +168,8 @@ def _instance(spec: Spec, service: Service, number: int, count: int, type_index:
               base: int | None) -> Instance:
     procfile = spec.kind is SourceKind.PROCFILE
     name = f"{service.name}.{number}" if procfile or count > 1 else service.name
+    if number > 1 and service.instances:
+        service = service.instances[number - 2]   # its own ${PORT} and ${PS}
     if service.port is not None:
         port: int | None = service.port + number - 1
     elif base is not None:

@@ -494,7 +494,7 @@ def _defs(name: str) -> dict[str, Any]:
 
 # schema property -> the model field it ends up in
 SERVICE_FIELDS = {"command": "argv", "args": "argv", "env_file": "env"}
-NOT_FROM_SCHEMA = {"name", "shell", "run_dir", "secret_keys", "location"}
+NOT_FROM_SCHEMA = {"name", "shell", "run_dir", "secret_keys", "location", "instances"}
 
 
 def test_service_schema_and_dataclass_agree() -> None:

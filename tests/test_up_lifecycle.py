@@ -122,6 +122,25 @@ def test_yaml_replicas_names_and_environment(project: Project) -> None:
     assert len(widths) == 1, f"names are not padded to one width:\n{result.text}"
 
 
+def test_each_replica_interpolates_its_own_port_and_name(project: Project) -> None:
+    """`${PORT}` and `${PS}` in orchestra.yaml are each instance's own, in every field."""
+    report = ("import os, sys; print(sys.argv[1], sys.argv[2], os.environ['URL'], "
+              "os.environ['PORT'], os.environ['PS'])")
+    project.yaml({"web": {"command": [PY, "-c", report, "${PORT}", "${PS}"],
+                          "env": {"URL": "http://127.0.0.1:${PORT}/"},
+                          "replicas": 3, "port": 18300}})
+    for run in ("compiling", "compiled"):   # the second run starts from the stored plan
+        result = project.run(*TEXT)
+        assert result.rc == 0, result.dump()
+        for n in (1, 2, 3):
+            port = 18300 + n - 1
+            assert result.of(f"web.{n}") == [
+                f"{port} web.{n} http://127.0.0.1:{port}/ {port} web.{n}"], (run, result.dump())
+    beyond = project.run(*TEXT, "-c", "web=4")
+    assert beyond.rc == 2, beyond.dump()
+    assert b"set `replicas: 4`" in beyond.err, beyond.dump()
+
+
 def test_procfile_formation_ports_and_names(project: Project) -> None:
     report = f"{shlex.quote(PY)} -c {shlex.quote(ENV_REPORT)}"
     project.procfile(f"web: {report}\nworker: {report}\nclock: {report}\n")

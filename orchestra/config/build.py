@@ -8,6 +8,7 @@ service sees its own `PORT`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -229,25 +230,56 @@ def env_file_values(data: dict[str, object], root: Path, project_files: Sequence
 
 
 def interpolate_document(data: dict[str, object], file_values: Mapping[str, str],
-                         environ: Mapping[str, str], problems: Collector) -> dict[str, object]:
+                         environ: Mapping[str, str], problems: Collector,
+                         ) -> tuple[dict[str, object], dict[str, list[object]]]:
     """`${VAR}` in every string of the project `env` and of each service, before the schema
     sees them, so `stop_timeout: ${T:-5s}` is checked as the duration it becomes. Each
-    service sees its own `PORT`, `ORCHESTRA_SERVICE` and `PS`."""
+    service sees its own `PORT`, `ORCHESTRA_SERVICE` and `PS`.
+
+    Returns the document as instance 1 sees it, and, for a service with replicas whose
+    settings use `${PORT}` or `${PS}`, its data as instances 2, 3, … see it.
+    """
     lookup = {**environ, **file_values}
     result = dict(data)
     if "env" in data:
         result["env"] = interpolate_tree(data["env"], ("env",), lookup, problems)
     services = data.get("services")
+    variants: dict[str, list[object]] = {}
     if isinstance(services, dict):
         interpolated = {}
         for name, raw in services.items():
-            service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.1"}
-            if isinstance(raw, dict) and isinstance(raw.get("port"), int):
-                service_lookup["PORT"] = str(raw["port"])
-            value = interpolate_tree(raw, ("services", name), service_lookup, problems)
-            interpolated[name] = _numbers_from_variables(raw, value)
+            interpolated[name] = _interpolate_service(name, raw, 1, lookup, problems)
+            replicas = _lookup(interpolated[name], ("replicas",))
+            if isinstance(replicas, int) and 2 <= replicas <= MAX_REPLICAS:
+                quiet = Collector(problems.source)   # instance 1 reported the problems
+                second = _interpolate_service(name, raw, 2, lookup, quiet)
+                if _differs_by_instance(second, interpolated[name]):
+                    variants[name] = [second] + [
+                        _interpolate_service(name, raw, n, lookup, quiet)
+                        for n in range(3, replicas + 1)]
         result["services"] = interpolated
-    return result
+    return result, variants
+
+
+#: As the schema's `replicas` maximum.
+MAX_REPLICAS = 10000
+
+
+def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[str, str],
+                         problems: Collector) -> object:
+    service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.{number}"}
+    if isinstance(raw, dict) and isinstance(raw.get("port"), int):
+        service_lookup["PORT"] = str(raw["port"] + number - 1)
+    value = interpolate_tree(raw, ("services", name), service_lookup, problems)
+    return _numbers_from_variables(raw, value)
+
+
+def _differs_by_instance(second: object, first: object) -> bool:
+    """Whether instance 2's data differs from instance 1's other than in `port` itself."""
+    if isinstance(second, dict) and isinstance(first, dict):
+        return {k: v for k, v in second.items() if k != "port"} != \
+            {k: v for k, v in first.items() if k != "port"}
+    return second != first
 
 
 #: Keys whose value is a number; `port: ${WEB_PORT:-8000}` gives one through a string.
@@ -285,12 +317,14 @@ def _lookup(data: object, keys: tuple[str, ...]) -> object:
     return data
 
 
-def build_yaml(document: Document, file: Path,
-               file_values: Mapping[str, str]) -> tuple[Spec, list[Problem]]:
+def build_yaml(document: Document, file: Path, file_values: Mapping[str, str],
+               variants: Mapping[str, Sequence[object]] | None = None,
+               ) -> tuple[Spec, list[Problem]]:
     """Build the model from interpolated, schema-valid data; returns the problems too.
 
     The spec holds every service that built without a problem, so that the checks can still
-    look at those and the user sees every problem of the file in one run.
+    look at those and the user sees every problem of the file in one run. `variants`: the
+    data of instances 2, 3, … of services whose settings differ by instance.
     """
     data = document.data
     assert isinstance(data, dict)  # the schema guarantees a mapping
@@ -305,7 +339,28 @@ def build_yaml(document: Document, file: Path,
     declared = data.get("services")
     for name, raw in (declared.items() if isinstance(declared, dict) else ()):
         service = builder.build(name, raw or {}, ("services", name))
+        if service is not None and variants and name in variants:
+            service = _with_instances(service, variants[name], builder)
         if service is not None:
             services.append(service)
     spec = Spec(file, SourceKind.YAML, root, tuple(services), frozen_env(base_env), secrets)
     return spec, problems.problems
+
+
+def _with_instances(service: Service, variants: Sequence[object],
+                    builder: ServiceBuilder) -> Service | None:
+    """`service` with its instances 2, 3, … built from their own data; a problem only one of
+    them has (`readiness: {tcp: ${PORT}}` past 65535) is reported once."""
+    path = ("services", service.name)
+    built = []
+    for raw in variants:
+        before = len(builder.problems.problems)
+        instance = builder.build(service.name, raw if isinstance(raw, dict) else {}, path)
+        seen = {(p.field, p.message) for p in builder.problems.problems[:before]}
+        new = builder.problems.problems[before:]
+        del builder.problems.problems[before:]
+        builder.problems.problems.extend(p for p in new if (p.field, p.message) not in seen)
+        if instance is None:
+            return None
+        built.append(instance)
+    return dataclasses.replace(service, instances=tuple(built))

@@ -144,8 +144,8 @@ def _load_yaml(path: Path, folder: Path,
         env_files, env_problems = project_env_files(options, folder)
         early.problems.extend(env_problems)
     file_values = env_file_values(data, path.resolve().parent, env_files, early)
-    checked = (interpolate_document(data, file_values, options.environ, early)
-               if isinstance(document.data, dict) else document.data)
+    checked, variants = (interpolate_document(data, file_values, options.environ, early)
+                         if isinstance(document.data, dict) else (document.data, {}))
     problems = [*early.problems, *validate(checked, document.source, str(path))]
     services = _mapping(_mapping(checked).get("services"))
     declared = tuple(services)
@@ -155,7 +155,7 @@ def _load_yaml(path: Path, folder: Path,
     kept = {**_mapping(checked),
             "services": {k: v for k, v in services.items() if k not in broken}}
     spec, built_problems = build_yaml(Document(kept, document.source), path.resolve(),
-                                      file_values)
+                                      file_values, variants)
     return spec, declared, [*problems, *built_problems]
 
 

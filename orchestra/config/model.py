@@ -145,6 +145,9 @@ class Service:
     port: int | None = None
     disabled: bool = False
     location: Location = field(default_factory=lambda: Location("<unknown>"))
+    # Instances 2..replicas when the service's settings use ${PORT} or ${PS}, which have
+    # another value in each instance (empty: every instance is this service as it is).
+    instances: tuple[Service, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
