@@ -27,8 +27,9 @@ print("dependent started", flush=True)
 """
 
 
-def up(project: Project, path: Path, *args: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    return project.run("-f", str(path), *TEXT, *args, timeout=timeout)
+def up(project: Project, path: Path, *args: str, timeout: float = 20.0,  # type: ignore[no-untyped-def]
+       env: dict[str, str] | None = None):
+    return project.run("-f", str(path), *TEXT, *args, timeout=timeout, env=env)
 
 
 def line_at(result, pattern: str) -> int:  # type: ignore[no-untyped-def]
@@ -223,6 +224,26 @@ def test_notify_readiness(project: Project, tmp_path: Path) -> None:
     ready = line_at(result, r"^system +\| svc: ready: notify ")
     assert status < ready < line_at(result, r"^system +\| app: started"), result.dump()
     assert re.search(r"^system +\| svc: status: serving$", result.text, re.M), result.dump()
+
+
+def test_notify_works_under_a_runtime_dir_too_long_for_a_socket(project: Project,
+                                                                tmp_path: Path) -> None:
+    runtime = tmp_path / ("r" * 60) / ("u" * 60)
+    runtime.mkdir(parents=True, mode=0o700)
+    service = code("""
+        import socket
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+        time.sleep(30)
+    """)
+    path = project.yaml({
+        "svc": {"command": service, "readiness": {"notify": True, "start_period": "10s"}},
+        "app": {"command": code("print('app ran')"),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path, "--exit-code-from", "app", env={"XDG_RUNTIME_DIR": str(runtime)})
+    assert result.rc == 0, result.dump()
+    assert re.search(r"^system +\| svc: ready: notify ", result.text, re.M), result.dump()
 
 
 def test_notify_datagram_from_outside_the_group_is_ignored(project: Project,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import shlex
 import signal
 from collections.abc import Mapping
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # imported where used: most runs need neither
 __all__ = ["Orchestrator", "RunSettings"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+#: The longest folder a notify socket's directory may be made in (sun_path: 107 bytes).
+MAX_SOCKET_BASE = 64
 EXIT_CODE_PRECEDENCE = ("exit-code-from", "failure", "command", "signal", "output")
 
 
@@ -69,9 +72,11 @@ class Orchestrator:
         if self._runtime_dir is None:
             import tempfile
 
-            base = self.environ.get("XDG_RUNTIME_DIR") or None
-            if base is not None and not Path(base).is_dir():
-                base = None
+            # A socket path holds at most 107 bytes: the first folder short enough for
+            # "/orchestra-XXXXXXXX/notify-NNNN.sock" to fit in it.
+            candidates = (self.environ.get("XDG_RUNTIME_DIR"), tempfile.gettempdir(), "/tmp")
+            base = next((c for c in candidates if c and len(os.fsencode(c)) <= MAX_SOCKET_BASE
+                         and Path(c).is_dir()), None)
             self._runtime_dir = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
         return self._runtime_dir / f"notify-{next(self._socket_numbers)}.sock"
 
