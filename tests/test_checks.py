@@ -147,6 +147,28 @@ def test_every_problem_of_a_file_in_one_run(tmp_path: Path) -> None:
     ]
 
 
+def test_a_service_with_its_own_problem_still_has_its_dependencies_checked(
+        tmp_path: Path) -> None:
+    found = problems(tmp_path, """\
+        services:
+          db: {command: x}
+          web:
+            command: y
+            stop_signal: BOGUS
+            depends_on: [dbb]
+          api:
+            command: z
+            port: 0
+            depends_on: {cache: {condition: started}}
+        """)
+    assert [(p.location.line, p.field, p.message.split(" (")[0]) for p in found] == [
+        (5, "services.web.stop_signal", "invalid signal 'BOGUS'"),
+        (6, "services.web.depends_on", "unknown service 'dbb'"),
+        (9, "services.api.port", "port 0 is out of range 1-65535"),
+        (10, "services.api.depends_on", "unknown service 'cache'"),
+    ]
+
+
 def test_a_valid_spec_has_no_problems(tmp_path: Path) -> None:
     (tmp_path / "orchestra.yaml").write_text(textwrap.dedent("""\
         services:

@@ -12,7 +12,7 @@ from collections.abc import Collection
 
 from orchestra.config.inputs import note
 from orchestra.config.model import Condition, RestartMode, Service, SourceKind, Spec
-from orchestra.errors import Problem
+from orchestra.errors import Location, Problem
 
 #: The pseudo-service orchestra's own lines come from (`system | web: started pid=…`). A
 #: Procfile's instances are `system.1`, so only a YAML service can take the name itself.
@@ -52,11 +52,7 @@ def _dependency_problems(service: Service, names: set[str], built: set[str],
             problems.append(Problem(where, _field(service, "depends_on"),
                                     f"service '{service.name}' depends on itself"))
         elif dep.service not in names:
-            others = sorted(names - {service.name})
-            hint = difflib.get_close_matches(dep.service, others, n=1)
-            suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
-            problems.append(Problem(where, _field(service, "depends_on"),
-                                    f"unknown service '{dep.service}'{suffix}"))
+            problems.append(unknown_dependency(service.name, dep.service, names, where))
         elif (dep.service in built and spec.service(dep.service).disabled
               and not service.disabled):
             problems.append(Problem(where, _field(service, "depends_on"),
@@ -84,6 +80,15 @@ def _port_problems(service: Service) -> list[Problem]:
     return [Problem(service.location, _field(service, "replicas"),
                     f"{service.replicas} instances from port {service.port} would need ports up "
                     f"to {service.port + service.replicas - 1} (the last is {MAX_PORT})")]
+
+
+def unknown_dependency(name: str, dependency: str, names: Collection[str],
+                       where: Location) -> Problem:
+    """`depends_on` names a service the file does not declare (with a did-you-mean)."""
+    others = sorted(set(names) - {name})
+    hint = difflib.get_close_matches(dependency, others, n=1)
+    suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
+    return Problem(where, f"services.{name}.depends_on", f"unknown service '{dependency}'{suffix}")
 
 
 def _directory_problems(service: Service) -> list[Problem]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestra.config.build import build_yaml, env_file_values, interpolate_document
-from orchestra.config.checks import check_spec
+from orchestra.config.checks import check_spec, unknown_dependency
 from orchestra.config.collector import Collector
 from orchestra.config.envfiles import (
     EnvFile,
@@ -146,17 +146,40 @@ def _load_yaml(path: Path, folder: Path,
     file_values = env_file_values(data, path.resolve().parent, env_files, early)
     checked, variants = (interpolate_document(data, file_values, options.environ, early)
                          if isinstance(document.data, dict) else (document.data, {}))
-    problems = [*early.problems, *validate(checked, document.source, str(path))]
+    # A value whose interpolation failed stays as written; what the schema then says about
+    # that same field would only repeat the problem.
+    reported = {p.field for p in early.problems}
+    schema_problems = validate(checked, document.source, str(path))
+    problems = [*early.problems, *(p for p in schema_problems if p.field not in reported)]
     services = _mapping(_mapping(checked).get("services"))
     declared = tuple(services)
-    broken = {_service_of(p, declared) for p in problems}
+    # An env file's problem (no field) does not stop the config from being checked.
+    broken = {_service_of(p, declared) for p in [*early.problems, *schema_problems]
+              if p.field}
     if None in broken:
         raise ConfigError(sorted(problems, key=_position))
     kept = {**_mapping(checked),
             "services": {k: v for k, v in services.items() if k not in broken}}
     spec, built_problems = build_yaml(Document(kept, document.source), path.resolve(),
                                       file_values, variants)
-    return spec, declared, [*problems, *built_problems]
+    # A service left out for a problem of its own still gets its dependencies checked by name.
+    built = set(spec.names())
+    dangling = [unknown_dependency(name, dependency, declared,
+                                   document.source.locate(("services", name, "depends_on", key)))
+                for name in declared if name not in built
+                for key, dependency in _dependency_names(services.get(name))
+                if dependency not in declared]
+    return spec, declared, [*problems, *built_problems, *dangling]
+
+
+def _dependency_names(raw: object) -> list[tuple[str | int, str]]:
+    """(where, name) of each dependency in a service's raw `depends_on`, either form."""
+    deps = raw.get("depends_on") if isinstance(raw, dict) else None
+    if isinstance(deps, list):
+        return [(i, d) for i, d in enumerate(deps) if isinstance(d, str)]
+    if isinstance(deps, dict):
+        return [(k, k) for k in deps if isinstance(k, str)]
+    return []
 
 
 def _service_of(problem: Problem, declared: Sequence[str]) -> str | None:
