@@ -72,6 +72,13 @@ def test_check_named_file_and_env(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (0, "valid: 1 service (web)\n")
 
 
+@pytest.mark.parametrize("name", ["Dev.YAML", "dev.Yml"])
+def test_a_yaml_file_is_yaml_whatever_the_case_of_its_suffix(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("services:\n  web: {command: x}\n")
+    result = orchestra(tmp_path, "check", "-f", name)
+    assert (result.returncode, result.stdout) == (0, "valid: 1 service (web)\n"), result
+
+
 def test_broken_file_lists_every_problem(tmp_path: Path) -> None:
     (tmp_path / "orchestra.yaml").write_text(
         "services:\n  web:\n    comand: x\n  db:\n    command: y\n    restart: sometimes\n"

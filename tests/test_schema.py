@@ -261,6 +261,12 @@ BAD: list[tuple[str, int, str, str]] = [
         "replicas 0 is out of range 1-10000",
     ),
     (
+        "services: {}\n",
+        1,
+        "services",
+        "name at least one service (there is nothing to run)",
+    ),
+    (
         "services:\n  web:\n    port: 70000\n",
         3,
         "services.web.port",

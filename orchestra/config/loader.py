@@ -82,7 +82,7 @@ def _procfile_from_env_files(options: LoadOptions, base: Path) -> str | None:
 
 
 def is_yaml(path: Path) -> bool:
-    return path.suffix in (".yaml", ".yml")
+    return path.suffix.lower() in (".yaml", ".yml")
 
 
 def project_env_files(options: LoadOptions,

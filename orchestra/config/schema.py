@@ -208,6 +208,10 @@ def _other(kind: str, error: Any, path: Path) -> str:
         return f"{_label(path)} must not be empty"
     if kind == "minItems":
         return f"{_label(path)} must not be an empty list"
+    if kind == "minProperties":
+        if path == ("services",):
+            return "name at least one service (there is nothing to run)"
+        return f"{_label(path)} must not be empty"
     if kind == "uniqueItems":
         repeated = next((v for i, v in enumerate(value) if v in value[:i]), value)
         return f"{_show(repeated)} is listed more than once"
