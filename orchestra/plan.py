@@ -80,8 +80,8 @@ def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> P
         count = _count(service, selection.formation)
         if service.instances and count > 1 + len(service.instances):
             raise UsageError(f"{name}: {count} instances asked for, but its settings use "
-                             "${PORT} or ${PS}, which are resolved for its "
-                             f"{service.replicas} replicas; set `replicas: {count}`")
+                             "${PORT} or ${PS}, resolved when orchestra.yaml is read for at "
+                             f"most {1 + len(service.instances)}; set `replicas: {count}`")
         type_index = spec.names().index(name)
         for number in range(1, count + 1):
             instances.append(_instance(spec, service, number, count, type_index, base))

@@ -91,6 +91,19 @@ def test_run_needs_no_config_file(project: Project, cli: Cli) -> None:
         with_services.dump()
 
 
+@pytest.mark.parametrize("config", [True, False])
+def test_run_tells_the_command_where_it_runs(project: Project, cli: Cli, config: bool) -> None:
+    (project.root / "sub").mkdir()
+    if config:
+        (project.root / "sub" / "Procfile").write_text("web: true\n")
+    result = cli.run("-d", "sub", "run", "--", "sh", "-c", 'echo "$PWD"; pwd',
+                     env={"PWD": str(project.root)})
+    assert result.rc == 0, result.dump()
+    where = str((project.root / "sub").resolve())
+    assert [str(Path(line).resolve()) for line in result.out.decode().split()] == [where] * 2, \
+        result.dump()
+
+
 def test_run_with_a_procfile_entry_name_runs_that_command(project: Project, cli: Cli) -> None:
     (project.root / ".env").write_text("GREETING=hello\n")
     project.procfile("""\

@@ -141,6 +141,18 @@ def test_each_replica_interpolates_its_own_port_and_name(project: Project) -> No
     assert b"set `replicas: 4`" in beyond.err, beyond.dump()
 
 
+def test_formation_and_a_port_from_a_variable_interpolate_per_instance(project: Project) -> None:
+    project.yaml({"web": {"command": [PY, "-c", "import sys; print(*sys.argv[1:])",
+                                      "${PORT}", "${PS}"],
+                          "port": "${WEB_PORT:-18400}"}})
+    result = project.run(*TEXT, "-c", "web=2")
+    assert result.rc == 0, result.dump()
+    assert result.of("web.1") == ["18400 web.1"] and result.of("web.2") == ["18401 web.2"], \
+        result.dump()
+    beyond = project.run(*TEXT, "-c", "web=3")
+    assert beyond.rc == 2 and b"set `replicas: 3`" in beyond.err, beyond.dump()
+
+
 def test_procfile_formation_ports_and_names(project: Project) -> None:
     report = f"{shlex.quote(PY)} -c {shlex.quote(ENV_REPORT)}"
     project.procfile(f"web: {report}\nworker: {report}\nclock: {report}\n")

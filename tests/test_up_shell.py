@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import subprocess
 
 import pytest
 from helpers.orch import PY, Project
@@ -81,3 +82,28 @@ def test_script_without_shebang_is_run_by_the_shell(project: Project, command: s
     result = project.run(*TEXT)
     assert result.rc == 0, result.dump()
     assert any(line.startswith("job ran: ./job") for line in result.of("web.1")), result.dump()
+
+
+def test_the_program_found_is_the_one_the_shell_would_run(project: Project) -> None:
+    """First executable file on PATH, even a script without `#!` (which exec itself would
+    pass over for the next one)."""
+    first, second = project.root / "first", project.root / "second"
+    for folder, text in ((first, "echo from first\n"), (second, "#!/bin/sh\necho from second\n")):
+        folder.mkdir()
+        (folder / "tool").write_text(text)
+        (folder / "tool").chmod(0o755)
+    project.yaml({"svc": {"command": "tool",
+                          "env": {"PATH": f"{first}:{second}:{os.environ['PATH']}"}}})
+    result = project.run(*TEXT)
+    assert result.rc == 0, result.dump()
+    assert result.of("svc") == ["from first"], result.dump()
+
+
+def test_a_builtin_that_is_also_a_program_is_the_shells(project: Project) -> None:
+    """dash's echo prints `-e hi`; /bin/echo would print `hi`."""
+    project.procfile("web: echo -e hi\n")
+    shell_says = subprocess.run(["/bin/sh", "-c", "echo -e hi"], capture_output=True,
+                                text=True, check=True).stdout.splitlines()
+    result = project.run(*TEXT)
+    assert result.rc == 0, result.dump()
+    assert result.of("web.1") == shell_says, result.dump()

@@ -118,8 +118,8 @@ def _without_config(command: list[str], options: LoadOptions) -> ForegroundComma
     env_files, problems = project_env_files(options, folder)
     if problems:
         raise ConfigError(problems)
-    return ForegroundCommand(tuple(command), folder,
-                             {**options.environ, **merge_env_files(env_files)})
+    return ForegroundCommand(tuple(command), folder, {
+        **options.environ, **merge_env_files(env_files), "PWD": str(folder.absolute())})
 
 
 def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> ForegroundCommand:
@@ -130,8 +130,8 @@ def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> Foregro
         instance = plan.instances[0]
         return ForegroundCommand(instance.service.argv, instance.service.run_dir,
                                  {**options.environ, **instance.env})
-    cwd = options.app_root or Path.cwd()
-    return ForegroundCommand(tuple(command), cwd, base_env)
+    cwd = (options.app_root or Path.cwd()).absolute()
+    return ForegroundCommand(tuple(command), cwd, {**base_env, "PWD": str(cwd)})
 
 
 def _run_alone(foreground: ForegroundCommand, timeout: float | None) -> int:

@@ -8,6 +8,7 @@ service sees its own `PORT`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -249,8 +250,9 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
         interpolated = {}
         for name, raw in services.items():
             interpolated[name] = _interpolate_service(name, raw, 1, lookup, problems)
-            replicas = _lookup(interpolated[name], ("replicas",))
-            if isinstance(replicas, int) and 2 <= replicas <= MAX_REPLICAS:
+            replicas = _mapping_get(interpolated[name], "replicas", 1)
+            if isinstance(replicas, int) and 1 <= replicas <= MAX_REPLICAS:
+                # instance 2 is computed even for one replica: `-c web=2` may ask for it
                 quiet = Collector(problems.source)   # instance 1 reported the problems
                 second = _interpolate_service(name, raw, 2, lookup, quiet)
                 if _differs_by_instance(second, interpolated[name]):
@@ -265,11 +267,20 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
 MAX_REPLICAS = 10000
 
 
+def _mapping_get(data: object, key: str, default: object) -> object:
+    return data.get(key, default) if isinstance(data, dict) else None
+
+
 def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[str, str],
                          problems: Collector) -> object:
     service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.{number}"}
-    if isinstance(raw, dict) and isinstance(raw.get("port"), int):
-        service_lookup["PORT"] = str(raw["port"] + number - 1)
+    port = raw.get("port") if isinstance(raw, dict) else None
+    if isinstance(port, str):   # `port: ${WEB_PORT:-8000}`
+        with contextlib.suppress(InterpolationError):
+            port = interpolate(port, lookup).strip()
+        port = int(port) if isinstance(port, str) and port.isdigit() else None
+    if isinstance(port, int) and not isinstance(port, bool):
+        service_lookup["PORT"] = str(port + number - 1)
     value = interpolate_tree(raw, ("services", name), service_lookup, problems)
     return _numbers_from_variables(raw, value)
 
@@ -289,7 +300,7 @@ _NUMBER_KEYS = (("port",), ("replicas",), ("restart", "max_restarts"),
 _DURATION_KEYS = (("stop_timeout",), ("restart", "backoff"),
                   *((check, key) for check in ("readiness", "liveness")
                     for key in ("interval", "timeout", "start_period")))
-_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
 
 
 def _numbers_from_variables(raw: object, value: object) -> object:

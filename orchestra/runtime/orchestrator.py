@@ -250,7 +250,12 @@ class Orchestrator:
         self.stop(f"received {name}")
 
     def on_output_broken(self) -> None:
-        """orchestra's stdout went away (EPIPE): stop everything, exit non-zero."""
+        """orchestra's output went away (EPIPE, or its pipe's reader closed): stop everything
+        and exit non-zero — unless a `run --with` command runs or is to run: its output is its
+        own (a `| grep -q` that quits early is its business, as without orchestra), so the
+        service lines are just no longer shown and the command decides the exit code."""
+        if self.settings.foreground is not None:
+            return
         self._record("output", 1)
         self.stop("output closed")
 

@@ -68,7 +68,6 @@ def _notice_reader_gone(loop: asyncio.AbstractEventLoop, mux: Multiplexer, fd: i
     """`orchestra up | head -3` must end when head does, even if the services print nothing
     more: the kernel flags the write end of a pipe whose reader closed (EPOLLERR, which the
     loop reports as readable), so that is watched rather than waiting for a write to fail."""
-    fd = sys.stdout.fileno()
     try:
         if not stat.S_ISFIFO(os.fstat(fd).st_mode):
             return

@@ -74,13 +74,16 @@ class Child:
 #: A shell string made only of these characters has no expansion, quoting, redirection or
 #: control flow: the shell would only split it at spaces and run the program it names.
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_./:,@%+=")
-#: First words that mean something else to the shell than a program of that name: builtins
-#: with no program behind them and the reserved words. (`echo`, `test`, `kill`… exist as
-#: programs too, and `exec echo` runs the program, so they need no shell.)
-_BUILTINS = frozenset({".", ":", "alias", "bg", "break", "cd", "command", "continue", "eval",
-                       "exec", "exit", "export", "fc", "fg", "getopts", "hash", "jobs", "local",
-                       "read", "readonly", "return", "set", "shift", "times", "trap", "type",
-                       "ulimit", "umask", "unalias", "unset", "wait",
+#: First words that mean something else to the shell than the program of that name: its
+#: builtins (dash's, and bash's where /bin/sh is bash; `echo -e` differs from /bin/echo's)
+#: and the reserved words. Such a string runs under the shell, as written.
+_BUILTINS = frozenset({".", ":", "[", "alias", "bg", "break", "cd", "chdir", "command",
+                       "continue", "echo", "eval", "exec", "exit", "export", "false", "fc",
+                       "fg", "getopts", "hash", "jobs", "kill", "local", "printf", "pwd", "read",
+                       "readonly", "return", "set", "shift", "test", "times", "trap", "true",
+                       "type", "ulimit", "umask", "unalias", "unset", "wait",
+                       "builtin", "declare", "disown", "let", "popd", "pushd", "shopt", "source",
+                       "typeset",
                        "case", "do", "done", "elif", "else", "esac", "fi", "for", "if", "in",
                        "then", "until", "while"})
 #: The environment names a POSIX shell passes on; it silently drops any other.
@@ -122,12 +125,32 @@ def _exec_plain_command(argv: Sequence[str]) -> list[str]:
     return [argv[0], argv[1], "exec " + argv[2]]
 
 
+def _find_program(word: str, cwd: Path, path: str) -> str | None:
+    """The file the shell would run for `word`: the first executable regular file on `path`
+    (relative entries, and a word with a '/', taken from `cwd`), as a path; None if none.
+    Found here rather than by exec's own search, which would pass over a script without
+    `#!` that the shell would run."""
+    folders = [""] if "/" in word else path.split(":")
+    for folder in folders:
+        candidate = os.path.join(folder, word) if folder else word
+        full = candidate if os.path.isabs(candidate) else os.path.join(cwd, candidate)
+        if os.path.isfile(full) and os.access(full, os.X_OK):
+            return full
+    return None
+
+
 def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int | None,
-           stdout: int | None, stderr: int | None) -> subprocess.Popen[bytes]:
-    """The one Popen call: own process group, no inherited fds, default SIGPIPE/SIGXFSZ."""
+           stdout: int | None, stderr: int | None,
+           argv0: str | None = None) -> subprocess.Popen[bytes]:
+    """The one Popen call: own process group, no inherited fds, default SIGPIPE/SIGXFSZ.
+    `argv0`: the program's own name for itself when `argv[0]` is the path it was found at."""
+    args = list(argv)
+    executable = None
+    if argv0 is not None:
+        executable, args[0] = args[0], argv0
     return subprocess.Popen(
-        list(argv), cwd=cwd, env=dict(env), process_group=0, close_fds=True,
-        restore_signals=True, stdin=stdin, stdout=stdout, stderr=stderr)
+        args, executable=executable, cwd=cwd, env=dict(env), process_group=0,
+        close_fds=True, restore_signals=True, stdin=stdin, stdout=stdout, stderr=stderr)
 
 
 def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int | None = None,
@@ -147,10 +170,11 @@ def _start_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, st
     a directory that is not usable), the shell runs it after all, so the error, its exit code
     and the ENOEXEC fallback are the shell's own."""
     words = plain_words(argv) if "PATH" in env else None   # the shell has its own default
-    if words is not None:
+    program = words and _find_program(words[0], cwd, env["PATH"])
+    if words and program:
         with contextlib.suppress(OSError):
-            return _popen(words, cwd, _as_shell_passes_it(env), stdin=stdin, stdout=stdout,
-                          stderr=stderr)
+            return _popen([program, *words[1:]], cwd, _as_shell_passes_it(env), stdin=stdin,
+                          stdout=stdout, stderr=stderr, argv0=words[0])
     return _start(_exec_plain_command(argv), cwd, env, stdin=stdin, stdout=stdout,
                   stderr=stderr)
 
