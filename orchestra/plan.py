@@ -12,11 +12,10 @@ import graphlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from orchestra.config.model import Service, SourceKind, Spec, frozen_env
+from orchestra.config.model import PORT_STEP, Service, SourceKind, Spec, frozen_env
 from orchestra.errors import UsageError
 
 DEFAULT_BASE_PORT = 5000
-PORT_STEP = 100
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,16 @@ def test_formation_and_a_port_from_a_variable_interpolate_per_instance(project: 
     assert beyond.rc == 2 and b"set `replicas: 3`" in beyond.err, beyond.dump()
 
 
+def test_port_flag_gives_yaml_interpolation_the_ports_the_processes_get(project: Project) -> None:
+    echo = [PY, "-c", "import os, sys; print(sys.argv[1], os.environ['PORT'])", "${PORT}"]
+    project.yaml({"db": {"command": echo}, "web": {"command": echo, "replicas": 2}})
+    result = project.run(*TEXT, "-p", "7000")
+    assert result.rc == 0, result.dump()
+    assert result.of("db") == ["7000 7000"], result.dump()
+    assert result.of("web.1") == ["7100 7100"] and result.of("web.2") == ["7101 7101"], \
+        result.dump()
+
+
 def test_procfile_formation_ports_and_names(project: Project) -> None:
     report = f"{shlex.quote(PY)} -c {shlex.quote(ENV_REPORT)}"
     project.procfile(f"web: {report}\nworker: {report}\nclock: {report}\n")

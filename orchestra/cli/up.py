@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -73,7 +74,7 @@ def up(
 
     check_timeout(timeout)
     check_port(port)
-    options = load_options(ctx, file, env, app_root)
+    options = replace(load_options(ctx, file, env, app_root), base_port=port)
     with recording() as inputs:
         spec = load_spec(options)
     if exit_code_from is not None and exit_code_from not in spec.names():

@@ -23,6 +23,7 @@ from orchestra.config.inputs import note
 from orchestra.config.interpolate import InterpolationError, interpolate
 from orchestra.config.model import (
     CONDITION_ALIASES,
+    PORT_STEP,
     SHELL,
     Condition,
     Dependency,
@@ -231,14 +232,16 @@ def env_file_values(data: dict[str, object], root: Path, project_files: Sequence
 
 
 def interpolate_document(data: dict[str, object], file_values: Mapping[str, str],
-                         environ: Mapping[str, str], problems: Collector,
+                         environ: Mapping[str, str], problems: Collector, *,
+                         base_port: int | None = None,
                          ) -> tuple[dict[str, object], dict[str, list[object]]]:
     """`${VAR}` in every string of the project `env` and of each service, before the schema
     sees them, so `stop_timeout: ${T:-5s}` is checked as the duration it becomes. Each
     service sees its own `PORT`, `ORCHESTRA_SERVICE` and `PS`.
 
     Returns the document as instance 1 sees it, and, for a service with replicas whose
-    settings use `${PORT}` or `${PS}`, its data as instances 2, 3, … see it.
+    settings use `${PORT}` or `${PS}`, its data as instances 2, 3, … see it. `base_port`
+    (`-p`) gives `PORT` to services without `port:` by the foreman rule, as the plan does.
     """
     lookup = {**environ, **file_values}
     result = dict(data)
@@ -248,17 +251,21 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
     variants: dict[str, list[object]] = {}
     if isinstance(services, dict):
         interpolated = {}
-        for name, raw in services.items():
-            interpolated[name] = _interpolate_service(name, raw, 1, lookup, problems)
+        for index, (name, raw) in enumerate(services.items()):
+            base = None if base_port is None else base_port + PORT_STEP * index
+
+            def each(number: int, into: Collector, name: str = name, raw: object = raw,
+                     base: int | None = base) -> object:
+                return _interpolate_service(name, raw, number, lookup, into, base)
+
+            interpolated[name] = each(1, problems)
             replicas = _mapping_get(interpolated[name], "replicas", 1)
             if isinstance(replicas, int) and 1 <= replicas <= MAX_REPLICAS:
                 # instance 2 is computed even for one replica: `-c web=2` may ask for it
                 quiet = Collector(problems.source)   # instance 1 reported the problems
-                second = _interpolate_service(name, raw, 2, lookup, quiet)
+                second = each(2, quiet)
                 if _differs_by_instance(second, interpolated[name]):
-                    variants[name] = [second] + [
-                        _interpolate_service(name, raw, n, lookup, quiet)
-                        for n in range(3, replicas + 1)]
+                    variants[name] = [second, *(each(n, quiet) for n in range(3, replicas + 1))]
         result["services"] = interpolated
     return result, variants
 
@@ -272,14 +279,16 @@ def _mapping_get(data: object, key: str, default: object) -> object:
 
 
 def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[str, str],
-                         problems: Collector) -> object:
+                         problems: Collector, base: int | None) -> object:
     service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.{number}"}
     port = raw.get("port") if isinstance(raw, dict) else None
     if isinstance(port, str):   # `port: ${WEB_PORT:-8000}`
         with contextlib.suppress(InterpolationError):
             port = interpolate(port, lookup).strip()
         port = int(port) if isinstance(port, str) and port.isdigit() else None
-    if isinstance(port, int) and not isinstance(port, bool):
+    if not isinstance(port, int) or isinstance(port, bool):
+        port = base      # -p's rule for this service, or nothing to say
+    if port is not None:
         service_lookup["PORT"] = str(port + number - 1)
     value = interpolate_tree(raw, ("services", name), service_lookup, problems)
     return _numbers_from_variables(raw, value)

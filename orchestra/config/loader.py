@@ -39,6 +39,7 @@ class LoadOptions:
     app_root: Path | None = None                 # -d/--app-root
     cwd: Path = field(default_factory=Path.cwd)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    base_port: int | None = None                 # -p/--port: `${PORT}` where `port:` is unset
 
 
 def discover(options: LoadOptions) -> Path:
@@ -144,7 +145,8 @@ def _load_yaml(path: Path, folder: Path,
         env_files, env_problems = project_env_files(options, folder)
         early.problems.extend(env_problems)
     file_values = env_file_values(data, path.resolve().parent, env_files, early)
-    checked, variants = (interpolate_document(data, file_values, options.environ, early)
+    checked, variants = (interpolate_document(data, file_values, options.environ, early,
+                                              base_port=options.base_port)
                          if isinstance(document.data, dict) else (document.data, {}))
     # A value whose interpolation failed stays as written; what the schema then says about
     # that same field would only repeat the problem.

@@ -19,6 +19,8 @@ from orchestra.errors import Location
 #: String commands, Procfile lines and string exec checks run as [SHELL, "-c", string].
 SHELL = "/bin/sh"
 DEFAULT_STOP_TIMEOUT = 10.0
+#: foreman's rule: each process type's ports start 100 above the previous type's.
+PORT_STEP = 100
 DEFAULT_NAMESPACE = "default"
 
 
