@@ -301,6 +301,15 @@ def test_bad_document(text: str, line: int, field: str, fragment: str) -> None:
     assert matching[0].location.line == line, matching[0]
 
 
+@pytest.mark.parametrize(("text", "only"), [
+    ("service:\n  web: {command: x}\n", "unknown key 'service' (did you mean 'services'?)"),
+    ("services:\n  web:\n    command: x\n    liveness: {notify: true}\n",
+     "notify is a readiness check only (liveness takes tcp, http, exec or log)"),
+])
+def test_one_mistake_is_one_message(text: str, only: str) -> None:
+    assert [p.message for p in check(text)] == [only]
+
+
 def test_unknown_key_points_at_the_key_column() -> None:
     (problem,) = check("services:\n  web: {command: x, comand: y}\n")
     assert problem.location == Location("orchestra.yaml", 2, 21)

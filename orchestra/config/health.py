@@ -28,8 +28,6 @@ def build_check(value: object, path: PathKey, problems: Collector) -> Check | No
         return None
     kind = CheckKind(kinds[0])
     fields = _check_target(kind, value[kind.value], (*path, kind.value), problems)
-    if fields is None:
-        return None
     timing: dict[str, float] = {}
     for key in ("interval", "timeout", "start_period"):
         if key in value:
@@ -38,6 +36,8 @@ def build_check(value: object, path: PathKey, problems: Collector) -> Check | No
                 problems.add((*path, key), f"{key} must be greater than 0")
             elif parsed is not None:
                 timing[key] = parsed
+    if fields is None:
+        return None
     retries = value.get("retries")
     return Check(kind=kind, retries=retries if isinstance(retries, int) else None,
                  **fields, **timing)  # type: ignore[arg-type]

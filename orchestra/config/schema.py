@@ -60,11 +60,30 @@ def validate(data: object, source: SourceMap, file: str) -> list[Problem]:
             if place not in best or rank < best[place][0]:
                 best[place] = (rank, message)
     problems = []
-    for (path, at_key), (_, message) in best.items():
+    for (path, at_key), (_, message) in _one_message_per_mistake(best).items():
         found = source.locate_key(path) if at_key else source.locate(path)
         problems.append(Problem(Location(file, found.line, found.column), dotted(path), message))
     problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0, p.field, p.message))
     return problems
+
+
+def _one_message_per_mistake(
+        best: dict[tuple[Path, bool], tuple[int, str]]) -> dict[tuple[Path, bool], tuple[int, str]]:
+    """One typo is one message: `service:` gives "unknown key 'service' (did you mean
+    'services'?)" without also "missing required key 'services'", and a block whose one wrong
+    key is named ("notify is a readiness check only") is not also said to have no check."""
+    said = {path: message for (path, _), (_, message) in best.items()}
+    kept = {}
+    for (path, at_key), (rank, message) in best.items():
+        if message.startswith("missing required key '") and message.count("'") == 2:
+            wanted = message.split("'")[1]
+            if any(p[:-1] == path and f"did you mean '{wanted}'" in m for p, m in said.items()):
+                continue
+        if message.endswith("(got none)") and any(
+                len(p) > len(path) and p[:len(path)] == path for p in said):
+            continue
+        kept[(path, at_key)] = (rank, message)
+    return kept
 
 
 # --- explaining one jsonschema error ---------------------------------------------------------
