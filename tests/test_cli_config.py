@@ -79,6 +79,19 @@ def test_a_yaml_file_is_yaml_whatever_the_case_of_its_suffix(tmp_path: Path, nam
     assert (result.returncode, result.stdout) == (0, "valid: 1 service (web)\n"), result
 
 
+def test_config_shows_what_each_replica_has_of_its_own(tmp_path: Path) -> None:
+    (tmp_path / "orchestra.yaml").write_text(
+        "services:\n  web:\n    command: 'echo ${PS}'\n    port: 8300\n    replicas: 2\n"
+        "    readiness: {tcp: '${PORT}'}\n")
+    result = orchestra(tmp_path, "config", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    web = json.loads(result.stdout)["services"]["web"]
+    assert web["argv"][-1] == "echo web.1" and web["readiness"]["port"] == 8300
+    second = web["instances"]["web.2"]
+    assert second["argv"][-1] == "echo web.2" and second["readiness"]["port"] == 8301
+    assert set(second) == {"argv", "readiness"}, second
+
+
 def test_broken_file_lists_every_problem(tmp_path: Path) -> None:
     (tmp_path / "orchestra.yaml").write_text(
         "services:\n  web:\n    comand: x\n  db:\n    command: y\n    restart: sometimes\n"

@@ -32,6 +32,16 @@ def _check(check: Check | None) -> dict[str, object] | None:
 
 
 def _service(service: Service, show_env: bool) -> dict[str, object]:
+    data = _settings(service, show_env)
+    if service.instances:
+        # what instances 2, 3, … have of their own (their ${PORT} and ${PS})
+        data["instances"] = {f"{service.name}.{n}": {
+            key: value for key, value in _settings(instance, show_env).items()
+            if value != data[key]} for n, instance in enumerate(service.instances, start=2)}
+    return data
+
+
+def _settings(service: Service, show_env: bool) -> dict[str, object]:
     env = {key: value if show_env or key not in service.secret_keys else MASK
            for key, value in sorted(service.env.items())}
     return {
