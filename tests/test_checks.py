@@ -169,6 +169,23 @@ def test_a_service_with_its_own_problem_still_has_its_dependencies_checked(
     ]
 
 
+def test_every_problem_of_one_service_in_one_run(tmp_path: Path) -> None:
+    """An interpolation, a schema and two build problems, and a dependency: all five."""
+    found = problems(tmp_path, """\
+        services:
+          db: {command: x}
+          web:
+            command: "echo ${NOPE}"
+            stop_signal: BOGUS
+            port: 0
+            restart: {policy: always, backoff: banana}
+            depends_on: [dbb]
+        """)
+    assert [(p.location.line, p.field) for p in found] == [
+        (4, "services.web.command"), (5, "services.web.stop_signal"), (6, "services.web.port"),
+        (7, "services.web.restart.backoff"), (8, "services.web.depends_on")], found
+
+
 def test_a_valid_spec_has_no_problems(tmp_path: Path) -> None:
     (tmp_path / "orchestra.yaml").write_text(textwrap.dedent("""\
         services:

@@ -7,6 +7,7 @@ frozen `Spec` or raises one `ConfigError` listing every problem found (DESIGN §
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,13 @@ def _load_yaml(path: Path, folder: Path,
             "services": {k: v for k, v in services.items() if k not in broken}}
     spec, built_problems = build_yaml(Document(kept, document.source), path.resolve(),
                                       file_values, variants)
+    # The services left out are built too, without their wrong settings, for the problems of
+    # the others (the spec of that build is not used: the checks across services see only
+    # what is sound, so a setting taken out cannot cause a problem somewhere else).
+    rest = _without_wrong_settings(services, [*early.problems, *schema_problems], declared)
+    _, rest_problems = build_yaml(Document({**_mapping(checked), "services": rest},
+                                           document.source), path.resolve(), file_values)
+    built_problems.extend(rest_problems)
     # A service left out for a problem of its own still gets its dependencies checked by name.
     built = set(spec.names())
     dangling = [unknown_dependency(name, dependency, declared,
@@ -172,6 +180,29 @@ def _load_yaml(path: Path, folder: Path,
                 for key, dependency in _dependency_names(services.get(name))
                 if dependency not in declared]
     return spec, declared, [*problems, *built_problems, *dangling]
+
+
+def _without_wrong_settings(services: Mapping[str, object], problems: Sequence[Problem],
+                            declared: Sequence[str]) -> dict[str, object]:
+    """Each service with a problem, minus the settings the problems are in; a service that is
+    wrong as a whole (not a mapping, a bad name) is left out."""
+    wrong: dict[str, set[str]] = {}
+    for problem in problems:
+        name = _service_of(problem, declared)
+        if name is not None:
+            below = problem.field[len(f"services.{name}"):].lstrip(".")
+            wrong.setdefault(name, set()).add(re.split(r"[.\[]", below, maxsplit=1)[0])
+    rest: dict[str, object] = {}
+    for name, keys in wrong.items():
+        raw = services.get(name)
+        if "" in keys or not isinstance(raw, dict):
+            continue
+        kept = {key: value for key, value in raw.items() if key not in keys}
+        if "command" not in kept or "args" in keys:
+            # not inferred here: a misspelt `comand` would read as no command at all
+            kept = {k: v for k, v in kept.items() if k != "args"} | {"command": ":"}
+        rest[name] = kept
+    return rest
 
 
 def _dependency_names(raw: object) -> list[tuple[str | int, str]]:
