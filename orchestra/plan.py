@@ -77,10 +77,10 @@ def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> P
     for name in order:
         service = spec.service(name)
         count = _count(service, selection.formation)
-        if service.instances and count > 1 + len(service.instances):
+        if service.instances and count > service.replicas:
             raise UsageError(f"{name}: {count} instances asked for, but its settings use "
-                             "${PORT} or ${PS}, resolved when orchestra.yaml is read for at "
-                             f"most {1 + len(service.instances)}; set `replicas: {count}`")
+                             "${PORT} or ${PS}, resolved when orchestra.yaml is read for its "
+                             f"{service.replicas} (`replicas`); set `replicas: {count}`")
         type_index = spec.names().index(name)
         for number in range(1, count + 1):
             instances.append(_instance(spec, service, number, count, type_index, base))
@@ -157,7 +157,7 @@ def _base_port(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> 
     text = (spec.env.get("PORT") or environ.get("PORT", "")).strip()
     if not text:
         return DEFAULT_BASE_PORT
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise UsageError(f"PORT={text!r} from {source} is not a port (1-65535); it is the "
                          "base port of the Procfile's processes (or use -p/--port)")
     return int(text)
@@ -197,7 +197,7 @@ def parse_formation(text: str) -> dict[str, int]:
     formation: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, count = part.partition("=")
-        if not sep or not name.strip() or not count.strip().isdigit():
+        if not sep or not name.strip() or not (count.isascii() and count.strip().isdigit()):
             raise UsageError(f"invalid formation '{part}' (expected NAME=COUNT, e.g. web=2)")
         if int(count) > MAX_INSTANCES:
             raise UsageError(f"invalid formation '{part}': at most {MAX_INSTANCES} instances")

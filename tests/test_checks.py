@@ -186,6 +186,16 @@ def test_every_problem_of_one_service_in_one_run(tmp_path: Path) -> None:
         (7, "services.web.restart.backoff"), (8, "services.web.depends_on")], found
 
 
+def test_each_replicas_own_directory_is_checked(tmp_path: Path) -> None:
+    (tmp_path / "w.1").mkdir()
+    found = problems(tmp_path, """\
+        services:
+          w: {command: pwd, dir: "${PS}", replicas: 2}
+        """)
+    assert [p.message for p in found] == [
+        f"directory '{tmp_path.resolve() / 'w.2'}' does not exist"], found
+
+
 def test_a_valid_spec_has_no_problems(tmp_path: Path) -> None:
     (tmp_path / "orchestra.yaml").write_text(textwrap.dedent("""\
         services:

@@ -141,16 +141,27 @@ def test_each_replica_interpolates_its_own_port_and_name(project: Project) -> No
     assert b"set `replicas: 4`" in beyond.err, beyond.dump()
 
 
-def test_formation_and_a_port_from_a_variable_interpolate_per_instance(project: Project) -> None:
+def test_a_port_from_a_variable_interpolates_per_instance(project: Project) -> None:
     project.yaml({"web": {"command": [PY, "-c", "import sys; print(*sys.argv[1:])",
                                       "${PORT}", "${PS}"],
-                          "port": "${WEB_PORT:-18400}"}})
-    result = project.run(*TEXT, "-c", "web=2")
+                          "port": "${WEB_PORT:-18400}", "replicas": 2}})
+    result = project.run(*TEXT)
     assert result.rc == 0, result.dump()
     assert result.of("web.1") == ["18400 web.1"] and result.of("web.2") == ["18401 web.2"], \
         result.dump()
     beyond = project.run(*TEXT, "-c", "web=3")
     assert beyond.rc == 2 and b"set `replicas: 3`" in beyond.err, beyond.dump()
+
+
+def test_one_replica_is_checked_as_one_instance(project: Project) -> None:
+    """Its instance 2 would need port 65536, but there is no instance 2 (and -c may not make
+    one, since its settings depend on the instance)."""
+    project.yaml({"web": {"command": "echo ${PS}", "port": 65535,
+                          "readiness": {"tcp": "${PORT}", "start_period": "1s"}}})
+    result = project.run(*TEXT, "--abort-on-exit")
+    assert result.rc == 0 and result.of("web") == ["web.1"], result.dump()
+    more = project.run(*TEXT, "-c", "web=2")
+    assert more.rc == 2 and b"set `replicas: 2`" in more.err, more.dump()
 
 
 def test_port_flag_gives_yaml_interpolation_the_ports_the_processes_get(project: Project) -> None:

@@ -285,7 +285,7 @@ def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[st
     if isinstance(port, str):   # `port: ${WEB_PORT:-8000}`
         with contextlib.suppress(InterpolationError):
             port = interpolate(port, lookup).strip()
-        port = int(port) if isinstance(port, str) and port.isdigit() else None
+        port = int(port) if isinstance(port, str) and port.isascii() and port.isdigit() else None
     if not isinstance(port, int) or isinstance(port, bool):
         port = base      # -p's rule for this service, or nothing to say
     if port is not None:
@@ -322,7 +322,7 @@ def _numbers_from_variables(raw: object, value: object) -> object:
         before, after = written.get(keys[-1]), holder.get(keys[-1])
         if not (isinstance(before, str) and "${" in before and isinstance(after, str)):
             continue
-        if keys in _NUMBER_KEYS and after.strip().isdigit():
+        if keys in _NUMBER_KEYS and after.strip().isascii() and after.strip().isdigit():
             holder[keys[-1]] = int(after)
         elif keys in _DURATION_KEYS and _PLAIN_NUMBER.fullmatch(after.strip()):
             holder[keys[-1]] = float(after)
@@ -372,6 +372,14 @@ def _with_instances(service: Service, variants: Sequence[object],
     """`service` with its instances 2, 3, … built from their own data; a problem only one of
     them has (`readiness: {tcp: ${PORT}}` past 65535) is reported once."""
     path = ("services", service.name)
+    if service.replicas == 1:
+        # Instance 2 was made only to learn that the settings differ by instance (so that
+        # `-c web=2` can be refused); it never runs, and its problems are not the file's.
+        quiet = ServiceBuilder(builder.root, builder.base_env, builder.base_secrets,
+                               Collector(builder.problems.source))
+        first = variants[0]
+        second = quiet.build(service.name, first if isinstance(first, dict) else {}, path)
+        return dataclasses.replace(service, instances=(second or service,))
     built = []
     for raw in variants:
         before = len(builder.problems.problems)

@@ -30,6 +30,8 @@ def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
     for service in spec.services:
         problems.extend(_dependency_problems(service, names, built, spec))
         problems.extend(_directory_problems(service))
+        for instance in service.instances[:service.replicas - 1]:   # `dir: ${PS}`
+            problems.extend(p for p in _directory_problems(instance) if p not in problems)
         problems.extend(_port_problems(service))
         if service.name == RESERVED and spec.kind is SourceKind.YAML:
             problems.append(Problem(service.location, f"services.{RESERVED}",

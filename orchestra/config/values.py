@@ -52,7 +52,7 @@ def parse_signal(value: object) -> int:
             return value
     elif isinstance(value, str):
         text = value.strip().upper()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             return parse_signal(int(text))
         name = text if text.startswith("SIG") else "SIG" + text
         if name in signal.Signals.__members__:
@@ -62,7 +62,7 @@ def parse_signal(value: object) -> int:
 
 
 def parse_port(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
         return value

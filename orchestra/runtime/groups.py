@@ -55,7 +55,7 @@ def _read_groups() -> dict[int, list[int]]:
     """
     groups: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+        if not (entry.isascii() and entry.isdigit()):
             continue
         try:
             fd = os.open(f"/proc/{entry}/stat", os.O_RDONLY)

@@ -70,7 +70,7 @@ async def _http(url: str) -> Attempt:
     finally:
         writer.close()
     fields = status_line.split(None, 2)
-    if len(fields) < 2 or not fields[1].isdigit():
+    if len(fields) < 2 or not (fields[1].isascii() and fields[1].isdigit()):
         return False, "not an HTTP answer"
     status = int(fields[1])
     return 200 <= status < 400, f"answered {status}"
