@@ -466,6 +466,15 @@ def test_a_check_that_would_poll_without_pause_is_an_error(tmp_path: Path, key: 
         (4, f"services.web.readiness.{key}", f"{key} must be greater than 0")], found
 
 
+@pytest.mark.parametrize("digits", ["²", "٣٣"])
+def test_only_ascii_digits_make_a_number(tmp_path: Path, digits: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        service(tmp_path, "command: x\nport: ${WEB_PORT:-8000}\nreplicas: ${N:-2}\n",
+                environ={"WEB_PORT": digits, "N": digits})
+    fields = {p.field for p in caught.value.problems}
+    assert fields == {"services.web.port", "services.web.replicas"}, caught.value.problems
+
+
 def test_a_number_written_as_a_literal_string_is_still_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         service(tmp_path, 'command: x\nport: "8000"\n')

@@ -169,6 +169,7 @@ def test_port_rule(project: Project, cli: Cli, args: tuple[str, ...], env: dict[
 @pytest.mark.parametrize(("env", "dotenv", "message"), [
     ({"PORT": "abc"}, None, b"PORT='abc' from the environment is not a port"),
     ({"PORT": "0"}, None, b"PORT='0' from the environment is not a port"),
+    ({"PORT": "\u00b2"}, None, b"from the environment is not a port"),
     ({}, "PORT=99999\n", b"PORT='99999' from the .env files is not a port"),
 ])
 def test_a_base_port_that_is_not_a_port_is_an_error(project: Project, cli: Cli,
