@@ -301,6 +301,16 @@ def test_exit_code_from(project: Project, cli: Cli, code: int) -> None:
     nothing_left(project)
 
 
+@pytest.mark.parametrize("args", [("-c", "w=0"), ("forever",)])
+def test_exit_code_from_a_service_this_run_does_not_start_is_a_usage_error(
+        project: Project, cli: Cli, args: tuple[str, ...]) -> None:
+    project.yaml({"forever": {"command": py(FOREVER)}, "w": {"command": py("print(1)")}})
+    result = cli.run("up", *TEXT, "--exit-code-from", "w", *args)
+    assert result.rc == 2, result.dump()
+    assert b"'w' is not among the services this run starts" in result.err, result.dump()
+    assert result.out == b"", result.dump()
+
+
 def test_exit_code_from_unknown_service_is_a_usage_error(project: Project, cli: Cli) -> None:
     project.yaml({"forever": {"command": py(FOREVER)}})
     result = cli.run("up", *TEXT, "--exit-code-from", "nope")

@@ -83,6 +83,11 @@ def up(
                           formation=parse_formation(formation) if formation else {},
                           base_port=port)
     plan = make_plan(spec, selection, options.environ)
+    if exit_code_from is not None and not any(i.service.name == exit_code_from
+                                              for i in plan.instances):
+        # it would never end, so neither would orchestra
+        raise UsageError(f"--exit-code-from: '{exit_code_from}' is not among the services "
+                         "this run starts (not selected, disabled, or 0 instances)")
     out = output_options(no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
                          output=output, max_line=max_line,
                          quiet=instance_names(plan, split_names(quiet)))
