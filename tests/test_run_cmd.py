@@ -538,7 +538,7 @@ def test_github_actions_annotates_a_failing_service_in_run(project: Project, cli
                      env={"GITHUB_ACTIONS": "true"})
     assert result.rc == 3, result.dump()
     assert not created.exists(), result.dump()
-    error = result.index(r"^::error title=orchestra: bad failed::")
+    error = result.index(r"^::error title=orchestra%3A bad failed::")
     group = result.index(r"^::group::bad: last lines$")
     end = result.index(r"^::endgroup::$")
     assert error < group < end, result.dump()
@@ -553,10 +553,27 @@ def test_github_actions_annotation_says_why_a_check_failed(project: Project, cli
                           "readiness": {"tcp": port, "interval": "100ms", "retries": 1}}})
     result = cli.run("up", *TEXT, env={"GITHUB_ACTIONS": "true"})
     assert result.rc == 1, result.dump()
-    assert re.search(rf"^::error title=orchestra: web failed::web: not ready: tcp 127\.0\.0\.1:"
+    assert re.search(rf"^::error title=orchestra%3A web failed::web: not ready: tcp 127\.0\.0\.1:"
                      rf"{port}: connection refused \(attempt 2\); gave up after 2 attempts",
                      result.text, re.M), result.dump()
     assert "::group::" not in result.text, f"a group with no lines: {result.dump()}"
+    nothing_left(project)
+
+
+def test_github_actions_annotates_a_skipped_service_and_a_command_not_run(
+        project: Project, cli: Cli) -> None:
+    project.yaml({"db": {"command": py("print('bye')"),
+                         "readiness": {"tcp": free_port(), "interval": "100ms"}},
+                  "web": {"command": py(FOREVER),
+                          "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.run("up", *TEXT, env={"GITHUB_ACTIONS": "true"})
+    assert up.rc == 1, up.dump()
+    assert re.search(r"^::error title=orchestra%3A web failed::web: skipped: dependency 'db' "
+                     r"exited \(needed: ready\)$", up.text, re.M), up.dump()
+    run = cli.run("run", *TEXT, "--with", "db", "--", "true", env={"GITHUB_ACTIONS": "true"})
+    assert run.rc == 1, run.dump()
+    assert re.search(r"^::error title=orchestra%3A command not run::not running the command: "
+                     r"db ended \(exited rc=0\) before it was ready$", run.text, re.M), run.dump()
     nothing_left(project)
 
 
@@ -565,7 +582,7 @@ def test_github_actions_annotates_a_failing_service_in_up(project: Project, cli:
                   "bad": {"command": [PY, "-c", FAILING]}})
     result = cli.run("up", *TEXT, env={"GITHUB_ACTIONS": "true"})
     assert result.rc == 3, result.dump()
-    assert re.search(r"^::error title=orchestra: bad failed::bad: exited rc=3$",
+    assert re.search(r"^::error title=orchestra%3A bad failed::bad: exited rc=3$",
                      result.text, re.M), result.dump()
     group = result.index(r"^::group::bad: last lines$")
     end = result.index(r"^::endgroup::$")

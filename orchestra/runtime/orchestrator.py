@@ -148,6 +148,8 @@ class Orchestrator:
                 self.stop(reason)
             self.mux.system(f"not running the command: {reason}", event="command-skipped",
                             reason=reason)
+            if self.settings.github:
+                self._annotate("orchestra: command not run", f"not running the command: {reason}")
             return
         self._foreground = ForegroundRun(command, self._stop_timeout(None), self._lifeline)
         self.mux.system("all services ready; running " + shlex.join(command.argv),
@@ -206,6 +208,7 @@ class Orchestrator:
             self.stop(f"{runner.name} failed")
         elif runner.state is State.SKIPPED and not self.stopping:
             # its dependency ended without meeting the condition: the stack cannot come up
+            self._report_failure(runner)
             self._record("failure", 1)
             self.stop(f"{runner.name} skipped")
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
@@ -219,17 +222,24 @@ class Orchestrator:
         if self._tails is None:
             return
         if self.settings.github:
-            # a workflow command's message is one line: %, CR and LF are escaped
-            reason = (runner.failure or "failed").replace("%", "%25").replace(
-                "\r", "%0D").replace("\n", "%0A")
-            self.mux.raw(f"::error title=orchestra: {runner.name} failed::{runner.name}: {reason}")
+            self._annotate(f"orchestra: {runner.name} failed",
+                           f"{runner.name}: {runner.failure or 'failed'}")
             lines = self._tails.lines(runner.name)
             if lines:
                 self.mux.raw(f"::group::{runner.name}: last lines")
                 self.mux.replay(runner.name, lines)
                 self.mux.raw("::endgroup::")
-        elif self.settings.show_tails:
+        elif self.settings.show_tails and runner.state is not State.SKIPPED:
             self._tails.show([runner.name])
+
+    def _annotate(self, title: str, message: str) -> None:
+        """A GitHub `::error::` workflow command: one line, its parts escaped as GitHub's own
+        toolkit escapes them (%, CR, LF everywhere; also : and , in the title property)."""
+        def escape(text: str, *, prop: bool = False) -> str:
+            text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+        self.mux.raw(f"::error title={escape(title, prop=True)}::{escape(message)}")
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1

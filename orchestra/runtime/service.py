@@ -137,7 +137,8 @@ class ServiceRunner:
         try:
             blocker = await self._await_dependencies()
             if blocker is not None:
-                self._transition(State.SKIPPED, f"skipped: {blocker}", reason=blocker)
+                self.failure = f"skipped: {blocker}"
+                self._transition(State.SKIPPED, self.failure, reason=blocker)
             else:
                 await self._run_with_restarts()
         except Exception as exc:  # a bug must not leave shutdown waiting for this runner
