@@ -92,6 +92,17 @@ def test_config_shows_what_each_replica_has_of_its_own(tmp_path: Path) -> None:
     assert set(second) == {"argv", "readiness"}, second
 
 
+def test_check_and_config_take_up_s_base_port(tmp_path: Path) -> None:
+    """A file that relies on `up -p` for ${PORT} checks with the same -p."""
+    (tmp_path / "orchestra.yaml").write_text(
+        "services:\n  web: {command: [echo, '${PORT}'], replicas: 2}\n")
+    assert orchestra(tmp_path, "check").returncode == 2
+    assert orchestra(tmp_path, "check", "-p", "7000").returncode == 0
+    shown = json.loads(orchestra(tmp_path, "config", "-p", "7000", "--format", "json").stdout)
+    web = shown["services"]["web"]
+    assert web["argv"] == ["echo", "7000"] and web["instances"]["web.2"]["argv"] == ["echo", "7001"]
+
+
 def test_broken_file_lists_every_problem(tmp_path: Path) -> None:
     (tmp_path / "orchestra.yaml").write_text(
         "services:\n  web:\n    comand: x\n  db:\n    command: y\n    restart: sometimes\n"

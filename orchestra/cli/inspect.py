@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import Annotated
 
 import typer
 
 from orchestra import __version__
-from orchestra.cli.options import AppRootOption, EnvOption, FileOption, load_options
+from orchestra.cli.options import (
+    AppRootOption,
+    EnvOption,
+    FileOption,
+    PortOption,
+    check_port,
+    load_options,
+)
 from orchestra.config.loader import load_spec
 from orchestra.config.model import SourceKind
 from orchestra.errors import UsageError
 
 
 def check(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
-          app_root: AppRootOption = None) -> None:
+          app_root: AppRootOption = None, port: PortOption = None) -> None:
     """Validate the config and report every problem (exit 2), or summarise it (exit 0)."""
-    spec = load_spec(load_options(ctx, file, env, app_root))
+    check_port(port)
+    spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
     names = ", ".join(spec.names())
     if spec.kind is SourceKind.PROCFILE:
         typer.echo(f"Valid procfile detected ({names})", err=True)
@@ -30,6 +39,7 @@ def config(
     file: FileOption = None,
     env: EnvOption = None,
     app_root: AppRootOption = None,
+    port: PortOption = None,
     output_format: Annotated[str, typer.Option(
         "--format", help="Output format: yaml or json.")] = "yaml",
     show_env: Annotated[bool, typer.Option(
@@ -41,7 +51,8 @@ def config(
 
     if output_format not in ("yaml", "json"):
         raise UsageError(f"invalid --format '{output_format}' (expected yaml or json)")
-    spec = load_spec(load_options(ctx, file, env, app_root))
+    check_port(port)
+    spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
     sys.stdout.write(render_spec(spec, output_format, show_env=show_env))
 
 

@@ -31,6 +31,9 @@ AppRootOption = Annotated[Path | None, typer.Option(
     "-d", "--app-root", "--root",
     help="Directory services run in (foreman's --root); relative -f and -e paths, the default "
          "Procfile/orchestra.yaml and .env are found there.")]
+PortOption = Annotated[int | None, typer.Option(
+    "-p", "--port", help="Base port: PORT = base + 100 × service index + instance − 1 "
+                         "(default for a Procfile: $PORT, else 5000).")]
 TimeoutOption = Annotated[float | None, typer.Option(
     "-t", "--timeout", help="Seconds between the stop signal and SIGKILL (overrides every "
                             "service's stop_timeout).")]

@@ -18,6 +18,7 @@ from orchestra.cli.options import (
     NoPrefixOption,
     NoTimestampsOption,
     OutputOption,
+    PortOption,
     TimeoutOption,
     check_port,
     check_timeout,
@@ -33,9 +34,7 @@ from orchestra.plan import Plan, Selection, make_plan, parse_formation
 FormationOption = Annotated[str | None, typer.Option(
     "-c", "--concurrency", "-m", "--formation",
     help="Instances per service, e.g. web=2,worker=0,all=1.")]
-PortOption = Annotated[int | None, typer.Option(
-    "-p", "--port", help="Base port: PORT = base + 100 × service index + instance − 1 "
-                         "(default for a Procfile: $PORT, else 5000).")]
+
 
 
 def up(
