@@ -135,8 +135,9 @@ def test_max_restarts(mode: RestartMode, max_restarts: int | None, restarts: int
         assert decision.attempt == restarts + 1
     else:
         plural = "" if restarts == 1 else "s"
-        assert decision.reason == (f"{restarts} restart{plural} in a row "
-                                   f"(max_restarts: {max_restarts})")
+        assert decision.reason == (
+            "no restarts allowed (max_restarts: 0)" if max_restarts == 0
+            else f"{restarts} restart{plural} in a row (max_restarts: {max_restarts})")
         assert decision.exhausted
 
 

@@ -226,10 +226,11 @@ def test_notify_readiness(project: Project, tmp_path: Path) -> None:
     assert re.search(r"^system +\| svc: status: serving$", result.text, re.M), result.dump()
 
 
-def test_notify_works_under_a_runtime_dir_too_long_for_a_socket(project: Project,
-                                                                tmp_path: Path) -> None:
-    runtime = tmp_path / ("r" * 60) / ("u" * 60)
-    runtime.mkdir(parents=True, mode=0o700)
+@pytest.mark.parametrize("where", ["too long for a socket", "not writable"])
+def test_notify_works_whatever_the_runtime_dir(project: Project, tmp_path: Path,
+                                               where: str) -> None:
+    runtime = tmp_path / ("r" * 60) / ("u" * 60) if where.startswith("too") else Path("/proc")
+    runtime.mkdir(parents=True, mode=0o700, exist_ok=True)
     service = code("""
         import socket
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)

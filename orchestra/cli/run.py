@@ -79,6 +79,8 @@ def run(
     _refuse_unknown_option(ctx, command[0])
     options = load_options(ctx, file, env, app_root)
     names = split_names(with_services)
+    if with_services is not None and not names:
+        raise UsageError("--with needs at least one service name, e.g. --with db,api")
     if not names and not config_exists(options):
         # honcho's and foreman's `run` need no Procfile: the .env and the environment will do
         raise typer.Exit(_run_alone(_without_config(command, options), timeout))

@@ -74,10 +74,17 @@ class Orchestrator:
 
             # A socket path holds at most 107 bytes: the first folder short enough for
             # "/orchestra-XXXXXXXX/notify-NNNN.sock" to fit in it.
-            candidates = (self.environ.get("XDG_RUNTIME_DIR"), tempfile.gettempdir(), "/tmp")
-            base = next((c for c in candidates if c and len(os.fsencode(c)) <= MAX_SOCKET_BASE
-                         and Path(c).is_dir()), None)
-            self._runtime_dir = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
+            candidates = [c for c in (self.environ.get("XDG_RUNTIME_DIR"),
+                                      tempfile.gettempdir(), "/tmp")
+                          if c and len(os.fsencode(c)) <= MAX_SOCKET_BASE and Path(c).is_dir()]
+            for base in candidates:   # the first one we may create a folder in
+                try:
+                    self._runtime_dir = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
+                    break
+                except OSError:
+                    continue
+            else:
+                raise OSError(f"no folder for notify sockets among {', '.join(candidates)}")
         return self._runtime_dir / f"notify-{next(self._socket_numbers)}.sock"
 
     def _stop_timeout(self, instance: Instance | None) -> float:

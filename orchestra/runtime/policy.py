@@ -44,6 +44,9 @@ def decide(policy: RestartPolicy, *, exit_code: int, stopped_by_us: bool, restar
         return Decision(False, 0.0, 0, "completed (restart policy is 'on-failure')")
     in_a_row = 0 if uptime >= STABLE_AFTER else restarts
     if policy.max_restarts is not None and in_a_row >= policy.max_restarts:
+        if policy.max_restarts == 0:
+            return Decision(False, 0.0, 0, "no restarts allowed (max_restarts: 0)",
+                            exhausted=True)
         restarts_text = "1 restart" if in_a_row == 1 else f"{in_a_row} restarts"
         return Decision(False, 0.0, 0, f"{restarts_text} in a row "
                                        f"(max_restarts: {policy.max_restarts})", exhausted=True)
