@@ -31,6 +31,15 @@ def failure(text: str) -> tuple[Location, str]:
     return problem.location, problem.message
 
 
+def test_every_duplicate_key_is_reported() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_yaml_text("services:\n  a:\n    command: x\n    command: y\n  b: {}\n  a: {}\n",
+                       FILE)
+    assert [(p.location.line, p.message) for p in info.value.problems] == [
+        (4, "duplicate key 'command' (first defined at line 3)"),
+        (6, "duplicate key 'a' (first defined at line 2)")], info.value.problems
+
+
 # (document, line, column, fragment of the message)
 BAD: list[tuple[str, int | None, int | None, str]] = [
     ("a: 1\nb: 2\na: 3\n", 3, 1, "duplicate key 'a' (first defined at line 1)"),

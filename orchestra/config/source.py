@@ -22,7 +22,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from orchestra.config.textfile import read_config_text
-from orchestra.errors import ConfigError, Location
+from orchestra.errors import ConfigError, Location, Problem
 
 #: Nodes a document may expand to through aliases; real configs are orders of magnitude smaller.
 MAX_EXPANDED_NODES = 100_000
@@ -135,6 +135,7 @@ class _Builder:
 
     def __init__(self, source: SourceMap) -> None:
         self.source = source
+        self.duplicates: list[_LoadError] = []   # all of them are reported, not the first
 
     def build(self, node: Node, path: PathKey, key: Node | None = None) -> object:
         self.source.record(path, node, key)
@@ -168,8 +169,10 @@ class _Builder:
             _check_text(key_node)
             key = str(key_node.value)
             if key in first_line:
-                raise _LoadError(key_node, f"duplicate key {_quoted(key)} "
-                                           f"(first defined at line {first_line[key]})")
+                self.duplicates.append(_LoadError(
+                    key_node, f"duplicate key {_quoted(key)} (first defined at line "
+                              f"{first_line[key]})"))
+                continue
             first_line[key] = key_node.start_mark.line + 1
             result[key] = self.build(value_node, (*path, key), key_node)
         # Merged keys come after explicit ones so that positions and values of explicit keys win.
@@ -271,7 +274,12 @@ def load_yaml_text(text: str, file: str) -> Document:
         if not documents or documents[0] is None:
             return Document(None, source)
         _Measure().size(documents[0])
-        return Document(_Builder(source).build(documents[0], ()), source)
+        builder = _Builder(source)
+        data = builder.build(documents[0], ())
+        if builder.duplicates:
+            raise ConfigError([Problem(Location(file, *_mark(exc.node)), "", exc.message)
+                               for exc in builder.duplicates if exc.node is not None])
+        return Document(data, source)
     except _LoadError as exc:
         line, column = _mark(exc.node) if exc.node is not None else (None, None)
         raise ConfigError.single(file, exc.message, line=line, column=column) from None
