@@ -9,6 +9,7 @@ import re
 import subprocess
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers.orch import Project, describe, py, select_read, wait_no_leftovers
@@ -177,6 +178,17 @@ def test_fd_hygiene_children_see_only_stdio(project: Project, tmp_path: Path) ->
         assert list(extra.values()) in ([], [None]), f"{name} inherited {extra}"
 
 
+def read_until(fd: int, found: Callable[[bytes], bool], what: str,
+               timeout: float = 10.0) -> bytes:
+    """Read `fd` until `found(everything read)`, failing after `timeout` seconds."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while not found(seen):
+        assert time.monotonic() < deadline, f"no {what} within {timeout:g} s: {seen[-500:]!r}"
+        seen += select_read(fd, timeout)
+    return seen
+
+
 def test_epipe_on_stdout_stops_everything_promptly(project: Project) -> None:
     project.yaml({
         "chatty": {"command": py("""
@@ -191,11 +203,8 @@ def test_epipe_on_stdout_stops_everything_promptly(project: Project) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         assert proc.stdout is not None
-        seen = b""
-        deadline = time.monotonic() + 10
-        while b"chatty | line" not in seen.replace(b"  ", b""):
-            assert time.monotonic() < deadline, f"no chatty line within 10 s: {seen[-500:]!r}"
-            seen += select_read(proc.stdout.fileno(), 10)
+        read_until(proc.stdout.fileno(), lambda seen: b"chatty | line" in seen.replace(b"  ", b""),
+                   "chatty line")
         started = time.monotonic()
         proc.stdout.close()   # the reader goes away; orchestra's next write gets EPIPE
         rc = proc.wait(10)
@@ -223,11 +232,7 @@ def test_reader_going_away_is_noticed_when_nothing_more_is_printed(project: Proj
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         assert proc.stdout is not None
-        seen = b""
-        deadline = time.monotonic() + 10
-        while b"| up" not in seen:
-            assert time.monotonic() < deadline, f"no service line within 10 s: {seen!r}"
-            seen += select_read(proc.stdout.fileno(), 10)
+        read_until(proc.stdout.fileno(), lambda seen: b"| up" in seen, "service line")
         proc.stdout.close()
         rc = proc.wait(10)
     finally:
