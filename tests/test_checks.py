@@ -104,7 +104,7 @@ def test_ready_condition_needs_readiness(tmp_path: Path) -> None:
 
 def test_missing_dir(tmp_path: Path) -> None:
     found = problems(tmp_path, "services:\n  web:\n    command: x\n    dir: ./nope\n")
-    assert [(p.field, p.location.line) for p in found] == [("services.web.dir", 2)]
+    assert [(p.field, p.location.line) for p in found] == [("services.web.dir", 4)]
     assert f"directory '{tmp_path.resolve() / 'nope'}' does not exist" in found[0].message
 
 
@@ -140,7 +140,7 @@ def test_every_problem_of_a_file_in_one_run(tmp_path: Path) -> None:
     assert sorted((p.location.line, p.field, p.message.split(" (")[0]) for p in found) == [
         (4, "services.web.depends_on", "service 'web' depends on itself"),
         (4, "services.web.depends_on", "unknown service 'dbb'"),
-        (5, "services.cache.dir", f"directory '{tmp_path.resolve() / 'missing'}' does not exist"),
+        (7, "services.cache.dir", f"directory '{tmp_path.resolve() / 'missing'}' does not exist"),
         (10, "services.worker.depends_on.cache.condition",
          "condition 'ready' needs a readiness check on 'cache'"),
         (11, "services.a.depends_on", "dependency cycle: a -> b -> a"),
@@ -192,8 +192,21 @@ def test_each_replicas_own_directory_is_checked(tmp_path: Path) -> None:
         services:
           w: {command: pwd, dir: "${PS}", replicas: 2}
         """)
-    assert [p.message for p in found] == [
-        f"directory '{tmp_path.resolve() / 'w.2'}' does not exist"], found
+    assert [(p.location.line, p.field, p.message) for p in found] == [
+        (2, "services.w.dir", f"directory '{tmp_path.resolve() / 'w.2'}' does not exist")], found
+
+
+def test_ports_past_the_last_are_reported_at_replicas(tmp_path: Path) -> None:
+    found = problems(tmp_path, """\
+        services:
+          web:
+            command: x
+            port: 65535
+            replicas: 2
+          api: {command: y, depends_on: [nope]}
+        """)
+    assert [(p.location.line, p.field) for p in found] == [
+        (5, "services.web.replicas"), (6, "services.api.depends_on")], found
 
 
 def test_a_valid_spec_has_no_problems(tmp_path: Path) -> None:

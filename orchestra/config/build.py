@@ -78,13 +78,17 @@ class ServiceBuilder:
         self.base_env = base_env
         self.base_secrets = base_secrets
         self.problems = problems
+        # Problems that leave the service in the model, so that the checks across services
+        # still look at it (a missing directory does not make its dependencies any less wrong).
+        self.findings: list[Problem] = []
 
     def build(self, name: str, raw: dict[str, object], path: PathKey) -> Service | None:
         before = len(self.problems.problems)
         directory = self._directory(raw, path)
         entrypoint = raw.get("entrypoint")
         run_dir = directory / entrypoint if isinstance(entrypoint, str) else directory
-        argv, shell = self._argv(raw, path, run_dir)
+        directories_exist = self._check_directories(raw, path, directory, run_dir)
+        argv, shell = self._argv(raw, path, run_dir) if directories_exist else ((), False)
         env, secrets = self._env(raw, path)
         service = Service(
             name=name,
@@ -107,7 +111,32 @@ class ServiceBuilder:
             disabled=bool(raw.get("disabled", False)),
             location=self.problems.source.locate_key(path),
         )
+        self._check_ports(service, path)
         return service if len(self.problems.problems) == before else None
+
+    def _find(self, path: PathKey, message: str) -> None:
+        """A finding at the value of `path`, once (instances 2, 3, … may repeat it)."""
+        problem = Problem(self.problems.source.locate(path), dotted(path), message)
+        if problem not in self.findings:
+            self.findings.append(problem)
+
+    def _check_directories(self, raw: dict[str, object], path: PathKey, directory: Path,
+                           run_dir: Path) -> bool:
+        note(run_dir)
+        for folder, key in ((directory, "dir"), (run_dir, "entrypoint")):
+            if not folder.is_dir():
+                where = (*path, key) if key in raw else path
+                self._find(where, f"'{folder}' is not a directory" if folder.exists()
+                           else f"directory '{folder}' does not exist")
+                return False
+        return True
+
+    def _check_ports(self, service: Service, path: PathKey) -> None:
+        """`port` numbers the instances: the last one must be a port too."""
+        if service.port is not None and service.port + service.replicas - 1 > MAX_PORT:
+            last = service.port + service.replicas - 1
+            self._find((*path, "replicas"), f"{service.replicas} instances from port "
+                       f"{service.port} would need ports up to {last} (the last is {MAX_PORT})")
 
     def _optional(self, raw: dict[str, object], path: PathKey, key: str,
                   parser: Callable[[object], T]) -> T | None:
@@ -131,12 +160,6 @@ class ServiceBuilder:
             return (command, *args), False
         if isinstance(command, list):
             return tuple(str(c) for c in command) + tuple(args), False
-        if not run_dir.is_dir():
-            # Said here rather than as "cannot infer a command in <missing dir>", which sends
-            # the user looking for a go.mod instead of at the typo in `dir`.
-            field = "dir" if not (self.root / str(raw.get("dir", "."))).is_dir() else "entrypoint"
-            self.problems.add((*path, field), f"directory '{run_dir}' does not exist")
-            return (), False
         try:
             return infer_command(run_dir) + tuple(args), False
         except InferenceError as exc:
@@ -272,6 +295,7 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
 
 #: As the schema's `replicas` maximum.
 MAX_REPLICAS = 10000
+MAX_PORT = 65535
 
 
 def _mapping_get(data: object, key: str, default: object) -> object:
@@ -364,7 +388,7 @@ def build_yaml(document: Document, file: Path, file_values: Mapping[str, str],
         if service is not None:
             services.append(service)
     spec = Spec(file, SourceKind.YAML, root, tuple(services), frozen_env(base_env), secrets)
-    return spec, problems.problems
+    return spec, [*problems.problems, *builder.findings]
 
 
 def _with_instances(service: Service, variants: Sequence[object],

@@ -17,7 +17,6 @@ from orchestra.errors import Location, Problem
 #: The pseudo-service orchestra's own lines come from (`system | web: started pid=…`). A
 #: Procfile's instances are `system.1`, so only a YAML service can take the name itself.
 RESERVED = "system"
-MAX_PORT = 65535
 
 
 def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
@@ -29,10 +28,8 @@ def check_spec(spec: Spec, declared: Collection[str] = ()) -> list[Problem]:
     names = built | set(declared)
     for service in spec.services:
         problems.extend(_dependency_problems(service, names, built, spec))
-        problems.extend(_directory_problems(service))
-        for instance in service.instances[:service.replicas - 1]:   # `dir: ${PS}`
-            problems.extend(p for p in _directory_problems(instance) if p not in problems)
-        problems.extend(_port_problems(service))
+        if spec.kind is SourceKind.PROCFILE:   # YAML's are checked where they are built
+            problems.extend(_directory_problems(service))
         if service.name == RESERVED and spec.kind is SourceKind.YAML:
             problems.append(Problem(service.location, f"services.{RESERVED}",
                                     f"the name '{RESERVED}' is reserved for orchestra's own "
@@ -73,15 +70,6 @@ def _dependency_problems(service: Service, names: set[str], built: set[str],
                 f"condition 'ready' needs a readiness check on '{dep.service}' "
                 "(add `readiness:` to it, or use condition 'started')"))
     return problems
-
-
-def _port_problems(service: Service) -> list[Problem]:
-    """`port` numbers its instances: the last one must be a port too."""
-    if service.port is None or service.port + service.replicas - 1 <= MAX_PORT:
-        return []
-    return [Problem(service.location, _field(service, "replicas"),
-                    f"{service.replicas} instances from port {service.port} would need ports up "
-                    f"to {service.port + service.replicas - 1} (the last is {MAX_PORT})")]
 
 
 def unknown_dependency(name: str, dependency: str, names: Collection[str],
