@@ -157,6 +157,14 @@ def test_env_file_problem_does_not_hide_the_procfiles_own(tmp_path: Path) -> Non
         (".env", 1), ("Procfile", 2)], caught.value.problems
 
 
+def test_a_missing_env_file_does_not_hide_a_top_level_problem(tmp_path: Path) -> None:
+    (tmp_path / "orchestra.yaml").write_text('env: {A: "1"}\n')
+    with pytest.raises(ConfigError) as caught:
+        load_spec(LoadOptions(cwd=tmp_path, environ={}, env_files=(Path("missing.env"),)))
+    assert [p.message for p in caught.value.problems] == [
+        "no such file", "missing required key 'services'"], caught.value.problems
+
+
 # --------------------------------------------------------------------------- interpolation
 
 def test_interpolation_forms(tmp_path: Path) -> None:

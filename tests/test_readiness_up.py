@@ -338,6 +338,44 @@ def test_readiness_gets_all_of_its_start_period(project: Project, tmp_path: Path
         result.dump()
 
 
+def test_a_one_shot_that_was_ready_and_completed_satisfies_ready(project: Project,
+                                                                  tmp_path: Path) -> None:
+    """A migration with a readiness check: ready, then done with 0, is not "never ready"."""
+    start = tmp_path / "start"
+    path = project.yaml({
+        "migrate": {"command": code("print('migrated', flush=True); time.sleep(0.3)"),
+                    "readiness": {"log": "migrated"}},
+        "app": {"command": code(STARTER, START=start),
+                "depends_on": {"migrate": {"condition": "ready"}}},
+    })
+    result = up(project, path)
+    assert result.rc == 0, result.dump()
+    assert start.exists(), result.dump()
+
+
+def test_no_restart_once_orchestra_is_stopping(project: Project, tmp_path: Path) -> None:
+    """A service in backoff is not started again while its dependents are being stopped."""
+    runs = tmp_path / "runs"
+    path = project.yaml({
+        "crashy": {"command": code("stamp(RUNS); time.sleep(0.2); sys.exit(1)", RUNS=runs),
+                   "restart": {"policy": "always", "backoff": "300ms"}},
+        "slow": {"command": code("""
+                     import signal
+                     signal.signal(signal.SIGTERM, lambda *_: (time.sleep(2), sys.exit(0)))
+                     print("slow up", flush=True)
+                     time.sleep(30)
+                 """), "depends_on": ["crashy"]},
+    })
+    orch = project.start("-f", str(path), *TEXT)
+    orch.wait_for(r"^system +\| crashy: restarting in", 10)
+    orch.wait_for(r"^slow +\| slow up$", 10)
+    orch.send(signal.SIGTERM)
+    result = orch.wait(20)
+    after = result.text[result.text.index("stopping all services"):]
+    assert "crashy: started" not in after, result.dump()
+    assert not wait_no_leftovers(project.mark, 2.0)
+
+
 def test_readiness_retries_bound_the_attempts(project: Project, tmp_path: Path) -> None:
     attempts = tmp_path / "attempts"
     check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)

@@ -212,7 +212,10 @@ def test_run_with_starts_dependencies_first(project: Project, cli: Cli) -> None:
     project.yaml({
         "db": {"command": delayed_server(port), "port": port,
                "readiness": {"tcp": port, "interval": "100ms"}},
-        "api": {"command": py(FOREVER), "depends_on": {"db": {"condition": "ready"}}},
+        # ready on its line: without a check, "ready" is "started", and a quick command could
+        # end (and api be stopped) before api had printed anything
+        "api": {"command": py(FOREVER), "depends_on": {"db": {"condition": "ready"}},
+                "readiness": {"log": "^up$"}},
     }, env={"PROJ": "p"})
     result = cli.run("run", *TEXT, "--with", "api", *cmd(CONNECT))
     assert result.rc == 7, result.dump()

@@ -151,14 +151,15 @@ def _load_yaml(path: Path, folder: Path,
                          if isinstance(document.data, dict) else (document.data, {}))
     # A value whose interpolation failed stays as written; what the schema then says about
     # that same field would only repeat the problem.
-    reported = {p.field for p in early.problems}
+    reported = {p.field for p in early.problems if p.field}
     schema_problems = validate(checked, document.source, str(path))
     problems = [*early.problems, *(p for p in schema_problems if p.field not in reported)]
     services = _mapping(_mapping(checked).get("services"))
     declared = tuple(services)
-    # An env file's problem (no field) does not stop the config from being checked.
+    # An env file's problem (no field) does not stop the config from being checked; a problem
+    # of the document's top level does.
     broken = {_service_of(p, declared) for p in [*early.problems, *schema_problems]
-              if p.field}
+              if p.field or p in schema_problems}
     if None in broken:
         raise ConfigError(sorted(problems, key=_position))
     kept = {**_mapping(checked),

@@ -172,9 +172,9 @@ class Orchestrator:
     async def _why_not_ready(self) -> str | None:
         """Wait until every service is ready for the command; None then, else why it never will.
 
-        Ready: its readiness check passed, or, with no check, it started (a one-shot: it
-        completed with 0). A service with a check that ended before passing it will never be
-        ready, whatever its exit code.
+        Ready: its readiness check passed (a one-shot may then have completed with 0), or,
+        with no check, it started (a one-shot: it completed with 0). A service with a check
+        that ended before ever passing it will never be ready, whatever its exit code.
         """
         while True:
             unready = []
@@ -283,7 +283,7 @@ class Orchestrator:
         for runner in self.runners.values():
             # now, not in the wave task: a runner whose first step comes before that task's
             # must find the stop and skip, rather than start its process
-            if runner.state is State.PENDING:
+            if runner.state in (State.PENDING, State.BACKOFF):
                 runner.cancel_start()
         if any(not r.final for r in self.runners.values()):
             self.mux.system(f"stopping all services: {reason}", event="stopping", reason=reason)

@@ -73,6 +73,7 @@ class ServiceRunner:
         self.context = context
         self.state = State.PENDING
         self.has_started = False
+        self.became_ready = False    # ready at least once (a one-shot may be ready, then end)
         self.ready = False
         self.ready_reason = "not started"
         self.exit_status: ExitStatus | None = None
@@ -126,7 +127,13 @@ class ServiceRunner:
                 return None
             return self.state is State.EXITED and self.exit_status is not None \
                 and self.exit_status.code == 0
-        met = self.ready if condition is Condition.READY else self.has_started
+        if condition is Condition.READY:
+            # ready now, or ready once and then completed (a migration with a readiness check)
+            met = self.ready or (self.became_ready and self.final
+                                 and self.state is State.EXITED and self.exit_status is not None
+                                 and self.exit_status.code == 0)
+        else:
+            met = self.has_started
         if met:
             return True
         return False if self.final else None
@@ -249,6 +256,7 @@ class ServiceRunner:
             self._fail_run(f"not ready: {reason}")
             return
         self.ready, self.ready_reason = True, reason
+        self.became_ready = True
         if self.instance.service.readiness is not None:
             self._say(f"ready: {reason}", "ready", reason=reason)
         self._notify_change()
@@ -321,7 +329,8 @@ class ServiceRunner:
     # ------------------------------------------------------------------ stopping
 
     def cancel_start(self) -> None:
-        """orchestra is stopping: a runner still waiting to start never will (it is skipped)."""
+        """orchestra is stopping: a runner still waiting to start (or to start again, in
+        backoff) never will."""
         if not self._stop_requested.done():
             self._stop_requested.set_result(None)
 
