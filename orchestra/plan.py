@@ -77,7 +77,7 @@ def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> P
     for name in order:
         service = spec.service(name)
         count = _count(service, selection.formation)
-        if service.instances and count > service.replicas:
+        if service.varies_by_instance and count > service.replicas:
             raise UsageError(f"{name}: {count} instances asked for, but its settings use "
                              "${PORT} or ${PS}, resolved when orchestra.yaml is read for its "
                              f"{service.replicas} (`replicas`); set `replicas: {count}`")

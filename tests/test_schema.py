@@ -509,7 +509,8 @@ def _defs(name: str) -> dict[str, Any]:
 
 # schema property -> the model field it ends up in
 SERVICE_FIELDS = {"command": "argv", "args": "argv", "env_file": "env"}
-NOT_FROM_SCHEMA = {"name", "shell", "run_dir", "secret_keys", "location", "instances"}
+NOT_FROM_SCHEMA = {"name", "shell", "run_dir", "secret_keys", "location", "instances",
+                   "varies_by_instance"}
 
 
 def test_service_schema_and_dataclass_agree() -> None:

@@ -282,7 +282,8 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
                 return _interpolate_service(name, raw, number, lookup, into, base)
 
             interpolated[name] = each(1, problems)
-            replicas = _mapping_get(interpolated[name], "replicas", 1)
+            replicas = _lookup(interpolated[name], ("replicas",))
+            replicas = 1 if replicas is None else replicas
             if isinstance(replicas, int) and 1 <= replicas <= MAX_REPLICAS:
                 # instance 2 is computed even for one replica: `-c web=2` may ask for it
                 quiet = Collector(problems.source)   # instance 1 reported the problems
@@ -296,10 +297,6 @@ def interpolate_document(data: dict[str, object], file_values: Mapping[str, str]
 #: As the schema's `replicas` maximum.
 MAX_REPLICAS = 10000
 MAX_PORT = 65535
-
-
-def _mapping_get(data: object, key: str, default: object) -> object:
-    return data.get(key, default) if isinstance(data, dict) else None
 
 
 def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[str, str],
@@ -393,26 +390,14 @@ def build_yaml(document: Document, file: Path, file_values: Mapping[str, str],
 
 def _with_instances(service: Service, variants: Sequence[object],
                     builder: ServiceBuilder) -> Service | None:
-    """`service` with its instances 2, 3, … built from their own data; a problem only one of
-    them has (`readiness: {tcp: ${PORT}}` past 65535) is reported once."""
+    """`service`, marked as varying by instance, with its instances 2..replicas built from
+    their own data. (With one replica, instance 2 was interpolated only to learn that the
+    settings vary, so that `-c web=2` can be refused; it never runs and is not built.)"""
     path = ("services", service.name)
-    if service.replicas == 1:
-        # Instance 2 was made only to learn that the settings differ by instance (so that
-        # `-c web=2` can be refused); it never runs, and its problems are not the file's.
-        quiet = ServiceBuilder(builder.root, builder.base_env, builder.base_secrets,
-                               Collector(builder.problems.source))
-        first = variants[0]
-        second = quiet.build(service.name, first if isinstance(first, dict) else {}, path)
-        return dataclasses.replace(service, instances=(second or service,))
     built = []
-    for raw in variants:
-        before = len(builder.problems.problems)
+    for raw in variants[:service.replicas - 1]:
         instance = builder.build(service.name, raw if isinstance(raw, dict) else {}, path)
-        seen = {(p.field, p.message) for p in builder.problems.problems[:before]}
-        new = builder.problems.problems[before:]
-        del builder.problems.problems[before:]
-        builder.problems.problems.extend(p for p in new if (p.field, p.message) not in seen)
         if instance is None:
             return None
         built.append(instance)
-    return dataclasses.replace(service, instances=tuple(built))
+    return dataclasses.replace(service, varies_by_instance=True, instances=tuple(built))

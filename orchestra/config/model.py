@@ -147,8 +147,9 @@ class Service:
     port: int | None = None
     disabled: bool = False
     location: Location = field(default_factory=lambda: Location("<unknown>"))
-    # Instances 2..replicas when the service's settings use ${PORT} or ${PS}, which have
-    # another value in each instance (empty: every instance is this service as it is).
+    # The settings use ${PORT} or ${PS}, which have another value in each instance; then
+    # `instances` holds instances 2..replicas as built from their own values.
+    varies_by_instance: bool = False
     instances: tuple[Service, ...] = ()
 
 

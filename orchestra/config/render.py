@@ -33,7 +33,7 @@ def _check(check: Check | None) -> dict[str, object] | None:
 
 def _service(service: Service, show_env: bool) -> dict[str, object]:
     data = _settings(service, show_env)
-    if service.replicas > 1 and service.instances:
+    if service.instances:
         # what instances 2, 3, … have of their own (their ${PORT} and ${PS})
         data["instances"] = {f"{service.name}.{n}": {
             key: value for key, value in _settings(instance, show_env).items()

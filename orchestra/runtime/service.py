@@ -129,9 +129,8 @@ class ServiceRunner:
                 and self.exit_status.code == 0
         if condition is Condition.READY:
             # ready now, or ready once and then completed (a migration with a readiness check)
-            met = self.ready or (self.became_ready and self.final
-                                 and self.state is State.EXITED and self.exit_status is not None
-                                 and self.exit_status.code == 0)
+            met = self.ready or (self.became_ready
+                                 and self.satisfies(Condition.COMPLETED_SUCCESSFULLY) is True)
         else:
             met = self.has_started
         if met:
