@@ -45,6 +45,12 @@ class Problem:
         return f"{self.location}: {message}"
 
 
+def by_position(problem: Problem) -> tuple[str, int, int]:
+    """Sort key: file, then line, then column."""
+    where = problem.location
+    return where.file, where.line or 0, where.column or 0
+
+
 class OrchestraError(Exception):
     """Base of every error the CLI knows how to present without a traceback."""
 

@@ -1,7 +1,9 @@
-"""The `orchestra` entry point: run a compiled invocation if there is one, else the full CLI.
+"""The `orchestra` entry point.
 
-Kept free of heavy imports: on the fast path (see `orchestra.compiled`) the CLI framework, the
-YAML parser and the JSON Schema validator are never imported.
+`up`, `start` and `run` are read by `cli/quick.py` and run with a lean set of imports: no CLI
+framework, and only what the config at hand needs (a Procfile needs no YAML parser or JSON
+Schema validator). Everything else, and anything the quick parser does not recognise, goes to
+the typer CLI (`cli/app.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ def exit_now(code: int) -> None:
     Only after a run: every service is gone, the watchdog is reaped, output is flushed here.
     """
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
     os._exit(code)
 
@@ -29,22 +31,21 @@ def main() -> None:
         exit_now(130)
 
 
-#: Set (only) on the process a compiling run re-executes; removed before anything reads the
-#: environment, so it is neither part of a cache key nor passed to services.
-REEXEC_MARK = "ORCHESTRA_REEXECUTED"
-
-
 def _main() -> None:
     argv = sys.argv[1:]
-    reexecuted = os.environ.pop(REEXEC_MARK, None) is not None
-    if reexecuted or "up" in argv or "start" in argv or "run" in argv:
-        from orchestra import compiled
+    if "up" in argv or "start" in argv or "run" in argv:
+        from orchestra.cli.quick import parse
 
-        compiled.reexecuted = reexecuted   # never re-execute twice, whatever happens
+        request = parse(argv, os.environ)
+        if request is not None:
+            from orchestra.cli.report import exit_code_of
+            from orchestra.cli.run import RunRequest, run
+            from orchestra.cli.up import up
 
-        invocation = compiled.lookup(argv)
-        if invocation is not None:
-            exit_now(compiled.execute(invocation))
+            if isinstance(request, RunRequest):
+                exit_now(exit_code_of(lambda: run(request)))
+            else:
+                exit_now(exit_code_of(lambda: up(request)))
     from orchestra.cli.app import main as cli_main
 
     cli_main()

@@ -1,8 +1,9 @@
-"""The typer application and the one place where errors become exit codes.
+"""The typer application: every command, its help and its usage errors.
 
-Library code raises `OrchestraError`s; `main()` turns them into a message on stderr and an exit
-code (0 ok, 1 runtime failure, 2 usage or config error), never a traceback. Heavy modules (the
-runtime, the multiplexer, jsonschema) are imported inside the commands that need them.
+`up`, `start` and `run` usually never get here (`cli/quick.py` reads them); this is where they
+arrive with `--help` or a command line the quick parser leaves to typer. Library code raises
+`OrchestraError`s; `main()` reports them through `cli/report.py`, never with a traceback.
+Heavy modules (the runtime, jsonschema) are imported inside the commands that need them.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import sys
 
 import typer
 
-from orchestra.cli import inspect, run, up
+from orchestra.cli import commands, inspect
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
-from orchestra.errors import ConfigError, OrchestraError
+from orchestra.cli.report import report
+from orchestra.errors import OrchestraError
 
 app = typer.Typer(
     name="orchestra",
@@ -32,10 +34,10 @@ def root(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
     ctx.obj = GlobalOptions(file, env, app_root)
 
 
-app.command(name="up")(up.up)
-app.command(name="start", help="Alias of `up` (honcho and foreman spell it so).")(up.up)
+app.command(name="up")(commands.up)
+app.command(name="start", help="Alias of `up` (honcho and foreman spell it so).")(commands.up)
 app.command(name="run", context_settings={"allow_interspersed_args": False,
-                                          "ignore_unknown_options": True})(run.run)
+                                          "ignore_unknown_options": True})(commands.run)
 app.command(name="check")(inspect.check)
 app.command(name="config")(inspect.config)
 app.command(name="graph")(inspect.graph)
@@ -49,14 +51,3 @@ def main() -> None:
     except OrchestraError as exc:
         report(exc)
         sys.exit(exc.exit_code)
-
-
-def report(exc: OrchestraError) -> None:
-    if isinstance(exc, ConfigError):
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        count = len(exc.problems)
-        if count > 1:
-            print(f"{count} problems; nothing was started", file=sys.stderr)
-    else:
-        print(f"error: {exc}", file=sys.stderr)

@@ -14,9 +14,9 @@ from orchestra.cli.options import (
     EnvOption,
     FileOption,
     PortOption,
-    check_port,
     load_options,
 )
+from orchestra.cli.values import check_port
 from orchestra.config.loader import load_spec
 from orchestra.config.model import SourceKind
 from orchestra.errors import UsageError

@@ -1,4 +1,4 @@
-"""Options shared by several commands, and the global ones honcho users type first.
+"""typer's view of the options in `cli/flags.py`, and the global ones honcho users type first.
 
 `-f`, `-e` and `-d` work before the subcommand (`orchestra -e .env.test run ...`, as honcho
 accepts) and after it; the value given after the subcommand wins.
@@ -6,47 +6,35 @@ accepts) and after it; the value given after the subcommand wins.
 
 from __future__ import annotations
 
-import math
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from orchestra.cli import flags
+from orchestra.cli.flags import Flag
+from orchestra.cli.values import load_options as _load_options
 from orchestra.config.loader import LoadOptions
-from orchestra.errors import UsageError
-from orchestra.output.options import OutputOptions, color_wanted
 
-FileOption = Annotated[Path | None, typer.Option(
-    "-f", "--file", "--procfile", envvar="ORCHESTRA_FILE", show_envvar=True,
-    help="Config file: orchestra.yaml/.yml, or a Procfile. Default: orchestra.yaml, "
-         "orchestra.yml, else Procfile ($PROCFILE names another) in the current directory.")]
-EnvOption = Annotated[str | None, typer.Option(
-    "-e", "--env-file", "--env",
-    help="Comma-separated .env files (later ones win), replacing the default .env beside "
-         "the config file.")]
-AppRootOption = Annotated[Path | None, typer.Option(
-    "-d", "--app-root", "--root",
-    help="Directory services run in (foreman's --root); relative -f and -e paths, the default "
-         "Procfile/orchestra.yaml and .env are found there.")]
-PortOption = Annotated[int | None, typer.Option(
-    "-p", "--port", help="Base port: PORT = base + 100 × service index + instance − 1 "
-                         "(default for a Procfile: $PORT, else 5000).")]
-TimeoutOption = Annotated[float | None, typer.Option(
-    "-t", "--timeout", help="Seconds between the stop signal and SIGKILL (overrides every "
-                            "service's stop_timeout).")]
-NoPrefixOption = Annotated[bool, typer.Option("--no-prefix", help="Print bare lines.")]
-NoTimestampsOption = Annotated[bool, typer.Option(
-    "--no-timestamps", help="Leave out the HH:MM:SS column.")]
-NoColorOption = Annotated[bool, typer.Option(
-    "--no-color", "--no-colour", help="Never colour the prefix (also: NO_COLOR=1).")]
-OutputOption = Annotated[str, typer.Option(
-    "--output", help="text, or json: one JSON object per line and per lifecycle event.")]
-MaxLineOption = Annotated[int, typer.Option(
-    "--max-line", help="Longest line in bytes; longer lines are cut into pieces marked '+'.")]
-DEFAULT_MAX_LINE = 4 * 1024 * 1024
+
+def option(flag: Flag) -> Any:
+    """The typer.Option for a flag of the table."""
+    return typer.Option(*flag.names, help=flag.help, envvar=flag.envvar,
+                        show_envvar=flag.envvar is not None)
+
+
+FileOption = Annotated[Path | None, option(flags.FILE)]
+EnvOption = Annotated[str | None, option(flags.ENV)]
+AppRootOption = Annotated[Path | None, option(flags.APP_ROOT)]
+PortOption = Annotated[int | None, option(flags.PORT)]
+TimeoutOption = Annotated[float | None, option(flags.TIMEOUT)]
+NoPrefixOption = Annotated[bool, option(flags.NO_PREFIX)]
+NoTimestampsOption = Annotated[bool, option(flags.NO_TIMESTAMPS)]
+NoColorOption = Annotated[bool, option(flags.NO_COLOR)]
+OutputOption = Annotated[str, option(flags.OUTPUT)]
+MaxLineOption = Annotated[int, option(flags.MAX_LINE)]
+DEFAULT_MAX_LINE = flags.DEFAULT_MAX_LINE
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,43 +44,19 @@ class GlobalOptions:
     app_root: Path | None = None
 
 
-def load_options(ctx: typer.Context, file: Path | None, env: str | None,
-                 app_root: Path | None) -> LoadOptions:
-    """Merge the command's -f/-e/-d with the global ones (the command's win)."""
+def with_globals(ctx: typer.Context, file: Path | None, env: str | None,
+                 app_root: Path | None) -> GlobalOptions:
+    """The command's -f/-e/-d over the global ones given before the command."""
     root = ctx.find_root().obj
     if isinstance(root, GlobalOptions):
         file = file or root.file
         env = env if env is not None else root.env
         app_root = app_root or root.app_root
-    env_files = None
-    if env is not None:
-        env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
-    return LoadOptions(file=file, env_files=env_files,
-                       app_root=app_root.absolute() if app_root else None)
+    return GlobalOptions(file, env, app_root)
 
 
-def split_names(text: str | None) -> list[str]:
-    return [name.strip() for name in (text or "").split(",") if name.strip()]
-
-
-def output_options(*, no_prefix: bool, no_timestamps: bool, no_color: bool, output: str,
-                   max_line: int, quiet: frozenset[str]) -> OutputOptions:
-    """Validate the presentation flags and decide colour from the terminal and environment."""
-    if output not in ("text", "json"):
-        raise UsageError(f"invalid --output '{output}' (expected text or json)")
-    if max_line < 80:
-        raise UsageError(f"--max-line {max_line} is too small (at least 80 bytes)")
-    return OutputOptions(
-        prefix=not no_prefix, timestamps=not no_timestamps,
-        color=color_wanted(sys.stdout.isatty(), os.environ, no_color),
-        json=output == "json", quiet=quiet, max_line=max_line)
-
-
-def check_timeout(timeout: float | None) -> None:
-    if timeout is not None and not (math.isfinite(timeout) and timeout >= 0):
-        raise UsageError(f"--timeout {timeout:g} must be a number of seconds >= 0")
-
-
-def check_port(port: int | None) -> None:
-    if port is not None and not 1 <= port <= 65535:
-        raise UsageError(f"--port {port} is out of range 1-65535")
+def load_options(ctx: typer.Context, file: Path | None, env: str | None,
+                 app_root: Path | None) -> LoadOptions:
+    """Merge the command's -f/-e/-d with the global ones (the command's win)."""
+    merged = with_globals(ctx, file, env, app_root)
+    return _load_options(merged.file, merged.env, merged.app_root)

@@ -10,109 +10,55 @@ the services stop and orchestra exits with CMD's code.
 from __future__ import annotations
 
 import asyncio
-import difflib
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
-from orchestra.cli.options import (
-    DEFAULT_MAX_LINE,
-    AppRootOption,
-    EnvOption,
-    FileOption,
-    MaxLineOption,
-    NoColorOption,
-    NoPrefixOption,
-    NoTimestampsOption,
-    OutputOption,
-    TimeoutOption,
+from orchestra.cli.values import (
+    CommonRequest,
     check_timeout,
     load_options,
     output_options,
     split_names,
 )
 from orchestra.config.envfiles import merge_env_files
-from orchestra.config.inputs import recording
 from orchestra.config.loader import LoadOptions, config_exists, load_spec, project_env_files
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Spec
 from orchestra.errors import ConfigError, UsageError
 from orchestra.plan import Selection, make_plan
-from orchestra.runtime.foreground import ForegroundRun
-from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.settings import ForegroundCommand
 
 
-def run(
-    ctx: typer.Context,
-    command: Annotated[list[str] | None, typer.Argument(
-        help="The command and its arguments (after `--` if they start with '-').")] = None,
-    with_services: Annotated[str | None, typer.Option(
-        "--with", help="Start these services (comma-separated) and wait until they are ready "
-                       "before running the command. Their lines go to stderr; the "
-                       "command's stdout stays its own.")] = None,
-    no_deps: Annotated[bool, typer.Option(
-        "--no-deps", help="With --with: do not start the services' dependencies.")] = False,
-    quiet_services: Annotated[bool, typer.Option(
-        "--quiet-services", help="Hide service output; show each service's last 50 lines "
-                                 "if the command fails or a service dies.")] = False,
-    file: FileOption = None,
-    env: EnvOption = None,
-    app_root: AppRootOption = None,
-    timeout: TimeoutOption = None,
-    no_prefix: NoPrefixOption = False,
-    no_timestamps: NoTimestampsOption = False,
-    no_color: NoColorOption = False,
-    output: OutputOption = "text",
-    max_line: MaxLineOption = DEFAULT_MAX_LINE,
-) -> None:
-    """Run a command with the project's environment (and, with --with, its services).
+@dataclass(frozen=True, slots=True)
+class RunRequest(CommonRequest):
+    """The command line of `run`, as typed (see `cli/flags.py` for each option)."""
 
-    Exit code: the command's (128+N when it is killed by signal N).
-    """
-    check_timeout(timeout)
+    command: tuple[str, ...] = ()
+    with_services: str | None = None
+    no_deps: bool = False
+    quiet_services: bool = False
+
+
+def run(request: RunRequest) -> int:
+    """Run the command (once the `--with` services are ready); the command's exit code."""
+    check_timeout(request.timeout)
+    command = list(request.command)
     if not command:
         raise UsageError("run needs a command, e.g. `orchestra run --with db -- pytest`")
-    _refuse_unknown_option(ctx, command[0])
-    options = load_options(ctx, file, env, app_root)
-    names = split_names(with_services)
-    if with_services is not None and not names:
+    options = load_options(request.file, request.env, request.app_root)
+    names = split_names(request.with_services)
+    if request.with_services is not None and not names:
         raise UsageError("--with needs at least one service name, e.g. --with db,api")
     if not names and not config_exists(options):
         # honcho's and foreman's `run` need no Procfile: the .env and the environment will do
-        raise typer.Exit(_run_alone(_without_config(command, options), timeout))
-    with recording() as inputs:
-        spec = load_spec(options)
+        return _run_alone(_without_config(command, options), request.timeout)
+    spec = load_spec(options)
     foreground = _foreground(spec, command, options)
     if not names:
-        raise typer.Exit(_run_alone(foreground, timeout))
-    raise typer.Exit(_run_with(spec, names, foreground, options, inputs, no_deps=no_deps,
-                               quiet_services=quiet_services, timeout=timeout,
-                               out_flags=dict(no_prefix=no_prefix, no_timestamps=no_timestamps,
-                                              no_color=no_color, output=output,
-                                              max_line=max_line)))
-
-
-def _refuse_unknown_option(ctx: typer.Context, first: str) -> None:
-    """An option `run` does not know ends up as the command's first word (options are not
-    interspersed with the command's own). Only after `--` may the command start with '-':
-    `run --with db --quiet -- pytest` must not start db and then run `--quiet`."""
-    if not first.startswith("-") or first == "-":
-        return
-    argv = sys.argv
-    separator = argv.index("--") if "--" in argv else len(argv)
-    if first in argv[separator + 1:]:
-        return
-    known = [name for param in ctx.command.params for name in getattr(param, "opts", [])
-             if name.startswith("--")]
-    name = first.split("=", 1)[0]
-    hint = [k for k in known if k.startswith(name)] or difflib.get_close_matches(name, known, n=1)
-    suffix = f" (did you mean {hint[0]}?)" if hint else ""
-    raise UsageError(f"run: no such option {first}{suffix}; a command that starts with '-' "
-                     "goes after `--`")
+        return _run_alone(foreground, request.timeout)
+    return _run_with(spec, names, foreground, options, request)
 
 
 def _without_config(command: list[str], options: LoadOptions) -> ForegroundCommand:
@@ -137,6 +83,9 @@ def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> Foregro
 
 
 def _run_alone(foreground: ForegroundCommand, timeout: float | None) -> int:
+    from orchestra.runtime.foreground import ForegroundRun
+    from orchestra.runtime.lifeline import Lifeline
+
     async def main() -> int:
         loop = asyncio.get_running_loop()
         lifeline = Lifeline()
@@ -154,18 +103,17 @@ def _run_alone(foreground: ForegroundCommand, timeout: float | None) -> int:
 
 
 def _run_with(spec: Spec, names: list[str], foreground: ForegroundCommand,
-              options: LoadOptions, inputs: list[Path], *, no_deps: bool,
-              quiet_services: bool, timeout: float | None,
-              out_flags: dict[str, object]) -> int:
-    from orchestra import compiled
+              options: LoadOptions, request: RunRequest) -> int:
+    from orchestra.runtime.loop import run_plan
     from orchestra.runtime.settings import RunSettings
 
-    plan = make_plan(spec, Selection(services=tuple(names), with_dependencies=not no_deps),
-                     options.environ)
-    quiet = frozenset(i.name for i in plan.instances) if quiet_services else frozenset()
-    out = output_options(quiet=quiet, **out_flags)  # type: ignore[arg-type]
-    settings = RunSettings(stop_timeout=timeout, foreground=foreground,
-                           show_tails=quiet_services,
+    plan = make_plan(spec, Selection(services=tuple(names),
+                                     with_dependencies=not request.no_deps), options.environ)
+    quiet = (frozenset(i.name for i in plan.instances) if request.quiet_services
+             else frozenset())
+    # the service lines go to stderr: the command's stdout is its own
+    out = output_options(request, quiet=quiet, stream=sys.stderr)
+    settings = RunSettings(stop_timeout=request.timeout, foreground=foreground,
+                           show_tails=request.quiet_services,
                            github=os.environ.get("GITHUB_ACTIONS") == "true")
-    no_color = bool(out_flags["no_color"])
-    return compiled.run(compiled.Invocation(plan, out, no_color, settings), inputs)
+    return run_plan(plan, out, settings, dict(os.environ))

@@ -19,7 +19,6 @@ from orchestra.config.collector import Collector, as_list, dotted
 from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file_and_problems
 from orchestra.config.health import build_check
 from orchestra.config.inference import InferenceError, infer_command
-from orchestra.config.inputs import note
 from orchestra.config.interpolate import InterpolationError, interpolate
 from orchestra.config.model import (
     CONDITION_ALIASES,
@@ -122,7 +121,6 @@ class ServiceBuilder:
 
     def _check_directories(self, raw: dict[str, object], path: PathKey, directory: Path,
                            run_dir: Path) -> bool:
-        note(run_dir)
         for folder, key in ((directory, "dir"), (run_dir, "entrypoint")):
             if not folder.is_dir():
                 where = (*path, key) if key in raw else path
@@ -148,7 +146,6 @@ class ServiceBuilder:
         value = raw.get("dir")
         if not isinstance(value, str):
             return self.root
-        note(self.root / value)       # as written: it may be a symlink that is retargeted later
         return (self.root / value).resolve()
 
     def _argv(self, raw: dict[str, object], path: PathKey,

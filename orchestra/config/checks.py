@@ -10,7 +10,6 @@ import difflib
 import graphlib
 from collections.abc import Collection
 
-from orchestra.config.inputs import note
 from orchestra.config.model import Condition, RestartMode, Service, SourceKind, Spec
 from orchestra.errors import Location, Problem
 
@@ -82,8 +81,6 @@ def unknown_dependency(name: str, dependency: str, names: Collection[str],
 
 
 def _directory_problems(service: Service) -> list[Problem]:
-    note(service.dir)
-    note(service.run_dir)
     for path, field in ((service.dir, "dir"), (service.run_dir, "entrypoint")):
         if not path.is_dir():
             what = f"'{path}' is not a directory" if path.exists() else \

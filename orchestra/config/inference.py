@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestra.config.inputs import note
-
 LOOKED_FOR = "go.mod, package.json with a 'start' script, __main__.py"
 
 
@@ -21,8 +19,6 @@ class InferenceError(ValueError):
 
 def infer_command(run_dir: Path) -> tuple[str, ...]:
     """The argv to run in `run_dir`, or InferenceError naming the directory and the rules."""
-    for name in ("go.mod", "vendor", "package.json", "__main__.py"):
-        note(run_dir / name)
     if (run_dir / "go.mod").is_file():
         if (run_dir / "vendor").is_dir():
             return ("go", "run", "-mod", "vendor", ".")

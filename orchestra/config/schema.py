@@ -14,12 +14,11 @@ import functools
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from importlib import resources
+from pathlib import Path as PathLib
 from typing import Any, Protocol
 
-from jsonschema import Draft202012Validator
-
 from orchestra.config.collector import dotted
+from orchestra.config.quickschema import is_valid
 from orchestra.errors import Location, Problem
 
 SCHEMA_FILE = "orchestra.schema.json"
@@ -41,18 +40,25 @@ class SourceMap(Protocol):
 @functools.cache
 def load_schema() -> Mapping[str, Any]:
     """The schema shipped in the package, parsed once on first use."""
-    text = resources.files("orchestra.config").joinpath(SCHEMA_FILE).read_text("utf-8")
+    text = (PathLib(__file__).parent / SCHEMA_FILE).read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
 @functools.cache
 def _validator() -> Any:
+    from jsonschema import Draft202012Validator  # only for a document with problems
+
     return Draft202012Validator(load_schema())
 
 
 def validate(data: object, source: SourceMap, file: str) -> list[Problem]:
-    """Every shape problem of `data` (a loaded orchestra.yaml), sorted by position."""
+    """Every shape problem of `data` (a loaded orchestra.yaml), sorted by position.
+
+    A valid document is recognised by `config/quickschema.py`, without importing jsonschema.
+    """
+    if is_valid(data, load_schema()):
+        return []
     best: dict[tuple[Path, bool], tuple[int, str]] = {}
     for error in _validator().iter_errors(data):
         for path, at_key, message, rank in _explain(error):

@@ -10,7 +10,6 @@ import os
 import stat
 from pathlib import Path
 
-from orchestra.config.inputs import note
 from orchestra.errors import ConfigError
 
 _EXCERPT_LIMIT = 60
@@ -25,7 +24,6 @@ def read_config_text(path: Path) -> str | None:
     Special files are refused before opening: reading a FIFO would block forever.
     """
     file = str(path)
-    note(path)
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):

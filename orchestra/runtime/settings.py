@@ -1,4 +1,4 @@
-"""How a run behaves, decided by the command line; plain data, stored in compiled invocations."""
+"""How a run behaves, decided by the command line; plain data."""
 
 from __future__ import annotations
 

@@ -1,0 +1,82 @@
+"""The options of `up`, `start` and `run`, as plain data: one table, two parsers.
+
+`orchestra up` must start fast in a fresh checkout, so the command line of the commands that
+run services is read by a small parser (`cli/quick.py`) that never imports the CLI framework.
+The typer signatures (`cli/commands.py`) are built from the same table, so a flag's names,
+kind and help are written once. Whatever the quick parser does not recognise (`--help`, a
+misspelt option, a value that is not a number) goes to typer, which reports it as it always has.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["flag", "text", "int", "float", "path"]
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One option: the attribute it sets, its spellings, what it takes, its help."""
+
+    dest: str
+    names: tuple[str, ...]
+    kind: Kind
+    help: str
+    envvar: str | None = None
+
+
+FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
+            "Config file: orchestra.yaml/.yml, or a Procfile. Default: orchestra.yaml, "
+            "orchestra.yml, else Procfile ($PROCFILE names another) in the current directory.",
+            envvar="ORCHESTRA_FILE")
+ENV = Flag("env", ("-e", "--env-file", "--env"), "text",
+           "Comma-separated .env files (later ones win), replacing the default .env beside "
+           "the config file.")
+APP_ROOT = Flag("app_root", ("-d", "--app-root", "--root"), "path",
+                "Directory services run in (foreman's --root); relative -f and -e paths, the "
+                "default Procfile/orchestra.yaml and .env are found there.")
+PORT = Flag("port", ("-p", "--port"), "int",
+            "Base port: PORT = base + 100 × service index + instance − 1 "
+            "(default for a Procfile: $PORT, else 5000).")
+TIMEOUT = Flag("timeout", ("-t", "--timeout"), "float",
+               "Seconds between the stop signal and SIGKILL (overrides every service's "
+               "stop_timeout).")
+NO_PREFIX = Flag("no_prefix", ("--no-prefix",), "flag", "Print bare lines.")
+NO_TIMESTAMPS = Flag("no_timestamps", ("--no-timestamps",), "flag",
+                     "Leave out the HH:MM:SS column.")
+NO_COLOR = Flag("no_color", ("--no-color", "--no-colour"), "flag",
+                "Never colour the prefix (also: NO_COLOR=1).")
+OUTPUT = Flag("output", ("--output",), "text",
+              "text, or json: one JSON object per line and per lifecycle event.")
+MAX_LINE = Flag("max_line", ("--max-line",), "int",
+                "Longest line in bytes; longer lines are cut into pieces marked '+'.")
+
+NAMESPACE = Flag("namespace", ("--namespace", "-n"), "text",
+                 "Start the services of this namespace (plus dependencies).")
+FORMATION = Flag("formation", ("-c", "--concurrency", "-m", "--formation"), "text",
+                 "Instances per service, e.g. web=2,worker=0,all=1.")
+QUIET = Flag("quiet", ("-q", "--quiet"), "text",
+             "Comma-separated services whose output is hidden.")
+ABORT_ON_EXIT = Flag("abort_on_exit", ("--abort-on-exit",), "flag",
+                     "Stop everything when any service ends.")
+EXIT_CODE_FROM = Flag("exit_code_from", ("--exit-code-from",), "text",
+                      "Stop everything when SERVICE ends; exit with its code.")
+
+WITH = Flag("with_services", ("--with",), "text",
+            "Start these services (comma-separated) and wait until they are ready before "
+            "running the command. Their lines go to stderr; the command's stdout stays its own.")
+NO_DEPS = Flag("no_deps", ("--no-deps",), "flag",
+               "With --with: do not start the services' dependencies.")
+QUIET_SERVICES = Flag("quiet_services", ("--quiet-services",), "flag",
+                      "Hide service output; show each service's last 50 lines if the command "
+                      "fails or a service dies.")
+
+#: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
+GLOBAL = (FILE, ENV, APP_ROOT)
+OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE)
+UP = (*GLOBAL, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
+      EXIT_CODE_FROM)
+RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS)
+
+DEFAULT_MAX_LINE = 4 * 1024 * 1024

@@ -1,0 +1,115 @@
+"""Read the command line of `up`, `start` and `run` without the CLI framework.
+
+Importing typer (with click, rich and pydantic) costs more than the whole runtime, and `up` is
+what users start in every new terminal and CI job. So these command lines are read here, from
+the table in `cli/flags.py`, with click's rules for what they contain: `-fX`, `-f X`,
+`--file X`, `--file=X`, the last of a repeated option wins, `--` ends the options, `up`'s
+services may stand between options, and `run`'s options end at the command. Anything this
+parser does not recognise (`--help`, an unknown or misspelt option, a missing value, a number
+it does not read the same way click would) makes `parse` return None, and the typer CLI then
+reads the whole command line and reports what is wrong, exactly as it always has.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from orchestra.cli import flags
+from orchestra.cli.flags import Flag
+from orchestra.cli.run import RunRequest
+from orchestra.cli.up import UpRequest
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+class _Unrecognised(Exception):
+    """Something for typer to read and report."""
+
+
+def parse(argv: Sequence[str], environ: Mapping[str, str]) -> UpRequest | RunRequest | None:
+    """The request `argv` (without the program name) makes, or None: leave it to typer."""
+    try:
+        return _parse(list(argv), environ)
+    except _Unrecognised:
+        return None
+
+
+def _parse(argv: list[str], environ: Mapping[str, str]) -> UpRequest | RunRequest:
+    position = 0
+    values: dict[str, object] = {}
+    while position < len(argv) and argv[position].startswith("-"):   # before the command
+        position = _option(argv, position, _names(flags.GLOBAL), values)
+    if position == len(argv) or argv[position] not in ("up", "start", "run"):
+        raise _Unrecognised
+    is_run = argv[position] == "run"
+    table = _names(flags.RUN if is_run else flags.UP)
+    position += 1
+    words: list[str] = []
+    while position < len(argv):
+        arg = argv[position]
+        if arg == "--":
+            words.extend(argv[position + 1:])
+            break
+        if arg.startswith("-") and arg != "-":
+            position = _option(argv, position, table, values)
+        elif is_run:     # the command and its own arguments
+            words.extend(argv[position:])
+            break
+        else:
+            words.append(arg)
+            position += 1
+    if "file" not in values and environ.get(flags.FILE.envvar or ""):
+        values["file"] = Path(environ[flags.FILE.envvar or ""])
+    if is_run:
+        return RunRequest(command=tuple(words), **values)  # type: ignore[arg-type]
+    return UpRequest(services=tuple(words), **values)  # type: ignore[arg-type]
+
+
+def _names(table: Sequence[Flag]) -> dict[str, Flag]:
+    return {name: flag for flag in table for name in flag.names}
+
+
+def _option(argv: list[str], position: int, table: Mapping[str, Flag],
+            values: dict[str, object]) -> int:
+    """Read the option at `position` into `values`; the position after it."""
+    arg = argv[position]
+    if arg.startswith("--"):
+        name, has_value, attached = arg.partition("=")
+    else:
+        name, attached = arg[:2], arg[2:]
+        has_value = "=" if attached else ""
+    flag = table.get(name)
+    if flag is None:
+        raise _Unrecognised
+    if flag.kind == "flag":
+        if has_value:
+            raise _Unrecognised
+        values[flag.dest] = True
+        return position + 1
+    if has_value:
+        text, position = attached, position + 1
+    elif position + 1 < len(argv):
+        text, position = argv[position + 1], position + 2
+    else:
+        raise _Unrecognised
+    if not text or (text.startswith("-") and not _FLOAT.fullmatch(text)):
+        raise _Unrecognised   # click's own rules for such values are its to apply
+    values[flag.dest] = _convert(flag, text)
+    return position
+
+
+def _convert(flag: Flag, text: str) -> object:
+    if flag.kind == "int":
+        if not _INT.fullmatch(text):
+            raise _Unrecognised
+        return int(text)
+    if flag.kind == "float":
+        if not _FLOAT.fullmatch(text):
+            raise _Unrecognised
+        return float(text)
+    if flag.kind == "path":
+        return Path(text)
+    return text

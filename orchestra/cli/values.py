@@ -1,0 +1,74 @@
+"""Flag values checked and turned into the library's options, for both command-line parsers.
+
+Typer-free, so that the quick path of `up` and `run` (`cli/quick.py`) shares every check and
+message with the full CLI.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from orchestra.cli.flags import DEFAULT_MAX_LINE
+from orchestra.config.loader import LoadOptions
+from orchestra.errors import UsageError
+from orchestra.output.options import OutputOptions, color_wanted
+
+
+@dataclass(frozen=True, slots=True)
+class CommonRequest:
+    """The options `up` and `run` share: where the project is, and how output looks."""
+
+    file: Path | None = None
+    env: str | None = None
+    app_root: Path | None = None
+    timeout: float | None = None
+    no_prefix: bool = False
+    no_timestamps: bool = False
+    no_color: bool = False
+    output: str = "text"
+    max_line: int = DEFAULT_MAX_LINE
+
+
+def load_options(file: Path | None, env: str | None, app_root: Path | None) -> LoadOptions:
+    """Where the project is: `-f`, `-e A,B` and `-d`."""
+    env_files = None
+    if env is not None:
+        env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
+    return LoadOptions(file=file, env_files=env_files,
+                       app_root=app_root.absolute() if app_root else None)
+
+
+def split_names(text: str | None) -> list[str]:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def output_options(request: CommonRequest, *, quiet: frozenset[str],
+                   stream: TextIO) -> OutputOptions:
+    """Validate the presentation flags and decide colour from `stream` (where the lines go)
+    and the environment."""
+    if request.output not in ("text", "json"):
+        raise UsageError(f"invalid --output '{request.output}' (expected text or json)")
+    if request.max_line < 80:
+        raise UsageError(f"--max-line {request.max_line} is too small (at least 80 bytes)")
+    try:
+        isatty = stream.isatty()
+    except (OSError, ValueError):   # closed
+        isatty = False
+    return OutputOptions(
+        prefix=not request.no_prefix, timestamps=not request.no_timestamps,
+        color=color_wanted(isatty, os.environ, request.no_color),
+        json=request.output == "json", quiet=quiet, max_line=request.max_line)
+
+
+def check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not (math.isfinite(timeout) and timeout >= 0):
+        raise UsageError(f"--timeout {timeout:g} must be a number of seconds >= 0")
+
+
+def check_port(port: int | None) -> None:
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(f"--port {port} is out of range 1-65535")

@@ -1,0 +1,85 @@
+"""Where the project is: the command line's view of it, its config file, its env files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestra.config.envfiles import EnvFile, read_env_file, read_env_file_and_problems
+from orchestra.errors import ConfigError, Problem
+
+CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """What the command line says about where the project is."""
+
+    file: Path | None = None                     # -f/--file (alias --procfile)
+    env_files: tuple[Path, ...] | None = None    # -e/--env-file; None: `.env` beside the file
+    app_root: Path | None = None                 # -d/--app-root
+    cwd: Path = field(default_factory=Path.cwd)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    base_port: int | None = None                 # -p/--port: `${PORT}` where `port:` is unset
+
+
+def discover(options: LoadOptions) -> Path:
+    """The config file: `-f`, else orchestra.yaml / orchestra.yml / Procfile in the folder."""
+    base = options.app_root or options.cwd
+    if options.file is not None:
+        return options.file if options.file.is_absolute() else base / options.file
+    # honcho: PROCFILE from the environment, or from the .env files, names the Procfile
+    named = options.environ.get("PROCFILE") or _procfile_from_env_files(options, base)
+    if named:
+        return base / named
+    for name in CANDIDATES:
+        if (base / name).exists():
+            return base / name
+    raise ConfigError.single(str(base), "no orchestra.yaml, orchestra.yml or Procfile here "
+                                        "(name one with -f FILE)")
+
+
+def config_exists(options: LoadOptions) -> bool:
+    """Whether there is a config to load: `-f` names one (missing or not: loading says so),
+    or one is found where `discover` looks."""
+    if options.file is not None:
+        return True
+    try:
+        return discover(options).exists()
+    except ConfigError:
+        return False
+
+
+def _procfile_from_env_files(options: LoadOptions, base: Path) -> str | None:
+    paths = [base / ".env"] if options.env_files is None else [
+        base / p for p in options.env_files]   # an absolute p stays itself
+    named = None
+    for path in paths:
+        try:
+            named = read_env_file(path, required=False).values.get("PROCFILE", named)
+        except ConfigError:
+            continue  # reported with its line when the env files are loaded for real
+    return named
+
+
+def is_yaml(path: Path) -> bool:
+    return path.suffix.lower() in (".yaml", ".yml")
+
+
+def project_env_files(options: LoadOptions,
+                      folder: Path) -> tuple[list[EnvFile], list[Problem]]:
+    """`-e A,B` (required, later wins), else `.env` in the config's folder if present; with
+    the problems found in them (what parsed is still returned, to check the rest with)."""
+    if options.env_files is None:
+        paths, required = [folder / ".env"], False
+    else:
+        paths, required = [(options.app_root or options.cwd) / p for p in options.env_files], True
+    files: list[EnvFile] = []
+    problems: list[Problem] = []
+    for path in paths:
+        env_file, found = read_env_file_and_problems(path, required=required)
+        files.append(env_file)
+        problems.extend(found)
+    return files, problems

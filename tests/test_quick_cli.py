@@ -1,0 +1,143 @@
+"""The quick command line of `up`, `start` and `run` (cli/quick.py) against typer's reading.
+
+Whatever the quick parser accepts, typer must read to the very same request; whatever it does
+not recognise goes to typer. And the quick path must really stay lean: a Procfile project's
+`up` imports no CLI framework, YAML parser or JSON Schema validator.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+from helpers.orch import PY, Project, base_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orchestra.cli import commands
+from orchestra.cli.app import app
+from orchestra.cli.quick import parse
+from orchestra.cli.run import RunRequest
+from orchestra.cli.up import UpRequest
+
+
+class _Read(Exception):
+    def __init__(self, request: UpRequest | RunRequest) -> None:
+        self.request = request
+
+
+def _record(request: UpRequest | RunRequest) -> int:
+    raise _Read(request)
+
+
+def typer_reading(argv: Sequence[str]) -> UpRequest | RunRequest | None:
+    """The request typer's signatures build from `argv`; None when typer refuses it.
+
+    The implementations are replaced by a recorder for the call: only the reading is compared.
+    """
+    saved = commands.up_command, commands.run_command
+    commands.up_command = commands.run_command = _record  # type: ignore[assignment]
+    try:
+        app(list(argv), prog_name="orchestra", standalone_mode=False)
+    except _Read as read:
+        return read.request
+    except Exception:   # a usage error of any kind: typer refuses it
+        return None
+    finally:
+        commands.up_command, commands.run_command = saved
+    return None
+
+
+CASES = [
+    ["up"],
+    ["start", "web", "--no-color", "worker"],
+    ["-f", "Procfile.dev", "up", "-e", ".env.test,.env.local", "-t", "2.5"],
+    ["up", "-fProcfile", "--port=6000", "-c", "web=2", "-q", "web,db", "--output", "json"],
+    ["up", "--no-prefix", "--no-timestamps", "--no-colour", "--abort-on-exit", "--", "-odd"],
+    ["up", "--exit-code-from", "tests", "-n", "backend", "--max-line", "1000", "-d", "app"],
+    ["run", "--with", "db,api", "--", "pytest", "-x", "--with", "x"],
+    ["run", "--with=db", "--quiet-services", "pytest", "-q"],
+    ["-e", ".env", "run", "--no-deps", "-t", "0", "true"],
+    ["run", "echo", "--help"],
+    ["up", "-t", "-1"],
+    ["up", "-p", "+70"],
+]
+
+
+@pytest.mark.parametrize("argv", CASES, ids=[" ".join(c) for c in CASES])
+def test_the_quick_reading_is_typers(argv: list[str]) -> None:
+    quick = parse(argv, {})
+    assert quick is not None, "the quick parser should read this command line"
+    assert quick == typer_reading(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["up", "--help"], ["up", "--no-colr"], ["up", "-p"], ["up", "-p", "٥٠٠٠"],
+    ["up", "-t", "1e3"], ["run", "--bogus", "x"], ["up", "--no-prefix=yes"], ["check"],
+    ["up", "-f", ""], ["--version"],
+])
+def test_what_it_does_not_recognise_goes_to_typer(argv: list[str]) -> None:
+    assert parse(argv, {}) is None
+
+
+def test_orchestra_file_from_the_environment() -> None:
+    assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=Path("x.yaml"))
+    assert parse(["up", "-f", "y"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=Path("y"))
+
+
+TOKENS = ["up", "start", "run", "--", "-", "web", "db", "-f", "-fP", "--file", "--file=P",
+          "-e", ".env", "-d", "-p", "5000", "-p5", "-t", "1.5", "-t.5", "--no-color",
+          "--no-prefix", "-q", "web", "--with", "--with=db", "--no-deps", "--output", "json",
+          "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=8))
+def test_whenever_the_quick_parser_reads_a_line_typer_reads_it_the_same(
+        argv: list[str]) -> None:
+    quick = parse(argv, {})
+    if quick is not None:
+        assert quick == typer_reading(argv), argv
+
+
+def test_request_fields_are_the_flags() -> None:
+    """Every option of the table is a field of its request, so neither parser drops one."""
+    from orchestra.cli import flags
+
+    assert {f.dest for f in flags.UP} <= {f.name for f in fields(UpRequest)}
+    assert {f.dest for f in flags.RUN} <= {f.name for f in fields(RunRequest)}
+
+
+HEAVY = ("typer", "click", "pydantic", "rich", "jsonschema", "ruamel")
+
+
+def _imported(project: Project, *args: str) -> set[str]:
+    result = subprocess.run([PY, "-X", "importtime", "-m", "orchestra", *args],
+                            cwd=project.root, env=base_env(project.mark), capture_output=True,
+                            timeout=30, check=False)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    names = set()
+    for line in result.stderr.decode().splitlines():
+        if line.startswith("import time:") and "|" in line:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+def test_up_with_a_procfile_imports_nothing_heavy(project: Project) -> None:
+    project.procfile("web: echo hi\n")
+    assert _imported(project, "up", "--no-color") & set(HEAVY) == set()
+
+
+def test_up_with_a_valid_yaml_needs_only_the_yaml_parser(project: Project) -> None:
+    project.yaml({"web": {"command": ["echo", "hi"], "readiness": {"log": "hi"}}})
+    assert _imported(project, "up", "--no-color") & set(HEAVY) == {"ruamel"}
+
+
+def test_a_yaml_with_problems_still_gets_the_full_messages(project: Project) -> None:
+    project.yaml({"web": {"comand": ["echo", "hi"]}})
+    result = project.run("--no-color")
+    assert result.rc == 2, result.dump()
+    assert b"unknown key 'comand' (did you mean 'command'?)" in result.err, result.dump()
