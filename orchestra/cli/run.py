@@ -9,9 +9,7 @@ the services stop and orchestra exits with CMD's code.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +81,9 @@ def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> Foregro
 
 
 def _run_alone(foreground: ForegroundCommand, timeout: float | None) -> int:
+    import asyncio
+    import signal
+
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.lifeline import Lifeline
 

@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-
-from dotenv.parser import Original, parse_stream
+from typing import TYPE_CHECKING
 
 from orchestra.config.textfile import excerpt, read_config_text
 from orchestra.errors import ConfigError, Location, Problem
+
+if TYPE_CHECKING:
+    from dotenv.parser import Original
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,8 @@ def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, 
     if text is None:
         missing = [Problem(Location(file), "", "no such file")] if required else []
         return EnvFile(path, MappingProxyType({}), MappingProxyType({})), missing
+    from dotenv.parser import parse_stream  # only where there is an env file to read
+
     # Universal newlines, as dotenv's own loader reads files: a CRLF file's values carry no '\r'.
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     values: dict[str, str] = {}
