@@ -1,28 +1,26 @@
-"""Raw, schema-valid data → the frozen model (`Spec`), collecting every problem on the way.
+"""The build pass: interpolated, schema-checked data → the frozen model (`Spec`), collecting
+every problem on the way.
 
 This is the one place where meaning is assigned: the command becomes one argv, durations and
 signals are parsed, paths are resolved against the config's folder, and the environment is
-layered (DESIGN §2.3). Interpolation of `${VAR}` happens here too, per service, so that each
-service sees its own `PORT`.
+layered (DESIGN §2.3). `${VAR}` was already interpolated (`config/interpolation.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from orchestra.config.collector import Collector, as_list, dotted
-from orchestra.config.envfiles import EnvFile, merge_env_files, read_env_file_and_problems
+from orchestra.config.env_layers import named_env_files
+from orchestra.config.envfiles import EnvFileCache
 from orchestra.config.health import build_check
 from orchestra.config.inference import InferenceError, infer_command
-from orchestra.config.interpolate import InterpolationError, interpolate
+from orchestra.config.interpolation import MAX_PORT
 from orchestra.config.model import (
     CONDITION_ALIASES,
-    PORT_STEP,
     SHELL,
     Condition,
     Dependency,
@@ -33,7 +31,7 @@ from orchestra.config.model import (
     Spec,
     frozen_env,
 )
-from orchestra.config.source import Document, PathKey
+from orchestra.config.source import PathKey, SourceMap
 from orchestra.config.values import parse_duration, parse_port, parse_signal
 from orchestra.errors import Problem
 
@@ -47,33 +45,15 @@ def env_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-# --------------------------------------------------------------------------- interpolation
-
-def interpolate_tree(data: object, path: PathKey, lookup: Mapping[str, str],
-                     problems: Collector) -> object:
-    """Interpolate every string below `data`; `x-*` keys are left alone (anchors only)."""
-    if isinstance(data, str):
-        try:
-            return interpolate(data, lookup)
-        except InterpolationError as exc:
-            problems.add(path, exc.message)
-            return data
-    if isinstance(data, list):
-        return [interpolate_tree(v, (*path, i), lookup, problems) for i, v in enumerate(data)]
-    if isinstance(data, dict):
-        return {k: v if k.startswith("x-") else interpolate_tree(v, (*path, k), lookup, problems)
-                for k, v in data.items()}
-    return data
-
-
 # --------------------------------------------------------------------------- services
 
 class ServiceBuilder:
     """Builds one `Service` from its raw mapping."""
 
     def __init__(self, root: Path, base_env: Mapping[str, str], base_secrets: frozenset[str],
-                 problems: Collector) -> None:
+                 problems: Collector, env_files: EnvFileCache) -> None:
         self.root = root
+        self.env_files = env_files
         self.base_env = base_env
         self.base_secrets = base_secrets
         self.problems = problems
@@ -81,13 +61,17 @@ class ServiceBuilder:
         # still look at it (a missing directory does not make its dependencies any less wrong).
         self.findings: list[Problem] = []
 
-    def build(self, name: str, raw: dict[str, object], path: PathKey) -> Service | None:
+    def build(self, name: str, raw: dict[str, object], path: PathKey, *,
+              with_argv: bool = True) -> Service | None:
+        """The service, or None if it has a problem of its own. `with_argv` False: the
+        command is not built (an earlier pass found it wrong; no command inferred either)."""
         before = len(self.problems.problems)
         directory = self._directory(raw, path)
         entrypoint = raw.get("entrypoint")
         run_dir = directory / entrypoint if isinstance(entrypoint, str) else directory
         directories_exist = self._check_directories(raw, path, directory, run_dir)
-        argv, shell = self._argv(raw, path, run_dir) if directories_exist else ((), False)
+        argv, shell = (self._argv(raw, path, run_dir) if directories_exist and with_argv
+                       else ((), False))
         env, secrets = self._env(raw, path)
         service = Service(
             name=name,
@@ -167,7 +151,7 @@ class ServiceBuilder:
         env = dict(self.base_env)
         secrets = set(self.base_secrets)
         for index, item in enumerate(as_list(raw.get("env_file"))):
-            loaded = load_env_files([item], self.root, self.problems,
+            loaded = named_env_files([item], self.root, self.env_files, self.problems,
                                     (*path, "env_file", index) if isinstance(raw.get("env_file"),
                                                                              list)
                                     else (*path, "env_file"))
@@ -216,168 +200,40 @@ class ServiceBuilder:
                              1.0 if backoff is None else backoff)
 
 
-# --------------------------------------------------------------------------- env files
-
-def load_env_files(items: Sequence[object], root: Path, problems: Collector,
-                   path: PathKey) -> dict[str, str]:
-    """Env files named in the YAML: relative to the config's folder, and required."""
-    files: list[EnvFile] = []
-    for item in items:
-        env_file, found = read_env_file_and_problems(root / str(item), required=True)
-        files.append(env_file)
-        for problem in found:
-            if problem.location.line is not None:
-                problems.problems.append(Problem(problem.location,
-                                                 problem.field or dotted(path),
-                                                 problem.message))
-            else:
-                # No line in the env file (it is missing or unreadable): point at the YAML
-                # that names it, and keep its path in the message.
-                problems.problems.append(Problem(problems.source.locate(path), dotted(path),
-                                                 f"{problem.location.file}: "
-                                                 f"{problem.message}"))
-    return merge_env_files(files)
-
-
-def env_file_values(data: dict[str, object], root: Path, project_files: Sequence[EnvFile],
-                    problems: Collector) -> dict[str, str]:
-    """The project's env-file values: `-e`/default `.env` files, then the top-level
-    `env_file:` list (later wins). A wrongly typed `env_file` is left to the schema."""
-    values = merge_env_files(project_files)
-    named = data.get("env_file")
-    if isinstance(named, str) or (isinstance(named, list)
-                                  and all(isinstance(n, str) for n in named)):
-        values.update(load_env_files(as_list(named), root, problems, ("env_file",)))
-    return values
-
-
-def interpolate_document(data: dict[str, object], file_values: Mapping[str, str],
-                         environ: Mapping[str, str], problems: Collector, *,
-                         base_port: int | None = None,
-                         ) -> tuple[dict[str, object], dict[str, list[object]]]:
-    """`${VAR}` in every string of the project `env` and of each service, before the schema
-    sees them, so `stop_timeout: ${T:-5s}` is checked as the duration it becomes. Each
-    service sees its own `PORT`, `ORCHESTRA_SERVICE` and `PS`.
-
-    Returns the document as instance 1 sees it, and, for a service with replicas whose
-    settings use `${PORT}` or `${PS}`, its data as instances 2, 3, … see it. `base_port`
-    (`-p`) gives `PORT` to services without `port:` by the foreman rule, as the plan does.
-    """
-    lookup = {**environ, **file_values}
-    result = dict(data)
-    if "env" in data:
-        result["env"] = interpolate_tree(data["env"], ("env",), lookup, problems)
-    services = data.get("services")
-    variants: dict[str, list[object]] = {}
-    if isinstance(services, dict):
-        interpolated = {}
-        for index, (name, raw) in enumerate(services.items()):
-            base = None if base_port is None else base_port + PORT_STEP * index
-
-            def each(number: int, into: Collector, name: str = name, raw: object = raw,
-                     base: int | None = base) -> object:
-                return _interpolate_service(name, raw, number, lookup, into, base)
-
-            interpolated[name] = each(1, problems)
-            replicas = _lookup(interpolated[name], ("replicas",))
-            replicas = 1 if replicas is None else replicas
-            if isinstance(replicas, int) and 1 <= replicas <= MAX_REPLICAS:
-                # instance 2 is computed even for one replica: `-c web=2` may ask for it
-                quiet = Collector(problems.source)   # instance 1 reported the problems
-                second = each(2, quiet)
-                if _differs_by_instance(second, interpolated[name]):
-                    variants[name] = [second, *(each(n, quiet) for n in range(3, replicas + 1))]
-        result["services"] = interpolated
-    return result, variants
-
-
-#: As the schema's `replicas` maximum.
-MAX_REPLICAS = 10000
-MAX_PORT = 65535
-
-
-def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[str, str],
-                         problems: Collector, base: int | None) -> object:
-    service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.{number}"}
-    port = raw.get("port") if isinstance(raw, dict) else None
-    if isinstance(port, str):   # `port: ${WEB_PORT:-8000}`
-        with contextlib.suppress(InterpolationError):
-            port = interpolate(port, lookup).strip()
-        port = int(port) if isinstance(port, str) and port.isascii() and port.isdigit() else None
-    if not isinstance(port, int) or isinstance(port, bool):
-        port = base      # -p's rule for this service, or nothing to say
-    if port is not None:
-        service_lookup["PORT"] = str(port + number - 1)
-    value = interpolate_tree(raw, ("services", name), service_lookup, problems)
-    return _numbers_from_variables(raw, value)
-
-
-def _differs_by_instance(second: object, first: object) -> bool:
-    """Whether instance 2's data differs from instance 1's other than in `port` itself."""
-    if isinstance(second, dict) and isinstance(first, dict):
-        return {k: v for k, v in second.items() if k != "port"} != \
-            {k: v for k, v in first.items() if k != "port"}
-    return second != first
-
-
-#: Keys whose value is a number; `port: ${WEB_PORT:-8000}` gives one through a string.
-_NUMBER_KEYS = (("port",), ("replicas",), ("restart", "max_restarts"),
-                ("readiness", "retries"), ("liveness", "retries"))
-#: Durations, which may be plain numbers too: `stop_timeout: ${STOP:-10}` is 10 seconds.
-_DURATION_KEYS = (("stop_timeout",), ("restart", "backoff"),
-                  *((check, key) for check in ("readiness", "liveness")
-                    for key in ("interval", "timeout", "start_period")))
-_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
-
-
-def _numbers_from_variables(raw: object, value: object) -> object:
-    """A number written as `${VAR}` becomes the number it expands to (as in compose); a
-    literal string stays a string, for the schema to report."""
-    for keys in (*_NUMBER_KEYS, *_DURATION_KEYS):
-        written, holder = _lookup(raw, keys[:-1]), _lookup(value, keys[:-1])
-        if not isinstance(written, dict) or not isinstance(holder, dict):
-            continue
-        before, after = written.get(keys[-1]), holder.get(keys[-1])
-        if not (isinstance(before, str) and "${" in before and isinstance(after, str)):
-            continue
-        if keys in _NUMBER_KEYS and after.strip().isascii() and after.strip().isdigit():
-            holder[keys[-1]] = int(after)
-        elif keys in _DURATION_KEYS and _PLAIN_NUMBER.fullmatch(after.strip()):
-            holder[keys[-1]] = float(after)
-    return value
-
-
-def _lookup(data: object, keys: tuple[str, ...]) -> object:
-    for key in keys:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
-def build_yaml(document: Document, file: Path, file_values: Mapping[str, str],
-               variants: Mapping[str, Sequence[object]] | None = None,
+def build_spec(data: dict[str, object], source: SourceMap, file: Path,
+               file_values: Mapping[str, str], variants: Mapping[str, Sequence[object]],
+               wrong: Mapping[str, set[str]], env_files: EnvFileCache,
                ) -> tuple[Spec, list[Problem]]:
-    """Build the model from interpolated, schema-valid data; returns the problems too.
+    """The build pass: every service built once, from interpolated, schema-checked data.
 
-    The spec holds every service that built without a problem, so that the checks can still
-    look at those and the user sees every problem of the file in one run. `variants`: the
-    data of instances 2, 3, … of services whose settings differ by instance.
+    The spec holds every service that built without a problem, so that the checks across
+    services can still look at those and the user sees every problem of the file in one run.
+    A service in `wrong` (name → the settings earlier passes found wrong; "" for the whole
+    service) is built without those settings, for the problems of its other settings, and is
+    left out of the spec: the checks across services see only what is sound, so a setting
+    taken out cannot cause a problem elsewhere. `variants`: the data of instances 2, 3, … of
+    services whose settings differ by instance.
     """
-    data = document.data
-    assert isinstance(data, dict)  # the schema guarantees a mapping
-    problems = Collector(document.source)
+    problems = Collector(source)
     root = file.parent
-    project_env = dict(data.get("env") or {})
+    project_env = dict(data.get("env") or {})  # type: ignore[call-overload]
     base_env = dict(file_values)
     base_env.update((k, env_text(v)) for k, v in project_env.items())
     secrets = frozenset(k for k in file_values if k not in project_env)
-    builder = ServiceBuilder(root, base_env, secrets, problems)
+    builder = ServiceBuilder(root, base_env, secrets, problems, env_files)
     services: list[Service] = []
     declared = data.get("services")
     for name, raw in (declared.items() if isinstance(declared, dict) else ()):
-        service = builder.build(name, raw or {}, ("services", name))
-        if service is not None and variants and name in variants:
+        path = ("services", name)
+        keys = wrong.get(name)
+        if keys is not None:
+            if "" not in keys and isinstance(raw, dict):
+                kept = {key: value for key, value in raw.items() if key not in keys}
+                builder.build(name, kept, path,
+                              with_argv="command" in kept and "args" not in keys)
+            continue
+        service = builder.build(name, raw or {}, path)
+        if service is not None and name in variants:
             service = _with_instances(service, variants[name], builder)
         if service is not None:
             services.append(service)

@@ -51,7 +51,7 @@ def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, 
     file = str(path)
     text = read_config_text(path)
     if text is None:
-        missing = [Problem(Location(file), "", "no such file")] if required else []
+        missing = [_missing(path)] if required else []
         return EnvFile(path, MappingProxyType({}), MappingProxyType({})), missing
     from dotenv.parser import parse_stream  # only where there is an env file to read
 
@@ -79,6 +79,26 @@ def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, 
     return EnvFile(path, MappingProxyType(values), MappingProxyType(lines)), problems
 
 
+class EnvFileCache:
+    """Each env file read once per load, however many services and replicas name it.
+
+    The problems of a file are returned with it every time; the caller that reports them
+    decides whether it already has.
+    """
+
+    def __init__(self) -> None:
+        self._read: dict[Path, tuple[EnvFile, list[Problem]]] = {}
+
+    def read(self, path: Path, *, required: bool) -> tuple[EnvFile, list[Problem]]:
+        """As `read_env_file_and_problems`."""
+        if path not in self._read:
+            self._read[path] = read_env_file_and_problems(path, required=True)
+        env_file, problems = self._read[path]
+        if not required and problems == [_missing(path)]:
+            return env_file, []
+        return env_file, problems
+
+
 def merge_env_files(files: Sequence[EnvFile]) -> dict[str, str]:
     """Layer env files in order: a key in a later file overrides the same key in an earlier one."""
     merged: dict[str, str] = {}
@@ -96,6 +116,10 @@ def _statement_line(original: Original) -> int:
     string = original.string
     leading = string[: len(string) - len(string.lstrip())]
     return int(original.line) + leading.count("\n")
+
+
+def _missing(path: Path) -> Problem:
+    return Problem(Location(str(path)), "", "no such file")
 
 
 def _problem(file: str, line: int, message: str) -> Problem:

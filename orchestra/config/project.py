@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra.config.envfiles import EnvFile, read_env_file, read_env_file_and_problems
+from orchestra.config.envfiles import EnvFile, EnvFileCache, read_env_file
 from orchestra.errors import ConfigError, Problem
 
 CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
@@ -68,18 +68,19 @@ def is_yaml(path: Path) -> bool:
     return path.suffix.lower() in (".yaml", ".yml")
 
 
-def project_env_files(options: LoadOptions,
-                      folder: Path) -> tuple[list[EnvFile], list[Problem]]:
+def project_env_files(options: LoadOptions, folder: Path, cache: EnvFileCache | None = None,
+                      ) -> tuple[list[EnvFile], list[Problem]]:
     """`-e A,B` (required, later wins), else `.env` in the config's folder if present; with
     the problems found in them (what parsed is still returned, to check the rest with)."""
     if options.env_files is None:
         paths, required = [folder / ".env"], False
     else:
         paths, required = [(options.app_root or options.cwd) / p for p in options.env_files], True
+    cache = cache or EnvFileCache()
     files: list[EnvFile] = []
     problems: list[Problem] = []
     for path in paths:
-        env_file, found = read_env_file_and_problems(path, required=required)
+        env_file, found = cache.read(path, required=required)
         files.append(env_file)
         problems.extend(found)
     return files, problems

@@ -1,18 +1,27 @@
-"""Load an orchestra.yaml: compose with positions, env files, interpolate, schema, build.
+"""Load an orchestra.yaml as a sequence of passes over one load state.
 
-Imported only for YAML configs: a Procfile project never loads ruamel.yaml.
+    read → env files → interpolate → schema → build → dependencies by name
+    (→ the checks across services, `config/checks.py`, run by the loader for every kind)
+
+Each pass adds what it found to the state and collects problems rather than stopping, so one
+run reports every problem of the file. Only a problem outside every service (no `services`,
+a bad top-level key) stops after the schema pass: without a sound top level there is nothing
+meaningful to build. Imported only for YAML configs: a Procfile project never loads ruamel.yaml.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestra.config.build import build_yaml, env_file_values, interpolate_document
+from orchestra.config.build import build_spec
 from orchestra.config.checks import unknown_dependency
 from orchestra.config.collector import Collector
-from orchestra.config.envfiles import EnvFile
+from orchestra.config.env_layers import project_file_values
+from orchestra.config.envfiles import EnvFile, EnvFileCache
+from orchestra.config.interpolation import interpolate_document
 from orchestra.config.model import Spec
 from orchestra.config.project import LoadOptions, project_env_files
 from orchestra.config.schema import validate
@@ -20,79 +29,104 @@ from orchestra.config.source import Document, load_yaml
 from orchestra.errors import ConfigError, Problem, by_position
 
 
+@dataclass
+class YamlLoad:
+    """What the passes share: the input, what each pass made of it, and the problems."""
+
+    path: Path
+    folder: Path
+    options: LoadOptions
+    document: Document
+    env_files: EnvFileCache = field(default_factory=EnvFileCache)
+    file_values: dict[str, str] = field(default_factory=dict)
+    data: object = None                           # interpolated
+    variants: dict[str, list[object]] = field(default_factory=dict)
+    declared: tuple[str, ...] = ()
+    wrong: dict[str, set[str]] = field(default_factory=dict)   # service → wrong settings
+    problems: list[Problem] = field(default_factory=list)
+
+
 def load_yaml_config(path: Path, folder: Path,
-               options: LoadOptions) -> tuple[Spec, tuple[str, ...], list[Problem]]:
-    """The spec of the services that passed the schema and built, every declared service
-    name, and the problems so far. A problem outside `services.NAME` stops here: without a
-    sound top level there is nothing meaningful to build."""
-    document = load_yaml(path)
-    early = Collector(document.source)   # env files and interpolation
-    data = _mapping(document.data)
-    env_files: Sequence[EnvFile] = []
-    # A project `env_file:` replaces the default `.env`, as `-e` does (docs/CONFIG.md); loading
-    # both would let a stray `.env` override the files the config names.
-    if options.env_files is not None or "env_file" not in data:
-        env_files, env_problems = project_env_files(options, folder)
-        early.problems.extend(env_problems)
-    file_values = env_file_values(data, path.resolve().parent, env_files, early)
-    checked, variants = (interpolate_document(data, file_values, options.environ, early,
-                                              base_port=options.base_port)
-                         if isinstance(document.data, dict) else (document.data, {}))
-    # A value whose interpolation failed stays as written; what the schema then says about
-    # that same field would only repeat the problem.
-    reported = {p.field for p in early.problems if p.field}
-    schema_problems = validate(checked, document.source, str(path))
-    problems = [*early.problems, *(p for p in schema_problems if p.field not in reported)]
-    services = _mapping(_mapping(checked).get("services"))
-    declared = tuple(services)
-    # An env file's problem (no field) does not stop the config from being checked; a problem
-    # of the document's top level does.
-    broken = {_service_of(p, declared) for p in [*early.problems, *schema_problems]
-              if p.field or p in schema_problems}
-    if None in broken:
-        raise ConfigError(sorted(problems, key=by_position))
-    kept = {**_mapping(checked),
-            "services": {k: v for k, v in services.items() if k not in broken}}
-    spec, built_problems = build_yaml(Document(kept, document.source), path.resolve(),
-                                      file_values, variants)
-    # The services left out are built too, without their wrong settings, for the problems of
-    # the others (the spec of that build is not used: the checks across services see only
-    # what is sound, so a setting taken out cannot cause a problem somewhere else).
-    rest = _without_wrong_settings(services, [*early.problems, *schema_problems], declared)
-    _, rest_problems = build_yaml(Document({**_mapping(checked), "services": rest},
-                                           document.source), path.resolve(), file_values)
-    built_problems.extend(rest_problems)
-    # A service left out for a problem of its own still gets its dependencies checked by name.
+                     options: LoadOptions) -> tuple[Spec, tuple[str, ...], list[Problem]]:
+    """The spec of the services without problems, every declared service name, and every
+    problem found by the passes."""
+    load = YamlLoad(path, folder, options, load_yaml(path))   # read: positions of every node
+    read_env_files(load)
+    interpolate(load)
+    check_schema(load)
+    spec = build(load)
+    check_dependency_names(load, spec)
+    return spec, load.declared, load.problems
+
+
+def read_env_files(load: YamlLoad) -> None:
+    """The project's env-file values. A project `env_file:` replaces the default `.env`, as
+    `-e` does (docs/CONFIG.md): loading both would let a stray `.env` override the files the
+    config names."""
+    data = _mapping(load.document.data)
+    collector = Collector(load.document.source)
+    project_files: Sequence[EnvFile] = []
+    if load.options.env_files is not None or "env_file" not in data:
+        project_files, found = project_env_files(load.options, load.folder, load.env_files)
+        collector.problems.extend(found)
+    load.file_values = project_file_values(data, load.path.resolve().parent, project_files,
+                                           load.env_files, collector)
+    load.problems.extend(collector.problems)
+
+
+def interpolate(load: YamlLoad) -> None:
+    """`${VAR}` in every string, before the schema sees the values they become."""
+    if not isinstance(load.document.data, dict):
+        load.data = load.document.data
+        return
+    collector = Collector(load.document.source)
+    load.data, load.variants = interpolate_document(
+        load.document.data, load.file_values, load.options.environ, collector,
+        base_port=load.options.base_port)
+    load.problems.extend(collector.problems)
+
+
+def check_schema(load: YamlLoad) -> None:
+    """Shape problems; which settings of which services are wrong; stop on the top level's.
+
+    A value whose interpolation failed stays as written: what the schema then says about that
+    same field would only repeat the problem.
+    """
+    earlier = list(load.problems)
+    reported = {p.field for p in earlier if p.field}
+    found = validate(load.data, load.document.source, str(load.path))
+    load.problems.extend(p for p in found if p.field not in reported)
+    load.declared = tuple(_mapping(_mapping(load.data).get("services")))
+    # An env file's problem (no field) does not stop the config from being checked; a
+    # problem of the document's top level does.
+    for problem in [*(p for p in earlier if p.field), *found]:
+        name = _service_of(problem, load.declared)
+        if name is None:
+            raise ConfigError(sorted(load.problems, key=by_position))
+        below = problem.field[len(f"services.{name}"):].lstrip(".")
+        load.wrong.setdefault(name, set()).add(re.split(r"[.\[]", below, maxsplit=1)[0])
+
+
+def build(load: YamlLoad) -> Spec:
+    """Every service built once (see `build_spec`)."""
+    spec, found = build_spec(_mapping(load.data), load.document.source, load.path.resolve(),
+                             load.file_values, load.variants, load.wrong, load.env_files)
+    load.problems.extend(found)
+    return spec
+
+
+def check_dependency_names(load: YamlLoad, spec: Spec) -> None:
+    """A service left out for a problem of its own still gets its dependencies checked by
+    name (the checks across services see only the services that built)."""
+    services = _mapping(_mapping(load.data).get("services"))
     built = set(spec.names())
-    dangling = [unknown_dependency(name, dependency, declared,
-                                   document.source.locate(("services", name, "depends_on", key)))
-                for name in declared if name not in built
-                for key, dependency in _dependency_names(services.get(name))
-                if dependency not in declared]
-    return spec, declared, [*problems, *built_problems, *dangling]
-
-
-def _without_wrong_settings(services: Mapping[str, object], problems: Sequence[Problem],
-                            declared: Sequence[str]) -> dict[str, object]:
-    """Each service with a problem, minus the settings the problems are in; a service that is
-    wrong as a whole (not a mapping, a bad name) is left out."""
-    wrong: dict[str, set[str]] = {}
-    for problem in problems:
-        name = _service_of(problem, declared)
-        if name is not None:
-            below = problem.field[len(f"services.{name}"):].lstrip(".")
-            wrong.setdefault(name, set()).add(re.split(r"[.\[]", below, maxsplit=1)[0])
-    rest: dict[str, object] = {}
-    for name, keys in wrong.items():
-        raw = services.get(name)
-        if "" in keys or not isinstance(raw, dict):
-            continue
-        kept = {key: value for key, value in raw.items() if key not in keys}
-        if "command" not in kept or "args" in keys:
-            # not inferred here: a misspelt `comand` would read as no command at all
-            kept = {k: v for k, v in kept.items() if k != "args"} | {"command": ":"}
-        rest[name] = kept
-    return rest
+    source = load.document.source
+    load.problems.extend(
+        unknown_dependency(name, dependency, load.declared,
+                           source.locate(("services", name, "depends_on", key)))
+        for name in load.declared if name not in built
+        for key, dependency in _dependency_names(services.get(name))
+        if dependency not in load.declared)
 
 
 def _dependency_names(raw: object) -> list[tuple[str | int, str]]:
