@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from orchestra.cli.config_view import MASK, render_spec, spec_data
 from orchestra.config.inference import infer_command
 from orchestra.config.loader import LoadOptions, load_spec
 from orchestra.config.model import CheckKind, Condition, RestartMode, Service, Spec
-from orchestra.config.render import MASK, render_spec, spec_data
 from orchestra.config.values import parse_duration, parse_host_port, parse_signal
 from orchestra.errors import ConfigError, Problem
 

@@ -47,7 +47,7 @@ def config(
         = False,
 ) -> None:
     """Print the resolved model: argv, working directory, environment, dependencies."""
-    from orchestra.config.render import render_spec
+    from orchestra.cli.config_view import render_spec
 
     if output_format not in ("yaml", "json"):
         raise UsageError(f"invalid --format '{output_format}' (expected yaml or json)")
@@ -65,7 +65,7 @@ def graph(
         "--format", help="mermaid or dot (Graphviz).")] = "mermaid",
 ) -> None:
     """Print the dependency graph, with each edge's condition."""
-    from orchestra.graph import RENDERERS
+    from orchestra.cli.graph_view import RENDERERS
 
     if output_format not in RENDERERS:
         raise UsageError(f"invalid --format '{output_format}' (expected mermaid or dot)")
