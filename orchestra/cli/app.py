@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from orchestra.cli import commands, inspect
+from orchestra.cli import commands, control, inspect
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
 from orchestra.cli.report import report
 from orchestra.errors import OrchestraError
@@ -38,6 +38,9 @@ app.command(name="up")(commands.up)
 app.command(name="start", help="Alias of `up` (honcho and foreman spell it so).")(commands.up)
 app.command(name="run", context_settings={"allow_interspersed_args": False,
                                           "ignore_unknown_options": True})(commands.run)
+app.command(name="ps")(control.ps)
+app.command(name="logs")(control.logs)
+app.command(name="down")(control.down)
 app.command(name="check")(inspect.check)
 app.command(name="config")(inspect.config)
 app.command(name="graph")(inspect.graph)

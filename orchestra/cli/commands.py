@@ -56,6 +56,7 @@ def up(
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
     abort_on_exit: Annotated[bool, option(flags.ABORT_ON_EXIT)] = False,
     exit_code_from: Annotated[str | None, option(flags.EXIT_CODE_FROM)] = None,
+    project_name: Annotated[str | None, option(flags.PROJECT_NAME)] = None,
 ) -> None:
     """Start the services in dependency order and show their output until they end.
 
@@ -68,7 +69,7 @@ def up(
         app_root=where.app_root, namespace=namespace, formation=formation, port=port,
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, quiet=quiet, abort_on_exit=abort_on_exit,
-        exit_code_from=exit_code_from)
+        exit_code_from=exit_code_from, project_name=project_name)
     raise typer.Exit(up_command(request))
 
 
@@ -88,6 +89,7 @@ def run(
     no_color: NoColorOption = False,
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
+    project_name: Annotated[str | None, option(flags.PROJECT_NAME)] = None,
 ) -> None:
     """Run a command with the project's environment (and, with --with, its services).
 
@@ -100,7 +102,8 @@ def run(
         command=tuple(command or ()), with_services=with_services, no_deps=no_deps,
         quiet_services=quiet_services, file=where.file, env=where.env,
         app_root=where.app_root, timeout=timeout, no_prefix=no_prefix,
-        no_timestamps=no_timestamps, no_color=no_color, output=output, max_line=max_line)
+        no_timestamps=no_timestamps, no_color=no_color, output=output, max_line=max_line,
+        project_name=project_name)
     raise typer.Exit(run_command(request))
 
 

@@ -72,11 +72,16 @@ QUIET_SERVICES = Flag("quiet_services", ("--quiet-services",), "flag",
                       "Hide service output; show each service's last 50 lines if the command "
                       "fails or a service dies.")
 
+PROJECT_NAME = Flag("project_name", ("--project-name",), "text",
+                    "Name of the project's control socket (default: the config's folder and a "
+                    "hash of its path); `ps`, `logs` and `down` find a run by it.",
+                    envvar="ORCHESTRA_PROJECT_NAME")
+
 #: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
 GLOBAL = (FILE, ENV, APP_ROOT)
 OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE)
 UP = (*GLOBAL, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
-      EXIT_CODE_FROM)
-RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS)
+      EXIT_CODE_FROM, PROJECT_NAME)
+RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)
 
 DEFAULT_MAX_LINE = 4 * 1024 * 1024

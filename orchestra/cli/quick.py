@@ -61,8 +61,9 @@ def _parse(argv: list[str], environ: Mapping[str, str]) -> UpRequest | RunReques
         else:
             words.append(arg)
             position += 1
-    if "file" not in values and environ.get(flags.FILE.envvar or ""):
-        values["file"] = Path(environ[flags.FILE.envvar or ""])
+    for flag in (flags.RUN if is_run else flags.UP):   # as typer's `envvar=`
+        if flag.envvar and flag.dest not in values and environ.get(flag.envvar):
+            values[flag.dest] = _convert(flag, environ[flag.envvar])
     if is_run:
         return RunRequest(command=tuple(words), **values)  # type: ignore[arg-type]
     return UpRequest(services=tuple(words), **values)  # type: ignore[arg-type]

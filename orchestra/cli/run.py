@@ -116,5 +116,6 @@ def _run_with(spec: Spec, names: list[str], foreground: ForegroundCommand,
     out = output_options(request, quiet=quiet, stream=sys.stderr)
     settings = RunSettings(stop_timeout=request.timeout, foreground=foreground,
                            show_tails=request.quiet_services,
-                           github=os.environ.get("GITHUB_ACTIONS") == "true")
+                           github=os.environ.get("GITHUB_ACTIONS") == "true",
+                           project_name=request.project_name)
     return run_plan(plan, out, settings, dict(os.environ))

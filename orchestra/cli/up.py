@@ -63,7 +63,8 @@ def up(request: UpRequest) -> int:
                          stream=sys.stdout)
     settings = RunSettings(stop_timeout=request.timeout, abort_on_exit=request.abort_on_exit,
                            exit_code_from=exit_code_from,
-                           github=os.environ.get("GITHUB_ACTIONS") == "true")
+                           github=os.environ.get("GITHUB_ACTIONS") == "true",
+                           project_name=request.project_name)
     return run_plan(plan, out, settings, dict(os.environ))
 
 

@@ -31,6 +31,7 @@ class CommonRequest:
     no_color: bool = False
     output: str = "text"
     max_line: int = DEFAULT_MAX_LINE
+    project_name: str | None = None
 
 
 def load_options(file: Path | None, env: str | None, app_root: Path | None) -> LoadOptions:

@@ -46,12 +46,14 @@ class Multiplexer:
         clock: Callable[[], float] = time.time,
         schedule: Callable[[Callable[[], None]], object] | None = None,
         on_broken: Callable[[], None] = lambda: None,
+        record: Callable[[str, str, list[Run]], None] | None = None,
     ) -> None:
         self._fd = fd
         self._options = options
         self._clock = clock
         self._schedule = schedule
         self._on_broken = on_broken
+        self._record = record   # every service's runs of lines, e.g. for `orchestra logs`
         self._prefixes = Prefixes(options, names)
         self._splitters: dict[tuple[str, str], LineSplitter] = {}
         self._listeners: dict[str, list[LineListener]] = {}
@@ -163,6 +165,8 @@ class Multiplexer:
             self._buffer(text.encode("utf-8", "replace") + b"\n")
 
     def _emit(self, name: str, stream: str, runs: list[Run]) -> None:
+        if self._record is not None:
+            self._record(name, stream, runs)
         if not self._broken and name not in self._options.quiet:
             if self._options.json:
                 self._buffer_json(name, stream, runs)

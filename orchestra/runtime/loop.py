@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
+import socket
 import stat
 import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TextIO
 
 from orchestra.output.mux import Multiplexer
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Plan
+from orchestra.runtime.logbook import Logbook
 from orchestra.runtime.orchestrator import Orchestrator
 from orchestra.runtime.settings import RunSettings
 from orchestra.runtime.spawn import prepare_parent
@@ -35,11 +38,33 @@ def run_plan(plan: Plan, output: OutputOptions, settings: RunSettings,
     """Run every instance of the plan until they end or are stopped; the exit code."""
     prepare_parent()
     _raise_fd_limit(len(plan.instances))
-    return asyncio.run(_main(plan, output, settings, environ))
+    control = _claim_control_socket(plan, settings, environ)   # before anything starts
+    return asyncio.run(_main(plan, output, settings, environ, control))
+
+
+def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[str, str],
+                          ) -> tuple[str, Path, socket.socket] | str:
+    """(project, socket path, listening socket); or why there is no control socket.
+
+    A project that is running already is an error (AlreadyRunning), before anything starts.
+    """
+    from orchestra.control.paths import project_name, socket_path
+    from orchestra.control.server import claim
+
+    project = project_name(plan.spec.path.parent, settings.project_name)
+    try:
+        path = socket_path(project, environ)
+        return project, path, claim(path)
+    except OSError as exc:
+        return f"no control socket ({exc}); ps, logs and down cannot reach this run"
 
 
 async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
-                environ: Mapping[str, str]) -> int:
+                environ: Mapping[str, str],
+                control: tuple[str, Path, socket.socket] | str) -> int:
+    from orchestra.control.server import ControlServer
+    from orchestra.runtime.control_target import StackControl
+
     loop = asyncio.get_running_loop()
     orchestrator: Orchestrator | None = None
 
@@ -50,11 +75,23 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     sys.stdout.flush()
     sys.stderr.flush()
     names = ["system", *(i.name for i in plan.instances)]
+    logbook = Logbook(i.name for i in plan.instances)
     mux = Multiplexer(output_stream(settings).fileno(), names, output, schedule=loop.call_soon,
-                      on_broken=broken)
+                      on_broken=broken, record=logbook.record)
     orchestrator = Orchestrator(plan, mux, settings, environ)
     _notice_reader_gone(loop, mux, output_stream(settings).fileno())
-    return await orchestrator.run()
+    if isinstance(control, str):
+        mux.system(control, event="control-unavailable")
+        return await orchestrator.run()
+    project, path, listener = control
+    target = StackControl(orchestrator, logbook, project)
+    server = ControlServer(path, target, listener)
+    await server.start()
+    try:
+        return await orchestrator.run()
+    finally:
+        target.end()
+        await server.close()
 
 
 def output_stream(settings: RunSettings) -> TextIO:

@@ -62,6 +62,7 @@ class Orchestrator:
         self._tails: Tails | None = None
         self._foreground: ForegroundRun | None = None
         self._lifeline = Lifeline()
+        self._down_timeout: float | None = None   # `orchestra down -t`
         if settings.show_tails or settings.github:
             from orchestra.runtime.tails import Tails
 
@@ -88,6 +89,8 @@ class Orchestrator:
         return self._runtime_dir / f"notify-{next(self._socket_numbers)}.sock"
 
     def _stop_timeout(self, instance: Instance | None) -> float:
+        if self._down_timeout is not None:
+            return self._down_timeout
         if self.settings.stop_timeout is not None:
             return self.settings.stop_timeout
         if instance is not None and instance.service.stop_timeout is not None:
@@ -275,6 +278,13 @@ class Orchestrator:
             return
         self._record("output", 1)
         self.stop("output closed")
+
+    def down(self, timeout: float | None) -> None:
+        """`orchestra down`: stop everything as on Ctrl-C; not a failure (exit 0 unless a
+        service failed before). `timeout` overrides every stop timeout."""
+        if timeout is not None:
+            self._down_timeout = timeout
+        self.stop("orchestra down")
 
     def stop(self, reason: str) -> None:
         if self.stopping:

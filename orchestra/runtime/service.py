@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,8 @@ class ServiceRunner:
         self.context = context
         self.state = State.PENDING
         self.has_started = False
+        self.restarts = 0            # runs started again by the restart policy, in all
+        self.started_at: float | None = None   # wall-clock start of the current run
         self.became_ready = False    # ready at least once (a one-shot may be ready, then end)
         self.ready = False
         self.ready_reason = "not started"
@@ -182,6 +185,7 @@ class ServiceRunner:
                 self._transition(State.EXITED, "stopped while waiting to restart")
                 return
             restarts = decision.attempt
+            self.restarts += 1
 
     async def _await_dependencies(self) -> str | None:
         """Wait until every dependency's condition holds; the reason if it never will."""
@@ -231,6 +235,7 @@ class ServiceRunner:
         loop.add_reader(child.pidfd, self._on_pidfd)
         # No await between spawn and RUNNING: a stop request always finds a state it can act on.
         self.has_started = True
+        self.started_at = time.time()
         self._transition(State.RUNNING, f"started pid={child.pid}", pid=child.pid)
         checks.started(child.pid)
         pipes = Pipes()

@@ -28,3 +28,4 @@ class RunSettings:
     foreground: ForegroundCommand | None = None   # `run --with`: run this once all are ready
     show_tails: bool = False              # `run --quiet-services`: last lines on failure
     github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
+    project_name: str | None = None       # --project-name: names the control socket

@@ -1,0 +1,168 @@
+"""`orchestra ps`, `logs` and `down`: ask the stack that `orchestra up` runs for this project.
+
+The project is found as `up` finds it (`-f`, `-d`, the config in the current folder) or named
+with `--project-name`; no config is loaded. With no stack running, each says so in one line
+and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestra.cli import flags
+from orchestra.cli.options import AppRootOption, FileOption, option, with_globals
+from orchestra.errors import UsageError
+
+ProjectOption = Annotated[str | None, option(flags.PROJECT_NAME)]
+Services = Annotated[list[str] | None, typer.Argument(
+    help="Services or instances (web, web.1, 'web.*'). Default: all.")]
+
+
+def _socket(ctx: typer.Context, file: Path | None, app_root: Path | None,
+            project: str | None) -> Path:
+    from orchestra.cli.values import load_options
+    from orchestra.config.project import discover
+    from orchestra.control.client import socket_of
+    from orchestra.control.paths import project_name
+
+    if project is not None:
+        return socket_of(project_name(Path(), project))
+    where = with_globals(ctx, file, None, app_root)
+    config = discover(load_options(where.file, None, where.app_root))
+    return socket_of(project_name(config.parent))
+
+
+def ps(ctx: typer.Context, file: FileOption = None, app_root: AppRootOption = None,
+       project_name: ProjectOption = None,
+       output_format: Annotated[str, typer.Option(
+           "--format", help="table, or json (the same state names as `up --output json`).")]
+       = "table") -> None:
+    """Every instance of the running stack: state, pid, uptime, restarts, readiness, exit
+    code, port, and the CPU time and memory of its process group."""
+    from orchestra.control import client
+
+    if output_format not in ("table", "json"):
+        raise UsageError(f"invalid --format '{output_format}' (expected table or json)")
+    rows = client.request(_socket(ctx, file, app_root, project_name), {"command": "ps"})
+    assert isinstance(rows, list)
+    for row in rows:
+        row.update(_group_usage(row.get("pid")))
+    if output_format == "json":
+        sys.stdout.write(json.dumps(rows, indent=1) + "\n")
+        return
+    sys.stdout.write(_table(rows))
+
+
+def _group_usage(pid: object) -> dict[str, object]:
+    """CPU seconds and resident memory of every process in the instance's process group."""
+    if not isinstance(pid, int):
+        return {"cpu_s": None, "rss_bytes": None}
+    import os
+
+    import psutil
+
+    cpu, rss = 0.0, 0
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) != pid:
+                continue
+            times = process.cpu_times()
+            cpu += times.user + times.system
+            rss += process.memory_info().rss
+        except (OSError, psutil.Error):
+            continue
+    return {"cpu_s": round(cpu, 2), "rss_bytes": rss}
+
+
+def _table(rows: list[dict[str, object]]) -> str:
+    header = ("NAME", "STATE", "PID", "UPTIME", "RESTARTS", "EXIT", "PORT", "CPU", "RSS",
+              "READINESS")
+    lines = [header]
+    for row in rows:
+        uptime = row.get("uptime")
+        rss = row.get("rss_bytes")
+        lines.append((
+            str(row["name"]), str(row["state"]), _text(row.get("pid")),
+            f"{uptime:.0f}s" if isinstance(uptime, float | int) else "-",
+            _text(row.get("restarts")), _text(row.get("exit_code")), _text(row.get("port")),
+            f"{row['cpu_s']}s" if row.get("cpu_s") is not None else "-",
+            f"{rss / 1048576:.1f}M" if isinstance(rss, int) else "-",
+            ("ready: " if row.get("ready") else "") + str(row.get("reason") or "")))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
+    return "".join(" ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=False))
+                   + " " + line[-1] + "\n" for line in lines)
+
+
+def _text(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
+         app_root: AppRootOption = None, project_name: ProjectOption = None,
+         follow: Annotated[bool, typer.Option(
+             "-f", "--follow", help="Keep printing new lines until Ctrl-C or the stack ends.")]
+         = False,
+         tail: Annotated[int | None, typer.Option(
+             "--tail", "-n", help="Only the last N lines of each instance.")] = None,
+         no_prefix: Annotated[bool, option(flags.NO_PREFIX)] = False,
+         no_timestamps: Annotated[bool, option(flags.NO_TIMESTAMPS)] = False,
+         no_color: Annotated[bool, option(flags.NO_COLOR)] = False) -> None:
+    """The recent output of these services (kept in memory by the stack), in order."""
+    import os
+
+    from orchestra.control import client
+    from orchestra.output.options import OutputOptions, color_wanted
+    from orchestra.output.style import Prefixes
+
+    if tail is not None and tail < 0:
+        raise UsageError(f"--tail {tail} must be a number of lines >= 0")
+    path = _socket(ctx, file, app_root, project_name)
+    message = {"command": "logs", "services": services or [], "tail": tail}
+    options = OutputOptions(prefix=not no_prefix, timestamps=not no_timestamps,
+                            color=color_wanted(
+        sys.stdout.isatty(), os.environ, no_color))
+    lines: Iterator[dict[str, object]]
+    if follow:
+        lines, known = client.follow(path, message), []
+    else:
+        first = client.request(path, message)
+        known = first if isinstance(first, list) else []
+        lines = iter(known)
+    prefixes = Prefixes(options, [str(line["service"]) for line in known])
+    out = sys.stdout.buffer
+    try:
+        for line in lines:
+            name = str(line["service"])
+            prefixes.add_names([name])
+            when = line.get("ts")
+            prefix = prefixes.get(name, when if isinstance(when, float) else time.time(),
+                                  bool(line.get("continued")))
+            out.write(prefix + str(line["text"]).encode("utf-8", "replace") + b"\n")
+            if follow:
+                out.flush()
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    finally:
+        out.flush()
+
+
+def down(ctx: typer.Context, file: FileOption = None, app_root: AppRootOption = None,
+         project_name: ProjectOption = None,
+         timeout: Annotated[float | None, option(flags.TIMEOUT)] = None) -> None:
+    """Stop the running stack as Ctrl-C would, and return once it is gone."""
+    from orchestra.cli.values import check_timeout
+    from orchestra.control import client
+
+    check_timeout(timeout)
+    path = _socket(ctx, file, app_root, project_name)
+    info = client.request(path, {"command": "info"})
+    client.request(path, {"command": "down", "timeout": timeout}, timeout=None)  # until gone
+    pid = info.get("pid") if isinstance(info, dict) else "?"
+    typer.echo(f"stopped (orchestra pid {pid})", err=True)

@@ -1,0 +1,77 @@
+"""Where a project's control socket lives: one socket per project, owner-only.
+
+The folder is `$XDG_RUNTIME_DIR/orchestra` (else `orchestra-UID` in the temp directory, else in
+`/tmp` when a socket path there would be too long), created 0700 and refused when it belongs to
+someone else or others may enter it: a socket in a folder another user controls could be
+replaced by theirs. The socket is named after the project — the folder of its config file, or
+`--project-name` — with a short hash of the folder, so two checkouts of one project (same folder
+name) are two projects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import tempfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+
+#: sun_path holds 108 bytes with its NUL: a longer socket path cannot be bound.
+MAX_SOCKET_PATH = 104
+
+
+class ControlPathError(OSError):
+    """No usable private folder for control sockets."""
+
+
+def project_name(folder: Path, name: str | None = None) -> str:
+    """`--project-name`, else the folder's name plus a hash of its full path."""
+    if name:
+        return _safe(name)
+    digest = f"{zlib.crc32(os.fsencode(folder.resolve())):08x}"
+    return f"{_safe(folder.resolve().name) or 'root'}-{digest}"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:32]
+
+
+def socket_path(project: str, environ: Mapping[str, str] | None = None) -> Path:
+    """The control socket of `project`; its folder is made (0700) if needed."""
+    environ = os.environ if environ is None else environ
+    name = f"{project}.sock"
+    for folder in _candidates(environ):
+        if len(os.fsencode(folder / name)) > MAX_SOCKET_PATH:
+            continue
+        try:
+            _private_folder(folder)
+        except OSError:
+            continue
+        return folder / name
+    raise ControlPathError(f"no private folder for the control socket of '{project}' "
+                           "(tried $XDG_RUNTIME_DIR, the temp directory and /tmp)")
+
+
+def _candidates(environ: Mapping[str, str]) -> list[Path]:
+    uid = os.getuid()
+    found = []
+    runtime = environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime):
+        found.append(Path(runtime) / "orchestra")
+    found.append(Path(tempfile.gettempdir()) / f"orchestra-{uid}")
+    found.append(Path("/tmp") / f"orchestra-{uid}")
+    return found
+
+
+def _private_folder(folder: Path) -> None:
+    """Make `folder` 0700, or check that the one there is ours and private."""
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise ControlPathError(f"{folder} is not a folder of this user")
+    if info.st_mode & 0o077:
+        raise ControlPathError(f"{folder} may be entered by other users")

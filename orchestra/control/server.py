@@ -1,0 +1,218 @@
+"""The control socket of a running stack, served from the runtime's one event loop.
+
+Only the socket's owner may talk to it: the folder is 0700, the socket 0600, and every peer's
+uid is checked (SO_PEERCRED) before its first request is read. A malformed, oversized or
+unknown request gets an error reply; nothing a client sends or fails to read can disturb the
+services: replies are queued on the client's own transport, and a follower that stops reading
+is dropped once its backlog is over a bound, never waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import struct
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from orchestra.control import protocol
+from orchestra.control.protocol import Request, RequestError
+from orchestra.errors import OrchestraError
+
+#: A follower whose unread replies pass this many bytes is dropped.
+MAX_BACKLOG = 4 * 1024 * 1024
+_UCRED = struct.Struct("3i")   # struct ucred: pid, uid, gid
+
+
+class AlreadyRunning(OrchestraError):
+    """Another orchestra serves this project's socket."""
+
+    def __init__(self, path: Path, pid: object) -> None:
+        super().__init__(f"this project is already running (orchestra pid {pid}); see it with "
+                         "`orchestra ps`, stop it with `orchestra down`")
+        self.path = path
+        self.pid = pid
+
+
+class Stack(Protocol):
+    """What the runtime offers the control plane (see `runtime/control_target.py`)."""
+
+    def info(self) -> dict[str, object]: ...
+
+    def select(self, patterns: Sequence[str]) -> list[str]: ...
+
+    def ps(self) -> list[dict[str, object]]: ...
+
+    def logs(self, names: Sequence[str], tail: int | None) -> list[dict[str, object]]: ...
+
+    def follow(self, names: Sequence[str],
+               on_line: Callable[[dict[str, object]], None]) -> Callable[[], None]: ...
+
+    def ended(self) -> Awaitable[object]: ...
+
+    def down(self, timeout: float | None) -> None: ...
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end, where the platform tells it."""
+    option = getattr(socket, "SO_PEERCRED", None)
+    if option is None:
+        return None
+    _, uid, _ = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
+    return int(uid)
+
+
+def claim(path: Path) -> socket.socket:
+    """A listening socket at `path`; replaces a stale one, refuses a live one."""
+    if path.exists() or path.is_symlink():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(2.0)
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            path.unlink(missing_ok=True)   # its orchestra died without removing it
+        except OSError:
+            path.unlink(missing_ok=True)
+        else:
+            raise AlreadyRunning(path, _ask_pid(probe))
+        finally:
+            probe.close()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    previous = os.umask(0o177)   # created 0600: no moment when others could connect
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(previous)
+    listener.listen(16)
+    listener.setblocking(False)
+    return listener
+
+
+def _ask_pid(probe: socket.socket) -> object:
+    try:
+        probe.sendall(protocol.encode({"command": "info"}))
+        reply = probe.makefile("rb").readline(protocol.MAX_REQUEST)
+        return json.loads(reply)["result"]["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown"
+
+
+class ControlServer:
+    def __init__(self, path: Path, stack: Stack, listener: socket.socket | None = None) -> None:
+        self.path = path
+        self.stack = stack
+        self._listener = listener
+        self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    def claim(self) -> None:
+        """Take the socket now (before any service starts), so a second `up` fails early."""
+        self._listener = claim(self.path)
+
+    async def start(self) -> None:
+        if self._listener is None:
+            self.claim()
+        self._server = await asyncio.start_unix_server(
+            self._serve, sock=self._listener, limit=protocol.MAX_REQUEST)
+
+    async def close(self) -> None:
+        """Stop listening; let the replies that the end completes (`down`, followers) go
+        out, then hang up on the rest."""
+        if self._server is not None:
+            self._server.close()
+        if self._clients:
+            await asyncio.wait(list(self._clients), timeout=1.0)
+        for task in list(self._clients):
+            task.cancel()
+        if self._clients:
+            await asyncio.gather(*self._clients, return_exceptions=True)
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            sock = writer.get_extra_info("socket")
+            uid = peer_uid(sock) if sock is not None else None
+            if uid is not None and uid != os.getuid():
+                writer.write(protocol.error("permission denied: not the owner of this stack"))
+                return
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    writer.write(protocol.error(
+                        f"request too long (at most {protocol.MAX_REQUEST} bytes)"))
+                    return
+                if not line:
+                    return
+                await self._answer(line, reader, writer)
+                await writer.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            self._clients.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _answer(self, line: bytes, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        try:
+            request = protocol.parse_request(line)
+            if request.command == "logs" and request.follow:
+                await self._follow(request, reader, writer)
+                return
+            result = await self._run(request)
+        except RequestError as exc:
+            writer.write(protocol.error(str(exc)))
+            return
+        writer.write(protocol.ok(result))
+
+    async def _run(self, request: Request) -> object:
+        stack = self.stack
+        match request.command:
+            case "info":
+                return stack.info()
+            case "ps":
+                return stack.ps()
+            case "logs":
+                return stack.logs(stack.select(request.services), request.tail)
+            case "down":
+                stack.down(request.timeout)
+                await asyncio.shield(stack.ended())   # the reply says it is over
+                return "stopped"
+        raise RequestError(f"unknown command {request.command}")
+
+    async def _follow(self, request: Request, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        """The recent lines, then every new one, until the stack ends or the client goes."""
+        names = self.stack.select(request.services)
+        writer.write(protocol.ok(self.stack.logs(names, request.tail)))
+        dropped = asyncio.get_running_loop().create_future()
+
+        def on_line(line: dict[str, object]) -> None:
+            if writer.is_closing() or dropped.done():
+                return
+            if writer.transport.get_write_buffer_size() > MAX_BACKLOG:
+                writer.write(protocol.error("too far behind; stopped following"))
+                dropped.set_result(None)
+                return
+            writer.write(protocol.encode({"line": line}))
+
+        unsubscribe = self.stack.follow(names, on_line)
+        ended = asyncio.ensure_future(asyncio.shield(self.stack.ended()))  # shared: shielded
+        gone = asyncio.ensure_future(reader.read(1))   # the client hung up (or spoke: ignored)
+        try:
+            await asyncio.wait([ended, dropped, gone], return_when=asyncio.FIRST_COMPLETED)
+            if ended.done() and not dropped.done():
+                writer.write(protocol.ok("ended"))
+        finally:
+            unsubscribe()
+            for waiter in (ended, gone):
+                waiter.cancel()

@@ -1,0 +1,91 @@
+"""What a running stack answers on its control socket: the runtime side of `control/server`.
+
+Instances are named as in the output (`web`, or `web.1`, `web.2`); a request may name a
+service (all its instances), an instance, or a glob (`web.*`); a name that matches nothing is
+an error naming it, and nothing is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from orchestra.control.protocol import RequestError
+from orchestra.runtime.logbook import Line, Logbook
+
+if TYPE_CHECKING:
+    from orchestra.runtime.orchestrator import Orchestrator
+
+
+class StackControl:
+    def __init__(self, orchestrator: Orchestrator, logbook: Logbook, project: str) -> None:
+        self.orchestrator = orchestrator
+        self.logbook = logbook
+        self.project = project
+        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def info(self) -> dict[str, object]:
+        spec = self.orchestrator.plan.spec
+        return {"pid": os.getpid(), "project": self.project, "config": str(spec.path)}
+
+    def select(self, patterns: Sequence[str]) -> list[str]:
+        """Instance names for `patterns` (all instances when there are none), in plan order."""
+        runners = self.orchestrator.runners
+        if not patterns:
+            return list(runners)
+        chosen: list[str] = []
+        unknown = []
+        for pattern in patterns:
+            found = [name for name, runner in runners.items()
+                     if fnmatch.fnmatchcase(name, pattern)
+                     or fnmatch.fnmatchcase(runner.instance.service.name, pattern)]
+            if not found:
+                unknown.append(pattern)
+            chosen.extend(name for name in found if name not in chosen)
+        if unknown:
+            raise RequestError(f"no such service: {', '.join(unknown)} "
+                               f"(known: {', '.join(runners)})")
+        return [name for name in runners if name in chosen]
+
+    def ps(self) -> list[dict[str, object]]:
+        rows: list[dict[str, object]] = []
+        now = time.time()
+        for name, runner in self.orchestrator.runners.items():
+            child = runner.child
+            alive = child is not None and runner.started_at is not None
+            status = runner.exit_status
+            rows.append({
+                "name": name,
+                "service": runner.instance.service.name,
+                "state": runner.state.value,
+                "pid": child.pid if child is not None else None,
+                "uptime": round(now - runner.started_at, 3) if alive and runner.started_at
+                else None,
+                "restarts": runner.restarts,
+                "ready": runner.ready,
+                "reason": runner.ready_reason,
+                "exit_code": status.code if status is not None else None,
+                "port": runner.instance.port,
+            })
+        return rows
+
+    def logs(self, names: Sequence[str], tail: int | None) -> list[Line]:
+        return self.logbook.lines(names, tail)
+
+    def follow(self, names: Sequence[str],
+               on_line: Callable[[Line], None]) -> Callable[[], None]:
+        return self.logbook.follow(names, on_line)
+
+    def ended(self) -> asyncio.Future[None]:
+        return self._ended
+
+    def end(self) -> None:
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    def down(self, timeout: float | None) -> None:
+        self.orchestrator.down(timeout)

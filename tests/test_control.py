@@ -1,0 +1,171 @@
+"""The control plane: `up` in one process, `ps`, `logs` and `down` in others, over the socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import TEXT, Cli
+from helpers.orch import PY, Orchestra, Project, alive, wait_gone
+
+from orchestra.control.paths import project_name, socket_path
+
+TICK = [PY, "-c", "import sys, time\nwhile True:\n    print('tick', flush=True)\n"
+        "    time.sleep(0.1)\n"]
+
+
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    """A private XDG_RUNTIME_DIR short enough for socket paths."""
+    folder = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def cli(project: Project, runtime: Path) -> Iterator[Cli]:
+    tool = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    yield tool
+    tool.close()
+
+
+def _running(cli: Cli, project: Project) -> Orchestra:
+    project.yaml({"web": {"command": TICK}, "worker": {"command": TICK, "replicas": 2}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"worker\.2 +\| tick")
+    return up
+
+
+def _socket(project: Project, runtime: Path) -> Path:
+    return socket_path(project_name(project.root), {"XDG_RUNTIME_DIR": str(runtime)})
+
+
+def test_ps_logs_and_down_reach_the_running_stack(cli: Cli, project: Project) -> None:
+    up = _running(cli, project)
+    table = cli.run("ps")
+    assert table.rc == 0, table.dump()
+    assert [line.split()[:2] for line in table.lines[1:]] == [
+        ["web", "running"], ["worker.1", "running"], ["worker.2", "running"]], table.dump()
+    rows = json.loads(cli.run("ps", "--format", "json").out)
+    assert {row["name"]: row["state"] for row in rows} == {
+        "web": "running", "worker.1": "running", "worker.2": "running"}
+    assert all(isinstance(row["pid"], int) and alive(row["pid"]) for row in rows)
+    assert all(row["rss_bytes"] > 0 for row in rows)
+
+    logs = cli.run("logs", "worker.*", "--tail", "2", *TEXT)
+    assert logs.rc == 0, logs.dump()
+    assert logs.of("worker.1") == ["tick", "tick"] and logs.of("worker.2") == ["tick", "tick"]
+    assert not logs.of("web"), logs.dump()
+
+    unknown = cli.run("logs", "wbe")
+    assert unknown.rc == 1 and b"no such service: wbe" in unknown.err, unknown.dump()
+
+    down = cli.run("down")
+    assert down.rc == 0, down.dump()
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert "stopping all services: orchestra down" in result.text
+    assert not wait_gone([row["pid"] for row in rows], 5)
+
+
+def test_logs_follow_ends_with_the_stack(cli: Cli, project: Project) -> None:
+    up = _running(cli, project)
+    follower = cli.start("logs", "-f", "web", *TEXT, "--tail", "0")
+    follower.wait_for(r"web +\| tick")
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+    followed = follower.wait(10)
+    assert followed.rc == 0 and set(followed.of("web")) == {"tick"}, followed.dump()
+
+
+def test_without_a_running_stack_each_command_says_so(cli: Cli, project: Project) -> None:
+    project.yaml({"web": {"command": TICK}})
+    for command in (["ps"], ["logs"], ["down"]):
+        result = cli.run(*command)
+        assert result.rc == 1, result.dump()
+        assert result.err.strip().splitlines() == [
+            b"error: no running stack for this project (start it with `orchestra up`)"]
+
+
+def test_a_second_up_of_a_running_project_is_refused(cli: Cli, project: Project) -> None:
+    up = _running(cli, project)
+    second = cli.run("up", *TEXT)
+    assert second.rc == 1, second.dump()
+    assert f"already running (orchestra pid {up.pid})".encode() in second.err, second.dump()
+    assert "started" not in second.text
+    assert cli.run("down").rc == 0
+
+
+def test_a_stale_socket_of_a_killed_up_is_replaced(cli: Cli, project: Project,
+                                                   runtime: Path) -> None:
+    up = _running(cli, project)
+    path = _socket(project, runtime)
+    assert path.exists()
+    os.kill(up.pid, signal.SIGKILL)
+    up.wait(10)
+    assert path.exists()   # nothing removed it
+    again = _running(cli, project)
+    assert cli.run("ps").rc == 0
+    assert cli.run("down").rc == 0
+    assert again.wait(10).rc == 0
+
+
+def test_bad_requests_get_errors_and_disturb_nothing(cli: Cli, project: Project,
+                                                     runtime: Path) -> None:
+    up = _running(cli, project)
+    path = _socket(project, runtime)
+    assert path.parent == runtime / "orchestra"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert oct(path.parent.stat().st_mode & 0o777) == "0o700"
+    replies = []
+    for payload in (b"nonsense\n", b'{"command": "explode"}\n', b'{"command": "ps", "tail": -1}\n',
+                    b"[1]\n", b'{"command": "logs", "services": "web"}\n',
+                    b"x" * 100_000 + b"\n"):
+        with socket.socket(socket.AF_UNIX) as client:
+            client.settimeout(10)
+            client.connect(str(path))
+            client.sendall(payload)
+            replies.append(json.loads(client.makefile("rb").readline()))
+    assert [reply["ok"] for reply in replies] == [False] * 6, replies
+    assert "unknown command" in replies[1]["error"]
+    assert "too long" in replies[5]["error"]
+    assert cli.run("ps").rc == 0
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.mark.skipif(os.getuid() != 0 or not os.access(SYSTEM_PYTHON, os.X_OK),
+                    reason="needs root and a system python to run a client as another user")
+def test_another_user_is_refused(project: Project, runtime: Path) -> None:
+    """Even with the folder and socket opened up, a peer of another uid gets an error."""
+    tool = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    try:
+        up = _running(tool, project)
+        path = _socket(project, runtime)
+        for folder in (runtime, path.parent):
+            os.chmod(folder, 0o711)    # others may pass through, not list
+        os.chmod(path, 0o666)
+        # the refusal comes before any request is read: nothing to send
+        code = ("import socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n"
+                "print(s.makefile().readline())")
+        nobody = subprocess.run([SYSTEM_PYTHON, "-c", code, str(path)], capture_output=True,
+                                text=True, timeout=10, user="nobody", cwd="/", check=False)
+        assert nobody.returncode == 0, nobody.stderr
+        reply = json.loads(nobody.stdout)
+        assert reply == {"ok": False, "error": "permission denied: not the owner of this stack"}
+        os.chmod(path.parent, 0o700)
+        assert tool.run("down").rc == 0
+        assert up.wait(10).rc == 0
+    finally:
+        tool.close()
