@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from orchestra.config.loader import LoadOptions
-from orchestra.errors import UsageError
+from orchestra.errors import OrchestraError, UsageError
 from orchestra.output.options import OutputOptions, color_wanted
 
 FileOption = Annotated[Path | None, typer.Option(
@@ -67,8 +67,18 @@ def load_options(ctx: typer.Context, file: Path | None, env: str | None,
     env_files = None
     if env is not None:
         env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
-    return LoadOptions(file=file, env_files=env_files,
-                       app_root=app_root.absolute() if app_root else None)
+    cwd = current_directory()
+    return LoadOptions(file=file, env_files=env_files, cwd=cwd,
+                       app_root=cwd / app_root if app_root else None)
+
+
+def current_directory() -> Path:
+    """The working directory; one clear line, not a traceback, when it was deleted."""
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        raise OrchestraError("the current directory no longer exists (was it deleted?); "
+                             "cd to an existing one") from None
 
 
 def split_names(text: str | None) -> list[str]:

@@ -59,11 +59,21 @@ class Multiplexer:
         self._size = 0
         self._scheduled = False
         self._broken = False
+        self._error: OSError | None = None
 
     @property
     def broken(self) -> bool:
         """True once a write failed; output is discarded from then on."""
         return self._broken
+
+    @property
+    def write_error(self) -> str | None:
+        """Why output broke, for the user, when it was not a reader going away (which is
+        no news to whoever closed it): e.g. "No space left on device"; else None."""
+        exc = self._error
+        if exc is None or isinstance(exc, BrokenPipeError):
+            return None
+        return exc.strerror or str(exc)
 
     def add_names(self, names: Iterable[str]) -> None:
         """Widen the name padding, e.g. when replicas are scaled up during the run."""
@@ -230,8 +240,8 @@ class Multiplexer:
                 poller.register(self._fd, select.POLLOUT)
                 poller.poll()
                 continue
-            except OSError:
-                self._break()
+            except OSError as exc:
+                self._break(exc)
                 return
             view = view[written:]
 
@@ -240,8 +250,9 @@ class Multiplexer:
         if not self._broken:
             self._break()
 
-    def _break(self) -> None:
+    def _break(self, exc: OSError | None = None) -> None:
         self._broken = True
+        self._error = exc
         self._out.clear()
         self._size = 0
         self._on_broken()

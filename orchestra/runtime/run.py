@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import stat
@@ -54,7 +55,11 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
                       on_broken=broken)
     orchestrator = Orchestrator(plan, mux, settings, environ)
     _notice_reader_gone(loop, mux, output_stream(settings).fileno())
-    return await orchestrator.run()
+    code = await orchestrator.run()
+    if mux.write_error is not None:   # a closed reader needs no words; a full disk does
+        with contextlib.suppress(OSError):
+            print(f"error: cannot write output: {mux.write_error}", file=sys.stderr, flush=True)
+    return code
 
 
 def output_stream(settings: RunSettings) -> TextIO:
