@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -79,6 +80,15 @@ def current_directory() -> Path:
     except FileNotFoundError:
         raise OrchestraError("the current directory no longer exists (was it deleted?); "
                              "cd to an existing one") from None
+
+
+def unknown_name(option: str, name: str, known: Sequence[str]) -> UsageError:
+    """The error for a service name an option does not know, with a did-you-mean."""
+    import difflib  # only for the message
+
+    hint = difflib.get_close_matches(name, known, n=1)
+    return UsageError(f"{option}: unknown service '{name}'"
+                      + (f" (did you mean '{hint[0]}'?)" if hint else ""))
 
 
 def split_names(text: str | None) -> list[str]:

@@ -25,6 +25,7 @@ from orchestra.cli.options import (
     load_options,
     output_options,
     split_names,
+    unknown_name,
 )
 from orchestra.config.inputs import recording
 from orchestra.config.loader import load_spec
@@ -77,7 +78,7 @@ def up(
     with recording() as inputs:
         spec = load_spec(options)
     if exit_code_from is not None and exit_code_from not in spec.names():
-        raise UsageError(f"--exit-code-from: unknown service '{exit_code_from}'")
+        raise unknown_name("--exit-code-from", exit_code_from, spec.names())
     selection = Selection(services=tuple(services or ()), namespace=namespace,
                           formation=parse_formation(formation) if formation else {},
                           base_port=port)
@@ -98,7 +99,12 @@ def up(
 
 
 def instance_names(plan: Plan, names: list[str]) -> frozenset[str]:
-    """`-q web` hides web.1 and web.2 too."""
+    """`-q web` hides web.1 and web.2 too. A name that is neither a service nor an instance
+    is a usage error: a typo would otherwise leave the noisy service shown, without a word."""
+    known = [*plan.spec.names(), *(i.name for i in plan.instances)]
+    for name in names:
+        if name not in known:
+            raise unknown_name("-q/--quiet", name, known)
     wanted = set(names)
     return frozenset(i.name for i in plan.instances
                      if i.name in wanted or i.service.name in wanted) | wanted
