@@ -41,7 +41,8 @@ reexecuted = False
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
-    """Everything `run_plan` needs; colour is decided again at each run (is stdout a TTY?)."""
+    """Everything `run_plan` needs; colour and `terminal` are decided again at each run (is
+    stdout a TTY?)."""
 
     plan: Plan
     output: OutputOptions
@@ -158,7 +159,7 @@ def execute(invocation: Invocation) -> int:
     from orchestra.output.options import color_wanted
     from orchestra.runtime.run import output_stream, run_plan
 
-    output = replace(invocation.output,
-                     color=color_wanted(output_stream(invocation.settings).isatty(), os.environ,
-                                        invocation.no_color))
+    stream = output_stream(invocation.settings)
+    output = replace(invocation.output, terminal=stream.isatty(),
+                     color=color_wanted(stream.isatty(), os.environ, invocation.no_color))
     return run_plan(invocation.plan, output, invocation.settings, dict(os.environ))

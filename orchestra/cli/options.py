@@ -47,6 +47,10 @@ OutputOption = Annotated[str, typer.Option(
     "--output", help="text, or json: one JSON object per line and per lifecycle event.")]
 MaxLineOption = Annotated[int, typer.Option(
     "--max-line", help="Longest line in bytes; longer lines are cut into pieces marked '+'.")]
+RawOption = Annotated[bool, typer.Option(
+    "--raw", help="On a terminal, pass the services' control characters and escape sequences "
+                  "through (by default they are shown as ^M, ^[ so that no service can move "
+                  "the cursor over other lines; colours are kept either way).")]
 DEFAULT_MAX_LINE = 4 * 1024 * 1024
 
 
@@ -96,7 +100,7 @@ def split_names(text: str | None) -> list[str]:
 
 
 def output_options(*, no_prefix: bool, no_timestamps: bool, no_color: bool, output: str,
-                   max_line: int, quiet: frozenset[str]) -> OutputOptions:
+                   max_line: int, quiet: frozenset[str], raw: bool = False) -> OutputOptions:
     """Validate the presentation flags and decide colour from the terminal and environment."""
     if output not in ("text", "json"):
         raise UsageError(f"invalid --output '{output}' (expected text or json)")
@@ -105,7 +109,8 @@ def output_options(*, no_prefix: bool, no_timestamps: bool, no_color: bool, outp
     return OutputOptions(
         prefix=not no_prefix, timestamps=not no_timestamps,
         color=color_wanted(sys.stdout.isatty(), os.environ, no_color),
-        json=output == "json", quiet=quiet, max_line=max_line)
+        json=output == "json", quiet=quiet, max_line=max_line,
+        terminal=sys.stdout.isatty(), raw=raw)
 
 
 def check_timeout(timeout: float | None) -> None:

@@ -29,6 +29,7 @@ from orchestra.cli.options import (
     NoPrefixOption,
     NoTimestampsOption,
     OutputOption,
+    RawOption,
     TimeoutOption,
     check_timeout,
     load_options,
@@ -68,6 +69,7 @@ def run(
     no_color: NoColorOption = False,
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
+    raw: RawOption = False,
 ) -> None:
     """Run a command with the project's environment (and, with --with, its services).
 
@@ -93,7 +95,7 @@ def run(
                                quiet_services=quiet_services, timeout=timeout,
                                out_flags=dict(no_prefix=no_prefix, no_timestamps=no_timestamps,
                                               no_color=no_color, output=output,
-                                              max_line=max_line)))
+                                              max_line=max_line, raw=raw)))
 
 
 def _refuse_unknown_option(ctx: typer.Context, first: str) -> None:

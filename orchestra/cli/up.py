@@ -19,6 +19,7 @@ from orchestra.cli.options import (
     NoTimestampsOption,
     OutputOption,
     PortOption,
+    RawOption,
     TimeoutOption,
     check_port,
     check_timeout,
@@ -58,6 +59,7 @@ def up(
         "-q", "--quiet", help="Comma-separated services whose output is hidden.")] = None,
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
+    raw: RawOption = False,
     abort_on_exit: Annotated[bool, typer.Option(
         "--abort-on-exit", help="Stop everything when any service ends.")] = False,
     exit_code_from: Annotated[str | None, typer.Option(
@@ -89,7 +91,7 @@ def up(
         raise UsageError(f"--exit-code-from: '{exit_code_from}' is not among the services "
                          "this run starts (not selected, disabled, or 0 instances)")
     out = output_options(no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
-                         output=output, max_line=max_line,
+                         output=output, max_line=max_line, raw=raw,
                          quiet=instance_names(plan, split_names(quiet)))
     settings = RunSettings(stop_timeout=timeout, abort_on_exit=abort_on_exit,
                            exit_code_from=exit_code_from,

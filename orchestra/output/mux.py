@@ -23,6 +23,7 @@ from json.encoder import encode_basestring
 from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
 from orchestra.output.style import SYSTEM, Prefixes
+from orchestra.output.terminal import needs_neutralising, neutralise
 
 LineListener = Callable[[str], None]
 
@@ -53,6 +54,7 @@ class Multiplexer:
         self._schedule = schedule
         self._on_broken = on_broken
         self._prefixes = Prefixes(options, names)
+        self._neutral = options.terminal and not options.raw
         self._splitters: dict[tuple[str, str], LineSplitter] = {}
         self._listeners: dict[str, list[LineListener]] = {}
         self._out: list[bytes] = []
@@ -189,10 +191,14 @@ class Multiplexer:
         prefix = self._prefixes.get(name, now)
         glue = b"\n" + prefix
         out = self._out
+        neutral = self._neutral
         for run in runs:
             text = run.text
-            if not text.isascii():
+            ascii_only = text.isascii()
+            if not ascii_only:
                 text = text.decode("utf-8", "replace").encode()
+            if neutral and needs_neutralising(text, ascii_only):
+                text = neutralise(text)   # on a terminal: ^M, ^[ instead of obeying them
             out.append(self._prefixes.get(name, now, True) if run.continued else prefix)
             out.append(text.replace(b"\n", glue) if prefix else text)
             out.append(b"\n")
