@@ -13,7 +13,7 @@ import typer
 
 from orchestra.cli import inspect, run, up
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
-from orchestra.errors import ConfigError, OrchestraError
+from orchestra.errors import ConfigError, OrchestraError, printable
 
 app = typer.Typer(
     name="orchestra",
@@ -59,4 +59,4 @@ def report(exc: OrchestraError) -> None:
         if count > 1:
             print(f"{count} problems; nothing was started", file=sys.stderr)
     else:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)

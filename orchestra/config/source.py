@@ -23,6 +23,7 @@ from ruamel.yaml.reader import ReaderError
 
 from orchestra.config.textfile import read_config_text
 from orchestra.config.yaml_budget import MAX_DEPTH, CountingComposer, LoadError
+from orchestra.config.yaml_errors import long_key, one_line, reader_error, yaml_error
 from orchestra.errors import ConfigError, Location, Problem
 
 _TAG = "tag:yaml.org,2002:"
@@ -233,51 +234,13 @@ def load_yaml_text(text: str, file: str) -> Document:
         line, column = exc.position()
         raise ConfigError.single(file, exc.message, line=line, column=column) from None
     except MarkedYAMLError as exc:
-        raise _yaml_error(exc, file) from None
+        raise long_key(exc, text, file) or yaml_error(exc, file) from None
     except ReaderError as exc:
-        raise _reader_error(exc, text, file) from None
+        raise reader_error(exc, text, file) from None
     except YAMLError as exc:
-        raise ConfigError.single(file, f"invalid YAML: {_one_line(str(exc))}") from None
+        raise ConfigError.single(file, f"invalid YAML: {one_line(str(exc))}") from None
     except RecursionError:
         raise ConfigError.single(file, f"nesting deeper than {MAX_DEPTH} levels") from None
-
-
-def _one_line(text: str) -> str:
-    """The CLI prints one line per problem; a parser message spanning lines would break that."""
-    return " ".join(text.split())
-
-
-def _reader_error(exc: ReaderError, text: str, file: str) -> ConfigError:
-    """A character YAML forbids (NUL, most control characters), at its line and column.
-
-    ruamel's own message spans two lines and gives a character offset, not a position.
-    """
-    position = exc.position if isinstance(exc.position, int) else 0
-    line = text.count("\n", 0, position) + 1
-    column = position - (text.rfind("\n", 0, position) + 1) + 1
-    character = exc.character
-    shown = f"U+{character:04X}" if isinstance(character, int) else repr(character)
-    return ConfigError.single(file, f"invalid YAML: character {shown} is not allowed "
-                                    f"({_one_line(str(exc.reason))})", line=line, column=column)
-
-
-def _yaml_error(exc: MarkedYAMLError, file: str) -> ConfigError:
-    mark = exc.problem_mark or exc.context_mark
-    if type(exc).__name__ == "MaxDepthExceededError":
-        message = f"nesting deeper than {MAX_DEPTH} levels"
-        if mark is None:
-            return ConfigError.single(file, message)
-        return ConfigError.single(file, message, line=mark.line + 1, column=mark.column + 1)
-    problem = _one_line(str(exc.problem or exc.context or "invalid YAML"))
-    message = f"invalid YAML: {problem}"
-    if exc.context and exc.problem:
-        message += f" ({_one_line(str(exc.context))}"
-        if exc.context_mark is not None and mark is not exc.context_mark:
-            message += f" at line {exc.context_mark.line + 1}"
-        message += ")"
-    if mark is None:
-        return ConfigError.single(file, message)
-    return ConfigError.single(file, message, line=mark.line + 1, column=mark.column + 1)
 
 
 def read_text(path: Path) -> str:
