@@ -6,11 +6,15 @@ Each case ends in one line on stderr and a non-zero exit, never a traceback, and
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 from helpers.orch import PY, Project, describe, wait_no_leftovers
+
+from orchestra.output.mux import Multiplexer
+from orchestra.output.options import OutputOptions
 
 COMMANDS = [("up",), ("run", "--", "true"), ("run", "--with", "web", "--", "true"),
             ("check",), ("config",), ("graph",), ("version",)]
@@ -91,3 +95,22 @@ def test_a_reader_that_went_away_needs_no_message(project: Project) -> None:
     result = orchestra(project, 'exec "$@" | head -c1', "up", timeout=20.0)
     assert b"cannot write output" not in result.stderr, result.stderr
     nothing_left(project)
+
+
+def test_the_multiplexer_keeps_the_error_that_broke_it() -> None:
+    """A full disk is reported ("No space left on device"); a reader that went away is not."""
+    with open("/dev/full", "wb") as full:
+        mux = Multiplexer(full.fileno(), ["web"], OutputOptions())
+        mux.feed("web", "stdout", b"hello\n")
+        mux.flush()
+    assert mux.broken and mux.write_error == "No space left on device"
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        mux = Multiplexer(write_end, ["web"], OutputOptions())
+        mux.feed("web", "stdout", b"hello\n")
+        mux.flush()
+    finally:
+        os.close(write_end)
+    assert mux.broken and mux.write_error is None
