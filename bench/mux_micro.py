@@ -110,6 +110,7 @@ def main() -> None:
     modes = {
         "prefix+timestamps": OutputOptions(),
         "prefix+ts+colour": OutputOptions(color=True),
+        "prefix+ts, terminal": OutputOptions(terminal=True),   # escapes shown, not obeyed
         "no prefix": OutputOptions(prefix=False),
         "json": OutputOptions(json=True),
     }

@@ -12,6 +12,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 
+def printable(text: str) -> str:
+    """`text` for a one-line message on a terminal: control characters escaped (`\\n`,
+    `\\x1b`), so that a newline cannot split the line and an escape sequence in a user's value
+    (a service name, a file name) cannot recolour, move or erase anything."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """A place in a config file; line and column are 1-based, None when unknown."""
@@ -38,11 +47,9 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        # one problem, one line: a quoted value with a newline must not split it
-        message = self.message.replace("\r", "\\r").replace("\n", "\\n")
         if self.field:
-            return f"{self.location}: {self.field}: {message}"
-        return f"{self.location}: {message}"
+            return printable(f"{self.location}: {self.field}: {self.message}")
+        return printable(f"{self.location}: {self.message}")
 
 
 def by_position(problem: Problem) -> tuple[str, int, int]:

@@ -25,6 +25,9 @@ def exit_now(code: int) -> None:
 
 
 def main() -> None:
+    from orchestra.streams import check_standard_streams
+
+    check_standard_streams()   # before anything opens a file that could take fd 1's number
     try:
         _main()
     except KeyboardInterrupt:  # Ctrl-C before the runtime took over the signal: nothing started

@@ -220,3 +220,17 @@ def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("check", "config", "version", "up"):
         assert command in result.stdout
+
+
+def test_control_characters_in_names_are_escaped_in_messages(tmp_path: Path) -> None:
+    """A service name with an escape sequence must not recolour or erase the terminal when
+    its error is printed: every control character is shown escaped."""
+    (tmp_path / "orchestra.yaml").write_text(
+        'services:\n  "we\\e[31mb":\n    command: echo\n    depends_on: ["d\\e[2K\\tx"]\n')
+    result = orchestra(tmp_path, "check")
+    assert result.returncode == 2, result.stderr
+    assert "\x1b" not in result.stderr and "\t" not in result.stderr, result.stderr
+    assert "services.we\\x1b[31mb: invalid service name 'we\\x1b[31mb'" in result.stderr
+    assert "unknown service 'd\\x1b[2K\\tx'" in result.stderr
+    result = orchestra(tmp_path, "up", "--exit-code-from", "x\x1b[2J")
+    assert result.returncode == 2 and "\x1b" not in result.stderr, result.stderr

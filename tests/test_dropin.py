@@ -282,6 +282,27 @@ def test_quiet_hides_those_services(project: Project, cli: Cli, flag: str) -> No
     assert result.of("worker.1") == ["worker 5100 worker.1"], result.dump()
 
 
+@pytest.mark.parametrize(("names", "message"), [
+    ("wbe", b"error: -q/--quiet: unknown service 'wbe' (did you mean 'web'?)\n"),
+    ("web,nothing-like-it", b"error: -q/--quiet: unknown service 'nothing-like-it'\n"),
+    ("web.3", b"error: -q/--quiet: unknown service 'web.3' (did you mean 'web.2'?)\n"),
+])
+def test_quiet_with_an_unknown_name_is_a_usage_error(project: Project, cli: Cli, names: str,
+                                                     message: bytes) -> None:
+    project.procfile(THREE)
+    result = cli.run("start", *TEXT, "-c", "web=2", "-q", names)
+    assert result.rc == 2, result.dump()
+    assert result.err == message, result.dump()
+    assert result.out == b"", result.dump()
+
+
+def test_quiet_accepts_an_instance_name(project: Project, cli: Cli) -> None:
+    project.procfile(THREE)
+    result = cli.run("start", *TEXT, "-c", "web=2", "-q", "web.2")
+    assert result.rc == 0, result.dump()
+    assert result.of("web.2") == [] and result.of("web.1") != [], result.dump()
+
+
 # ---------------------------------------------------------------------------- exit policies
 
 
@@ -317,6 +338,9 @@ def test_exit_code_from_unknown_service_is_a_usage_error(project: Project, cli: 
     assert result.rc == 2, result.dump()
     assert b"unknown service 'nope'" in result.err, result.dump()
     assert result.out == b"", result.dump()
+    result = cli.run("up", *TEXT, "--exit-code-from", "forevr")
+    assert result.rc == 2, result.dump()
+    assert b"unknown service 'forevr' (did you mean 'forever'?)" in result.err, result.dump()
 
 
 def test_abort_on_exit_stops_everything_when_one_ends_with_zero(project: Project,

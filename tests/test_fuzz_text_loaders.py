@@ -6,6 +6,7 @@ present `ConfigError` (and interpolation's `InterpolationError`) nicely.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,11 +51,12 @@ def test_procfile_bytes_give_entries_or_config_error(tmp_path: Path, data: bytes
         assert error.problems
         return
     assert entries
-    line_count = data.count(b"\n") + 1
+    line_count = len(re.split(rb"\r\n|\r|\n", data))   # a lone CR ends a line too
     for entry in entries:
         assert isinstance(entry, ProcfileEntry)
         assert 1 <= entry.line <= line_count
         assert entry.command.strip()
+        assert "\r" not in entry.command
     assert len({e.name for e in entries}) == len(entries)
 
 

@@ -23,6 +23,10 @@ F = "Procfile"
         ("# comment\n\nweb: a\n   \n\t\n  # indented comment\nworker: b\n",
          [("web", "a", 3), ("worker", "b", 7)]),
         ("web: a\r\nworker: b\r\n", [("web", "a", 1), ("worker", "b", 2)]),
+        # a lone CR (classic Mac line endings) ends a line too: no command gets a "\r"
+        ("web: a\rworker: b\r", [("web", "a", 1), ("worker", "b", 2)]),
+        ("web: a\r\rworker: b\nclock: c\r\n", [("web", "a", 1), ("worker", "b", 3),
+                                              ("clock", "c", 4)]),
         ("web:a", [("web", "a", 1)]),
         ("web:     spaced   out", [("web", "spaced   out", 1)]),
         ("my-web_2: x", [("my-web_2", "x", 1)]),

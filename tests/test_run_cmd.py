@@ -355,6 +355,30 @@ def test_run_with_json_output(project: Project, cli: Cli) -> None:
     nothing_left(project)
 
 
+def test_run_with_json_output_reports_a_missing_command_as_json(project: Project,
+                                                                 cli: Cli) -> None:
+    """orchestra's own word about the command goes through the multiplexer: under
+    `--output json` every line orchestra writes is a JSON object."""
+    project.yaml({"db": {"command": py("import time; time.sleep(60)")}})
+    result = cli.run("run", "--with", "db", "--output", "json", "--", "no-such-cmd-xyz")
+    assert result.rc == 127, result.dump()
+    objects = [json.loads(line) for line in result.lines]   # fails on a plain line
+    errors = [o for o in objects if o.get("event") == "command-error"]
+    assert [o["text"] for o in errors] == ["cannot run: 'no-such-cmd-xyz' not found"], \
+        result.dump()
+    assert [o["rc"] for o in objects if o.get("event") == "command-exit"] == [127]
+    nothing_left(project)
+
+
+def test_run_with_text_output_reports_a_missing_command_as_a_system_line(
+        project: Project, cli: Cli) -> None:
+    project.yaml({"db": {"command": py("import time; time.sleep(60)")}})
+    result = cli.run("run", "--with", "db", *TEXT, "--", "no-such-cmd-xyz")
+    assert result.rc == 127, result.dump()
+    assert "cannot run: 'no-such-cmd-xyz' not found" in result.of("system"), result.dump()
+    nothing_left(project)
+
+
 # A command that forwards nothing itself: its grandchild, in the same process group, records
 # the signal it got; the command waits for it, then dies of the same signal.
 GRANDCHILD = """

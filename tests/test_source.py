@@ -258,3 +258,30 @@ def test_unreadable_paths(tmp_path: Path, make: object, fragment: str) -> None:
 @pytest.mark.filterwarnings("error")
 def test_reused_anchor_is_silent_and_the_later_one_wins() -> None:
     assert data("a: &x 1\nb: &x 2\nc: *x\n") == {"a": 1, "b": 2, "c": 2}
+
+
+@pytest.mark.parametrize(("text", "column"), [
+    ("services:\n  {name}:\n    command: x\n", 3),
+    ('services:\n  "{name}":\n    command: x\n', 3),
+    ("services: {{x: {{command: y}}, {name}: {{command: x}}}}\n", 29),
+])
+def test_a_key_past_yamls_length_limit_says_so(text: str, column: int) -> None:
+    """YAML reads a `key: value` key only up to 1024 characters; ruamel then reports the colon
+    as "mapping values are not allowed here", which says nothing about the name."""
+    name = "a" * 1100
+    location, message = failure(text.format(name=name))
+    assert (location.line, location.column) == (2 if text.startswith("services:\n") else 1,
+                                                column)
+    assert message == ("key too long: 1,100 characters (YAML allows at most 1,024 in a key "
+                       "written as 'key: value'; a service name must be shorter)")
+
+
+def test_a_key_of_1024_characters_is_read() -> None:
+    loaded = data("services:\n  " + "a" * 1024 + ":\n    command: x\n")
+    assert isinstance(loaded, dict) and list(loaded["services"]) == ["a" * 1024]
+
+
+def test_a_misplaced_colon_is_still_reported_as_such() -> None:
+    location, message = failure("a: b: c\n")
+    assert (location.line, location.column, message) == (
+        1, 5, "invalid YAML: mapping values are not allowed here")

@@ -26,6 +26,7 @@ from orchestra.cli.options import (
     NoTimestampsOption,
     OutputOption,
     PortOption,
+    RawOption,
     TimeoutOption,
     option,
     with_globals,
@@ -54,6 +55,7 @@ def up(
     quiet: Annotated[str | None, option(flags.QUIET)] = None,
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
+    raw: RawOption = False,
     abort_on_exit: Annotated[bool, option(flags.ABORT_ON_EXIT)] = False,
     exit_code_from: Annotated[str | None, option(flags.EXIT_CODE_FROM)] = None,
     project_name: Annotated[str | None, option(flags.PROJECT_NAME)] = None,
@@ -68,7 +70,7 @@ def up(
         services=tuple(services or ()), file=where.file, env=where.env,
         app_root=where.app_root, namespace=namespace, formation=formation, port=port,
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
-        output=output, max_line=max_line, quiet=quiet, abort_on_exit=abort_on_exit,
+        output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name)
     raise typer.Exit(up_command(request))
 
@@ -89,6 +91,7 @@ def run(
     no_color: NoColorOption = False,
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
+    raw: RawOption = False,
     project_name: Annotated[str | None, option(flags.PROJECT_NAME)] = None,
 ) -> None:
     """Run a command with the project's environment (and, with --with, its services).
@@ -103,7 +106,7 @@ def run(
         quiet_services=quiet_services, file=where.file, env=where.env,
         app_root=where.app_root, timeout=timeout, no_prefix=no_prefix,
         no_timestamps=no_timestamps, no_color=no_color, output=output, max_line=max_line,
-        project_name=project_name)
+        raw=raw, project_name=project_name)
     raise typer.Exit(run_command(request))
 
 

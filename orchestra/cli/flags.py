@@ -51,6 +51,10 @@ OUTPUT = Flag("output", ("--output",), "text",
               "text, or json: one JSON object per line and per lifecycle event.")
 MAX_LINE = Flag("max_line", ("--max-line",), "int",
                 "Longest line in bytes; longer lines are cut into pieces marked '+'.")
+RAW = Flag("raw", ("--raw",), "flag",
+           "On a terminal, pass the services' control characters and escape sequences through "
+           "(by default they are shown as ^M, ^[ so that no service can move the cursor over "
+           "other lines; colours are kept either way).")
 
 NAMESPACE = Flag("namespace", ("--namespace", "-n"), "text",
                  "Start the services of this namespace (plus dependencies).")
@@ -79,7 +83,7 @@ PROJECT_NAME = Flag("project_name", ("--project-name",), "text",
 
 #: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
 GLOBAL = (FILE, ENV, APP_ROOT)
-OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE)
+OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW)
 UP = (*GLOBAL, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
       EXIT_CODE_FROM, PROJECT_NAME)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)

@@ -19,7 +19,8 @@ from orchestra.cli.options import (
 from orchestra.cli.values import check_port
 from orchestra.config.loader import load_spec
 from orchestra.config.model import SourceKind
-from orchestra.errors import UsageError
+from orchestra.errors import OrchestraError, UsageError
+from orchestra.streams import abandon_stdout
 
 
 def check(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
@@ -31,7 +32,7 @@ def check(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
     if spec.kind is SourceKind.PROCFILE:
         typer.echo(f"Valid procfile detected ({names})", err=True)
     count = len(spec.services)
-    typer.echo(f"valid: {count} service{'s' if count != 1 else ''} ({names})")
+    write_output(f"valid: {count} service{'s' if count != 1 else ''} ({names})\n")
 
 
 def config(
@@ -53,7 +54,7 @@ def config(
         raise UsageError(f"invalid --format '{output_format}' (expected yaml or json)")
     check_port(port)
     spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
-    sys.stdout.write(render_spec(spec, output_format, show_env=show_env))
+    write_output(render_spec(spec, output_format, show_env=show_env))
 
 
 def graph(
@@ -70,9 +71,25 @@ def graph(
     if output_format not in RENDERERS:
         raise UsageError(f"invalid --format '{output_format}' (expected mermaid or dot)")
     spec = load_spec(load_options(ctx, file, env, app_root))
-    sys.stdout.write(RENDERERS[output_format](spec))
+    write_output(RENDERERS[output_format](spec))
 
 
 def version() -> None:
     """Print orchestra's version."""
-    typer.echo(f"orchestra {__version__}")
+    write_output(f"orchestra {__version__}\n")
+
+
+def write_output(text: str) -> None:
+    """Print a command's result; a failing write is one line on stderr, not a traceback.
+
+    A reader that went away (`orchestra config | head -1`) is no news to the user: exit 1
+    quietly. Any other failure (a full disk, an I/O error) says what happened.
+    """
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        abandon_stdout()
+        if isinstance(exc, BrokenPipeError):
+            raise typer.Exit(1) from None
+        raise OrchestraError(f"cannot write output: {exc.strerror or exc}") from None

@@ -34,6 +34,7 @@ NoTimestampsOption = Annotated[bool, option(flags.NO_TIMESTAMPS)]
 NoColorOption = Annotated[bool, option(flags.NO_COLOR)]
 OutputOption = Annotated[str, option(flags.OUTPUT)]
 MaxLineOption = Annotated[int, option(flags.MAX_LINE)]
+RawOption = Annotated[bool, option(flags.RAW)]
 DEFAULT_MAX_LINE = flags.DEFAULT_MAX_LINE
 
 

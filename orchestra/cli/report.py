@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from orchestra.errors import ConfigError, OrchestraError
+from orchestra.errors import ConfigError, OrchestraError, printable
 
 
 def report(exc: OrchestraError) -> None:
@@ -18,7 +18,7 @@ def report(exc: OrchestraError) -> None:
         if count > 1:
             print(f"{count} problems; nothing was started", file=sys.stderr)
     else:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(str(exc))}", file=sys.stderr)
 
 
 def exit_code_of(command: Callable[[], int]) -> int:

@@ -17,6 +17,7 @@ from orchestra.cli.values import (
     load_options,
     output_options,
     split_names,
+    unknown_name,
 )
 from orchestra.config.loader import load_spec
 from orchestra.errors import UsageError
@@ -48,7 +49,7 @@ def up(request: UpRequest) -> int:
     spec = load_spec(options)
     exit_code_from = request.exit_code_from
     if exit_code_from is not None and exit_code_from not in spec.names():
-        raise UsageError(f"--exit-code-from: unknown service '{exit_code_from}'")
+        raise unknown_name("--exit-code-from", exit_code_from, spec.names())
     selection = Selection(services=request.services, namespace=request.namespace,
                           formation=parse_formation(request.formation)
                           if request.formation else {},
@@ -69,7 +70,12 @@ def up(request: UpRequest) -> int:
 
 
 def instance_names(plan: Plan, names: list[str]) -> frozenset[str]:
-    """`-q web` hides web.1 and web.2 too."""
+    """`-q web` hides web.1 and web.2 too. A name that is neither a service nor an instance
+    is a usage error: a typo would otherwise leave the noisy service shown, without a word."""
+    known = [*plan.spec.names(), *(i.name for i in plan.instances)]
+    for name in names:
+        if name not in known:
+            raise unknown_name("-q/--quiet", name, known)
     wanted = set(names)
     return frozenset(i.name for i in plan.instances
                      if i.name in wanted or i.service.name in wanted) | wanted

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from orchestra.cli.flags import DEFAULT_MAX_LINE
 from orchestra.config.loader import LoadOptions
-from orchestra.errors import UsageError
+from orchestra.errors import OrchestraError, UsageError
 from orchestra.output.options import OutputOptions, color_wanted
 
 
@@ -31,6 +32,7 @@ class CommonRequest:
     no_color: bool = False
     output: str = "text"
     max_line: int = DEFAULT_MAX_LINE
+    raw: bool = False
     project_name: str | None = None
 
 
@@ -39,8 +41,27 @@ def load_options(file: Path | None, env: str | None, app_root: Path | None) -> L
     env_files = None
     if env is not None:
         env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
-    return LoadOptions(file=file, env_files=env_files,
-                       app_root=app_root.absolute() if app_root else None)
+    cwd = current_directory()
+    return LoadOptions(file=file, env_files=env_files, cwd=cwd,
+                       app_root=cwd / app_root if app_root else None)
+
+
+def current_directory() -> Path:
+    """The working directory; one clear line, not a traceback, when it was deleted."""
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        raise OrchestraError("the current directory no longer exists (was it deleted?); "
+                             "cd to an existing one") from None
+
+
+def unknown_name(option: str, name: str, known: Sequence[str]) -> UsageError:
+    """The error for a service name an option does not know, with a did-you-mean."""
+    import difflib  # only for the message
+
+    hint = difflib.get_close_matches(name, known, n=1)
+    return UsageError(f"{option}: unknown service '{name}'"
+                      + (f" (did you mean '{hint[0]}'?)" if hint else ""))
 
 
 def split_names(text: str | None) -> list[str]:
@@ -62,7 +83,8 @@ def output_options(request: CommonRequest, *, quiet: frozenset[str],
     return OutputOptions(
         prefix=not request.no_prefix, timestamps=not request.no_timestamps,
         color=color_wanted(isatty, os.environ, request.no_color),
-        json=request.output == "json", quiet=quiet, max_line=request.max_line)
+        json=request.output == "json", quiet=quiet, max_line=request.max_line,
+        terminal=isatty, raw=request.raw)
 
 
 def check_timeout(timeout: float | None) -> None:

@@ -94,7 +94,7 @@ class Check:
             case CheckKind.TCP:
                 return f"tcp {self.host}:{self.port}"
             case CheckKind.HTTP:
-                return f"http {self.url}"
+                return f"http {_without_password(self.url or '')}"
             case CheckKind.EXEC:
                 shell = len(self.argv) == 3 and self.argv[:2] == ("/bin/sh", "-c")
                 return "exec " + _one_line(self.argv[2] if shell else " ".join(self.argv))
@@ -102,6 +102,20 @@ class Check:
                 return f"log /{self.pattern}/"
             case CheckKind.NOTIFY:
                 return "notify READY=1"
+
+
+def _without_password(url: str) -> str:
+    """A URL for a status line: `http://user:***@host/`, so no password lands in a log."""
+    from urllib.parse import urlsplit  # only for URLs that carry credentials
+
+    if "@" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    login, _, place = parts.netloc.rpartition("@")
+    user = login.split(":", 1)[0]
+    return parts._replace(netloc=f"{user}:***@{place}").geturl()
 
 
 def _one_line(text: str, limit: int = 80) -> str:

@@ -16,6 +16,9 @@ from orchestra.config.textfile import excerpt, read_config_text
 from orchestra.errors import ConfigError, Location, Problem
 
 _ENTRY = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
+#: LF, CRLF, or a lone CR (a file saved with classic Mac line endings): each ends a line, as
+#: for Python's universal newlines. Left in a command, a CR would reach the shell as text.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +47,7 @@ def parse_procfile(text: str, file: str) -> tuple[ProcfileEntry, ...]:
     entries: list[ProcfileEntry] = []
     problems: list[Problem] = []
     first_line: dict[str, int] = {}
-    for number, raw in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
-        line = raw.removesuffix("\r")
+    for number, line in enumerate(_LINE_END.split(text.removeprefix("\ufeff")), start=1):
         stripped = line.strip()
         if not stripped or stripped.startswith("#"):
             continue

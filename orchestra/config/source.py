@@ -22,12 +22,9 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 
 from orchestra.config.textfile import read_config_text
+from orchestra.config.yaml_budget import MAX_DEPTH, CountingComposer, LoadError
+from orchestra.config.yaml_errors import long_key, one_line, reader_error, yaml_error
 from orchestra.errors import ConfigError, Location, Problem
-
-#: Nodes a document may expand to through aliases; real configs are orders of magnitude smaller.
-MAX_EXPANDED_NODES = 100_000
-#: Nesting depth; deeper documents are certainly not configs (and would exhaust the stack).
-MAX_DEPTH = 64
 
 _TAG = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
@@ -82,60 +79,13 @@ def _mark(node: Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-class _LoadError(Exception):
-    def __init__(self, node: Node | None, message: str) -> None:
-        super().__init__(message)
-        self.node = node
-        self.message = message
-
-
-class _Measure:
-    """Sizes a composed document as if every alias were expanded, without expanding anything.
-
-    The composer shares one node per anchor, so a "billion laughs" file is small as nodes but
-    huge as data. Sizes are memoised per node, so even that file is measured in a few steps and
-    refused before a single list is built; an alias inside its own anchor is found on the way
-    (expanding it would never end).
-    """
-
-    def __init__(self) -> None:
-        self.sizes: dict[int, int] = {}
-        self.open: set[int] = set()
-
-    def size(self, node: Node, depth: int = 0) -> int:
-        known = self.sizes.get(id(node))
-        if known is not None:
-            return known
-        if id(node) in self.open:
-            name = f" '&{node.anchor}'" if getattr(node, "anchor", None) else ""
-            raise _LoadError(node, f"recursive alias: the anchor{name} contains an alias to "
-                                   "itself")
-        if depth > MAX_DEPTH:
-            raise _LoadError(node, f"nesting deeper than {MAX_DEPTH} levels")
-        self.open.add(id(node))
-        total = 1 + sum(self.size(child, depth + 1) for child in _children(node))
-        self.open.discard(id(node))
-        if total > MAX_EXPANDED_NODES:
-            raise _LoadError(node, f"the document expands to more than {MAX_EXPANDED_NODES} "
-                                   "nodes through aliases; refusing to load it")
-        self.sizes[id(node)] = total
-        return total
-
-
-def _children(node: Node) -> list[Node]:
-    if isinstance(node, SequenceNode):
-        return list(node.value)
-    if isinstance(node, MappingNode):
-        return [value for _, value in node.value]
-    return []
-
-
 class _Builder:
-    """Turns composed nodes into plain data, recording positions (run after `_Measure`)."""
+    """Turns composed nodes into plain data, recording positions (its size was bounded while
+    it was composed, see config/yaml_budget.py)."""
 
     def __init__(self, source: SourceMap) -> None:
         self.source = source
-        self.duplicates: list[_LoadError] = []   # all of them are reported, not the first
+        self.duplicates: list[LoadError] = []   # all of them are reported, not the first
 
     def build(self, node: Node, path: PathKey, key: Node | None = None) -> object:
         self.source.record(path, node, key)
@@ -147,13 +97,13 @@ class _Builder:
             except ValueError:
                 # Only an explicit tag can get here (`!!int abc`): plain scalars are resolved
                 # to a tag by their text. Quietly keeping the text would hide the typo.
-                raise _LoadError(node, f"invalid {_short_tag(tag)} value "
+                raise LoadError(node, f"invalid {_short_tag(tag)} value "
                                        f"{_quoted(str(node.value))}") from None
         if isinstance(node, SequenceNode) and tag == _SEQ_TAG:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode) and tag == _MAP_TAG:
             return self._mapping(node, path)
-        raise _LoadError(node, f"unsupported YAML tag '{_short_tag(tag)}' (only plain "
+        raise LoadError(node, f"unsupported YAML tag '{_short_tag(tag)}' (only plain "
                                "mappings, lists, strings, numbers, booleans and null are allowed)")
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, object]:
@@ -165,11 +115,11 @@ class _Builder:
                 merges.append(value_node)
                 continue
             if not isinstance(key_node, ScalarNode):
-                raise _LoadError(key_node, "mapping keys must be plain strings")
+                raise LoadError(key_node, "mapping keys must be plain strings")
             _check_text(key_node)
             key = str(key_node.value)
             if key in first_line:
-                self.duplicates.append(_LoadError(
+                self.duplicates.append(LoadError(
                     key_node, f"duplicate key {_quoted(key)} (first defined at line "
                               f"{first_line[key]})"))
                 continue
@@ -187,7 +137,7 @@ class _Builder:
         merged: dict[str, object] = {}
         for source in reversed(sources):
             if not isinstance(source, MappingNode):
-                raise _LoadError(source, "'<<' merges mappings only")
+                raise LoadError(source, "'<<' merges mappings only")
             value = self.build(source, path)
             assert isinstance(value, dict)  # a MappingNode always builds a dict
             merged.update(value)
@@ -209,11 +159,11 @@ def _check_text(node: ScalarNode) -> None:
     (`"\\ud800"` cannot be encoded, so printing or exec'ing it would raise later)."""
     text = str(node.value)
     if "\0" in text:
-        raise _LoadError(node, "a string contains a NUL character ('\\0')")
+        raise LoadError(node, "a string contains a NUL character ('\\0')")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise _LoadError(node, "a string contains a lone surrogate escape (e.g. '\\ud800'), "
+        raise LoadError(node, "a string contains a lone surrogate escape (e.g. '\\ud800'), "
                                "which is not a character") from None
 
 
@@ -258,6 +208,7 @@ def load_yaml_text(text: str, file: str) -> Document:
     """Parse YAML text; every failure is a ConfigError with file:line:column."""
     source = SourceMap(file)
     yaml = YAML(typ="safe", pure=True)
+    yaml.Composer = CountingComposer   # refuses a huge document while composing it
     # The composer recurses once per level: bounding it here fails fast with a position,
     # instead of after a slow climb to Python's recursion limit.
     yaml.max_depth = MAX_DEPTH + 1
@@ -273,62 +224,23 @@ def load_yaml_text(text: str, file: str) -> Document:
                                      line=second.start_mark.line + 1)
         if not documents or documents[0] is None:
             return Document(None, source)
-        _Measure().size(documents[0])
         builder = _Builder(source)
         data = builder.build(documents[0], ())
         if builder.duplicates:
-            raise ConfigError([Problem(Location(file, *_mark(exc.node)), "", exc.message)
-                               for exc in builder.duplicates if exc.node is not None])
+            raise ConfigError([Problem(Location(file, *exc.position()), "", exc.message)
+                               for exc in builder.duplicates])
         return Document(data, source)
-    except _LoadError as exc:
-        line, column = _mark(exc.node) if exc.node is not None else (None, None)
+    except LoadError as exc:
+        line, column = exc.position()
         raise ConfigError.single(file, exc.message, line=line, column=column) from None
     except MarkedYAMLError as exc:
-        raise _yaml_error(exc, file) from None
+        raise long_key(exc, text, file) or yaml_error(exc, file) from None
     except ReaderError as exc:
-        raise _reader_error(exc, text, file) from None
+        raise reader_error(exc, text, file) from None
     except YAMLError as exc:
-        raise ConfigError.single(file, f"invalid YAML: {_one_line(str(exc))}") from None
+        raise ConfigError.single(file, f"invalid YAML: {one_line(str(exc))}") from None
     except RecursionError:
         raise ConfigError.single(file, f"nesting deeper than {MAX_DEPTH} levels") from None
-
-
-def _one_line(text: str) -> str:
-    """The CLI prints one line per problem; a parser message spanning lines would break that."""
-    return " ".join(text.split())
-
-
-def _reader_error(exc: ReaderError, text: str, file: str) -> ConfigError:
-    """A character YAML forbids (NUL, most control characters), at its line and column.
-
-    ruamel's own message spans two lines and gives a character offset, not a position.
-    """
-    position = exc.position if isinstance(exc.position, int) else 0
-    line = text.count("\n", 0, position) + 1
-    column = position - (text.rfind("\n", 0, position) + 1) + 1
-    character = exc.character
-    shown = f"U+{character:04X}" if isinstance(character, int) else repr(character)
-    return ConfigError.single(file, f"invalid YAML: character {shown} is not allowed "
-                                    f"({_one_line(str(exc.reason))})", line=line, column=column)
-
-
-def _yaml_error(exc: MarkedYAMLError, file: str) -> ConfigError:
-    mark = exc.problem_mark or exc.context_mark
-    if type(exc).__name__ == "MaxDepthExceededError":
-        message = f"nesting deeper than {MAX_DEPTH} levels"
-        if mark is None:
-            return ConfigError.single(file, message)
-        return ConfigError.single(file, message, line=mark.line + 1, column=mark.column + 1)
-    problem = _one_line(str(exc.problem or exc.context or "invalid YAML"))
-    message = f"invalid YAML: {problem}"
-    if exc.context and exc.problem:
-        message += f" ({_one_line(str(exc.context))}"
-        if exc.context_mark is not None and mark is not exc.context_mark:
-            message += f" at line {exc.context_mark.line + 1}"
-        message += ")"
-    if mark is None:
-        return ConfigError.single(file, message)
-    return ConfigError.single(file, message, line=mark.line + 1, column=mark.column + 1)
 
 
 def read_text(path: Path) -> str:

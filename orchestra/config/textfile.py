@@ -14,6 +14,22 @@ from orchestra.errors import ConfigError
 
 _EXCERPT_LIMIT = 60
 
+MAX_CONFIG_BYTES = 1024 * 1024
+"""The largest config, Procfile or .env file read. Real ones are a few kilobytes; the YAML
+parser composes a few hundred kilobytes a second, so a bigger file is refused before it is
+parsed (or even read whole) rather than after a minute of parsing."""
+
+
+def _read_bounded(path: Path, file: str) -> bytes:
+    """The file's bytes, or a ConfigError naming the limit; reads at most one byte past it
+    (the size on disk is not trusted: the file may grow while it is read)."""
+    with path.open("rb") as handle:
+        data = handle.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError.single(file, f"larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB, "
+                                       "the limit for a config file; refusing to read it")
+    return data
+
 
 def read_config_text(path: Path) -> str | None:
     """Return the UTF-8 text of a config file, or None when it does not exist.
@@ -30,7 +46,7 @@ def read_config_text(path: Path) -> str | None:
             raise ConfigError.single(file, "is a directory, not a file")
         if not stat.S_ISREG(mode):
             raise ConfigError.single(file, "is not a regular file")
-        data = path.read_bytes()
+        data = _read_bounded(path, file)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as error:

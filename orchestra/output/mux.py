@@ -23,6 +23,7 @@ from json.encoder import encode_basestring
 from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
 from orchestra.output.style import SYSTEM, Prefixes
+from orchestra.output.terminal import needs_neutralising, neutralise
 
 LineListener = Callable[[str], None]
 
@@ -55,17 +56,28 @@ class Multiplexer:
         self._on_broken = on_broken
         self._record = record   # every service's runs of lines, e.g. for `orchestra logs`
         self._prefixes = Prefixes(options, names)
+        self._neutral = options.terminal and not options.raw
         self._splitters: dict[tuple[str, str], LineSplitter] = {}
         self._listeners: dict[str, list[LineListener]] = {}
         self._out: list[bytes] = []
         self._size = 0
         self._scheduled = False
         self._broken = False
+        self._error: OSError | None = None
 
     @property
     def broken(self) -> bool:
         """True once a write failed; output is discarded from then on."""
         return self._broken
+
+    @property
+    def write_error(self) -> str | None:
+        """Why output broke, for the user, when it was not a reader going away (which is
+        no news to whoever closed it): e.g. "No space left on device"; else None."""
+        exc = self._error
+        if exc is None or isinstance(exc, BrokenPipeError):
+            return None
+        return exc.strerror or str(exc)
 
     def add_names(self, names: Iterable[str]) -> None:
         """Widen the name padding, e.g. when replicas are scaled up during the run."""
@@ -183,10 +195,14 @@ class Multiplexer:
         prefix = self._prefixes.get(name, now)
         glue = b"\n" + prefix
         out = self._out
+        neutral = self._neutral
         for run in runs:
             text = run.text
-            if not text.isascii():
+            ascii_only = text.isascii()
+            if not ascii_only:
                 text = text.decode("utf-8", "replace").encode()
+            if neutral and needs_neutralising(text, ascii_only):
+                text = neutralise(text)   # on a terminal: ^M, ^[ instead of obeying them
             out.append(self._prefixes.get(name, now, True) if run.continued else prefix)
             out.append(text.replace(b"\n", glue) if prefix else text)
             out.append(b"\n")
@@ -234,8 +250,8 @@ class Multiplexer:
                 poller.register(self._fd, select.POLLOUT)
                 poller.poll()
                 continue
-            except OSError:
-                self._break()
+            except OSError as exc:
+                self._break(exc)
                 return
             view = view[written:]
 
@@ -244,8 +260,9 @@ class Multiplexer:
         if not self._broken:
             self._break()
 
-    def _break(self) -> None:
+    def _break(self, exc: OSError | None = None) -> None:
         self._broken = True
+        self._error = exc
         self._out.clear()
         self._size = 0
         self._on_broken()

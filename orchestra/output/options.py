@@ -27,6 +27,12 @@ class OutputOptions:
     """`-q/--quiet`: services whose own output is hidden; their lifecycle messages still show."""
     max_line: int = 4 * 1024 * 1024
     """`--max-line`: longer lines are cut into pieces of at most this many bytes."""
+    terminal: bool = False
+    """stdout is a terminal (decided again at each run): control characters in the lines are
+    shown (`^M`, `^[`), not obeyed, so no service can move the cursor over another's lines;
+    see `output/terminal.py`."""
+    raw: bool = False
+    """`--raw`: pass the services' bytes to a terminal as they are, escapes and all."""
 
     def __post_init__(self) -> None:
         if self.max_line < 1:

@@ -17,7 +17,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from orchestra.plan import Instance
 from orchestra.runtime.groups import signal_group
@@ -73,12 +73,21 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def _print_to_stderr(text: str) -> None:
+    print(f"orchestra: {text}", file=sys.stderr)
+
+
 class ForegroundRun:
+    """`report` shows orchestra's own message about the command (it could not be started):
+    on stderr alone, through the multiplexer with services (so `--output json` stays JSON)."""
+
     def __init__(self, command: ForegroundCommand, stop_timeout: float,
-                 lifeline: Lifeline | None = None) -> None:
+                 lifeline: Lifeline | None = None,
+                 report: Callable[[str], None] = _print_to_stderr) -> None:
         self.command = command
         self.stop_timeout = stop_timeout
         self.lifeline = lifeline
+        self.report = report
         self._popen: subprocess.Popen[bytes] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -93,7 +102,7 @@ class ForegroundRun:
         try:
             popen, pidfd = spawn_attached(self.command.argv, self.command.cwd, env)
         except SpawnError as exc:
-            print(f"orchestra: cannot run: {exc.message}", file=sys.stderr)
+            self.report(f"cannot run: {exc.message}")
             return exc.exit_code
         self._popen = popen
         if self.lifeline is not None:

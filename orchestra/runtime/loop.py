@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import resource
 import socket
@@ -82,16 +83,21 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     _notice_reader_gone(loop, mux, output_stream(settings).fileno())
     if isinstance(control, str):
         mux.system(control, event="control-unavailable")
-        return await orchestrator.run()
-    project, path, listener = control
-    target = StackControl(orchestrator, logbook, project)
-    server = ControlServer(path, target, listener)
-    await server.start()
-    try:
-        return await orchestrator.run()
-    finally:
-        target.end()
-        await server.close()
+        code = await orchestrator.run()
+    else:
+        project, path, listener = control
+        target = StackControl(orchestrator, logbook, project)
+        server = ControlServer(path, target, listener)
+        await server.start()
+        try:
+            code = await orchestrator.run()
+        finally:
+            target.end()
+            await server.close()
+    if mux.write_error is not None:   # a closed reader needs no words; a full disk does
+        with contextlib.suppress(OSError):
+            print(f"error: cannot write output: {mux.write_error}", file=sys.stderr, flush=True)
+    return code
 
 
 def output_stream(settings: RunSettings) -> TextIO:

@@ -161,7 +161,9 @@ class Orchestrator:
             if self.settings.github:
                 self._annotate("orchestra: command not run", f"not running the command: {reason}")
             return
-        self._foreground = ForegroundRun(command, self._stop_timeout(None), self._lifeline)
+        self._foreground = ForegroundRun(
+            command, self._stop_timeout(None), self._lifeline,
+            report=lambda text: self.mux.system(text, event="command-error"))
         self.mux.system("all services ready; running " + shlex.join(command.argv),
                         event="command-start")
         self.mux.flush()

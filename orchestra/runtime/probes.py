@@ -9,12 +9,13 @@ see `runtime/readiness.py`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import signal
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from orchestra.config.model import Check, CheckKind
 from orchestra.runtime.groups import signal_group, wait_for_exit
@@ -54,17 +55,36 @@ async def _tcp(host: str, port: int) -> Attempt:
     return True, "accepted"
 
 
-async def _http(url: str) -> Attempt:
+def request_head(url: str) -> tuple[str, int, str]:
+    """(host, port, request head) for a GET of `url`.
+
+    `Host` is host[:port] alone (an IPv6 address in brackets), never the credentials of
+    `http://user:pw@host/`, which go in an `Authorization: Basic` header as a browser sends them.
+    """
     parts = urlsplit(url)
     secure = parts.scheme == "https"
     host = parts.hostname or "127.0.0.1"
     port = parts.port or (443 if secure else 80)
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    context = ssl.create_default_context() if secure else None
+    shown = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        shown += f":{parts.port}"
+    head = f"GET {target} HTTP/1.1\r\nHost: {shown}\r\n"
+    if parts.username is not None or parts.password is not None:
+        user = unquote(parts.username or "")
+        password = unquote(parts.password or "")
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        head += f"Authorization: Basic {token}\r\n"
+    head += "User-Agent: orchestra-readiness\r\nConnection: close\r\n\r\n"
+    return host, port, head
+
+
+async def _http(url: str) -> Attempt:
+    host, port, head = request_head(url)
+    context = ssl.create_default_context() if urlsplit(url).scheme == "https" else None
     reader, writer = await asyncio.open_connection(host, port, ssl=context)
     try:
-        writer.write(f"GET {target} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                     "User-Agent: orchestra-readiness\r\nConnection: close\r\n\r\n".encode())
+        writer.write(head.encode())
         await writer.drain()
         status_line = await reader.readline()
     finally:
