@@ -169,3 +169,56 @@ def test_another_user_is_refused(project: Project, runtime: Path) -> None:
         assert up.wait(10).rc == 0
     finally:
         tool.close()
+
+
+# ------------------------------------------------------------------ up --detach
+
+
+def _detached_project(project: Project, *, web_ready: bool) -> None:
+    probe = "http://127.0.0.1:1/never" if not web_ready else "tick"
+    readiness = {"http": probe, "interval": "50ms", "retries": 2, "start_period": 0} \
+        if not web_ready else {"log": probe}
+    project.yaml({
+        "migrate": {"command": [PY, "-c", "print('migrated')"]},
+        "web": {"command": TICK, "readiness": readiness,
+                "depends_on": {"migrate": {"condition": "completed_successfully"}}},
+        "worker": {"command": TICK}})
+
+
+def test_detach_wait_returns_once_ready_and_down_leaves_nothing(
+        cli: Cli, project: Project, tmp_path: Path) -> None:
+    _detached_project(project, web_ready=True)
+    logs = tmp_path / "logs"
+    started = cli.run("up", "--detach", "--wait", "--log-dir", str(logs), timeout=30)
+    assert started.rc == 0, started.dump()
+    assert b"3 instance(s) ready" in started.err, started.dump()
+    rows = {row["name"]: row for row in json.loads(cli.run("ps", "--format", "json").out)}
+    assert rows["migrate"]["state"] == "exited" and rows["migrate"]["exit_code"] == 0
+    assert rows["web"]["state"] == "running" and rows["web"]["ready"] is True
+    pids = [row["pid"] for row in rows.values() if row["pid"]]
+    assert all(alive(pid) for pid in pids)
+    for name in ("orchestra", "migrate", "web", "worker"):
+        path = logs / f"{name}.log"
+        assert oct(path.stat().st_mode & 0o777) == "0o600", path
+    assert (logs / "migrate.log").read_text() == "migrated\n"
+    assert cli.run("logs", "migrate", *TEXT).of("migrate") == ["migrated"]
+    down = cli.run("down")
+    assert down.rc == 0, down.dump()
+    assert not wait_gone(pids, 5)
+    assert "stopping all services: orchestra down" in (logs / "orchestra.log").read_text()
+
+
+def test_detach_wait_with_a_failing_check_says_why_and_stops(
+        cli: Cli, project: Project, tmp_path: Path) -> None:
+    _detached_project(project, web_ready=False)
+    started = cli.run("up", "-D", "--wait", "--log-dir", str(tmp_path / "logs"), timeout=30)
+    assert started.rc == 1, started.dump()
+    assert b"web ended" in started.err and b"before it was ready" in started.err, \
+        started.dump()
+    assert cli.run("ps").rc == 1   # gone: the command returned only after the stack ended
+
+
+def test_wait_without_detach_is_a_usage_error(cli: Cli, project: Project) -> None:
+    project.yaml({"web": {"command": TICK}})
+    result = cli.run("up", "--wait")
+    assert result.rc == 2 and b"--wait and --log-dir go with --detach" in result.err

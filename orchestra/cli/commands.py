@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -59,6 +60,9 @@ def up(
     abort_on_exit: Annotated[bool, option(flags.ABORT_ON_EXIT)] = False,
     exit_code_from: Annotated[str | None, option(flags.EXIT_CODE_FROM)] = None,
     project_name: Annotated[str | None, option(flags.PROJECT_NAME)] = None,
+    detach: Annotated[bool, option(flags.DETACH)] = False,
+    wait: Annotated[bool, option(flags.WAIT)] = False,
+    log_dir: Annotated[Path | None, option(flags.LOG_DIR)] = None,
 ) -> None:
     """Start the services in dependency order and show their output until they end.
 
@@ -71,7 +75,8 @@ def up(
         app_root=where.app_root, namespace=namespace, formation=formation, port=port,
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
-        exit_code_from=exit_code_from, project_name=project_name)
+        exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,
+        log_dir=log_dir)
     raise typer.Exit(up_command(request))
 
 

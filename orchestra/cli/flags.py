@@ -81,11 +81,21 @@ PROJECT_NAME = Flag("project_name", ("--project-name",), "text",
                     "hash of its path); `ps`, `logs` and `down` find a run by it.",
                     envvar="ORCHESTRA_PROJECT_NAME")
 
+DETACH = Flag("detach", ("-D", "--detach"), "flag",
+              "Run the stack in the background and return once every service has started; "
+              "control it with ps, logs and down. (-d is foreman's app root.)")
+WAIT = Flag("wait", ("--wait",), "flag",
+            "With --detach: return once every service is ready and every one-shot has "
+            "completed; on a failure before that, say why, stop the stack, exit 1.")
+LOG_DIR = Flag("log_dir", ("--log-dir",), "path",
+               "With --detach: the folder for the log files (default: "
+               "$XDG_STATE_HOME/orchestra/PROJECT).")
+
 #: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
 GLOBAL = (FILE, ENV, APP_ROOT)
 OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW)
 UP = (*GLOBAL, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
-      EXIT_CODE_FROM, PROJECT_NAME)
+      EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)
 
 DEFAULT_MAX_LINE = 4 * 1024 * 1024

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from orchestra.cli.values import (
     CommonRequest,
@@ -35,13 +36,18 @@ class UpRequest(CommonRequest):
     quiet: str | None = None
     abort_on_exit: bool = False
     exit_code_from: str | None = None
+    detach: bool = False
+    wait: bool = False
+    log_dir: Path | None = None
 
 
 def up(request: UpRequest) -> int:
     """Start the services in dependency order and show their output; the exit code."""
-    from orchestra.runtime.loop import run_plan
+    from orchestra.runtime.loop import run_detached, run_plan
     from orchestra.runtime.settings import RunSettings
 
+    if (request.wait or request.log_dir) and not request.detach:
+        raise UsageError("--wait and --log-dir go with --detach (-D)")
     check_timeout(request.timeout)
     check_port(request.port)
     options = replace(load_options(request.file, request.env, request.app_root),
@@ -66,6 +72,10 @@ def up(request: UpRequest) -> int:
                            exit_code_from=exit_code_from,
                            github=os.environ.get("GITHUB_ACTIONS") == "true",
                            project_name=request.project_name)
+    if request.detach:
+        log_dir = request.log_dir.absolute() if request.log_dir else None
+        return run_detached(plan, out, settings, dict(os.environ), wait=request.wait,
+                            log_dir=log_dir)
     return run_plan(plan, out, settings, dict(os.environ))
 
 

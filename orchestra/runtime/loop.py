@@ -9,10 +9,12 @@ import resource
 import socket
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from orchestra.output.lines import Run
 from orchestra.output.mux import Multiplexer
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Plan
@@ -41,6 +43,28 @@ def run_plan(plan: Plan, output: OutputOptions, settings: RunSettings,
     _raise_fd_limit(len(plan.instances))
     control = _claim_control_socket(plan, settings, environ)   # before anything starts
     return asyncio.run(_main(plan, output, settings, environ, control))
+
+
+def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
+                 environ: Mapping[str, str], *, wait: bool, log_dir: Path | None) -> int:
+    """`up --detach`: the socket is claimed here (a running project is refused in the
+    foreground), the stack runs in a daemon; returns once it is up, or failed."""
+    from orchestra.control.paths import project_name
+    from orchestra.runtime.detach import Detached, prepare_log_dir, start_detached, state_folder
+
+    control = _claim_control_socket(plan, settings, environ)
+    folder = log_dir or state_folder(project_name(plan.spec.path.parent, settings.project_name),
+                                     dict(environ))
+    prepare_log_dir(folder)
+
+    def run_stack(status_fd: int) -> int:
+        prepare_parent()
+        _raise_fd_limit(len(plan.instances))
+        detached = replace(settings, detached=Detached(status_fd, wait, folder))
+        return asyncio.run(_main(plan, replace(output, color=False, terminal=False), detached,
+                                 environ, control))
+
+    return start_detached(run_stack)
 
 
 def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[str, str],
@@ -77,10 +101,25 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     sys.stderr.flush()
     names = ["system", *(i.name for i in plan.instances)]
     logbook = Logbook(i.name for i in plan.instances)
-    mux = Multiplexer(output_stream(settings).fileno(), names, output, schedule=loop.call_soon,
-                      on_broken=broken, record=logbook.record)
+    record: Callable[[str, str, list[Run]], None] = logbook.record
+    if settings.detached is None:
+        out_fd = output_stream(settings).fileno()
+    else:   # the combined output and a file per instance, in the log folder
+        from orchestra.runtime.logfiles import LogFiles
+
+        folder = settings.detached.log_dir
+        out_fd = os.open(folder / "orchestra.log",
+                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        files = LogFiles(folder, (i.name for i in plan.instances))
+
+        def both(name: str, stream: str, runs: list[Run]) -> None:
+            logbook.record(name, stream, runs)
+            files.record(name, stream, runs)
+        record = both
+    mux = Multiplexer(out_fd, names, output, schedule=loop.call_soon,
+                      on_broken=broken, record=record)
     orchestrator = Orchestrator(plan, mux, settings, environ)
-    _notice_reader_gone(loop, mux, output_stream(settings).fileno())
+    _notice_reader_gone(loop, mux, out_fd)
     if isinstance(control, str):
         mux.system(control, event="control-unavailable")
         code = await orchestrator.run()

@@ -31,6 +31,7 @@ from orchestra.runtime.settings import ForegroundCommand, RunSettings
 from orchestra.runtime.states import State
 
 if TYPE_CHECKING:  # imported where used: most runs need neither
+    from orchestra.runtime.detach import Detached
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.tails import Tails
 
@@ -113,6 +114,8 @@ class Orchestrator:
             tasks = [asyncio.create_task(r.run(), name=r.name) for r in self.runners.values()]
             if self.settings.foreground is not None:
                 tasks.append(asyncio.create_task(self._run_foreground(self.settings.foreground)))
+            if self.settings.detached is not None:
+                tasks.append(asyncio.create_task(self._report_when_up(self.settings.detached)))
             if not self.runners:
                 self._all_final.set()
             await self._all_final.wait()
@@ -174,8 +177,26 @@ class Orchestrator:
         self._record("command", code)
         self.stop("the command finished")
 
-    async def _why_not_ready(self) -> str | None:
-        """Wait until every service is ready for the command; None then, else why it never will.
+    async def _report_when_up(self, detached: Detached) -> None:
+        """`up --detach`: tell the waiting command once every service has started (with
+        `--wait`: is ready); if that cannot happen, say why and stop."""
+        from orchestra.runtime.detach import report
+
+        condition = Condition.READY if detached.wait else Condition.STARTED
+        reason = await self._why_not_ready(condition)
+        if reason is None:
+            what = "ready" if detached.wait else "started"
+            report(detached, True, f"{len(self.runners)} instance(s) {what}; logs in "
+                                   f"{detached.log_dir}")
+            return
+        if not self.stopping:
+            self._record("failure", 1)
+            self.stop(reason)
+        report(detached, False, reason)
+
+    async def _why_not_ready(self, condition: Condition = Condition.READY) -> str | None:
+        """Wait until every service is ready for the command (or, with STARTED, has started);
+        None then, else why it never will be.
 
         Ready: its readiness check passed (a one-shot may then have completed with 0), or,
         with no check, it started (a one-shot: it completed with 0). A service with a check
@@ -184,14 +205,15 @@ class Orchestrator:
         while True:
             unready = []
             for runner in self.runners.values():
-                if runner.satisfies(Condition.READY) or (
+                if runner.satisfies(condition) or (
                         runner.instance.service.readiness is None
                         and runner.satisfies(Condition.COMPLETED_SUCCESSFULLY)):
                     continue
                 if runner.final:
                     ended = (runner.exit_status.describe() if runner.exit_status
                              else runner.state.value)
-                    return f"{runner.name} ended ({ended}) before it was ready"
+                    word = "ready" if condition is Condition.READY else "started"
+                    return f"{runner.name} ended ({ended}) before it was {word}"
                 unready.append(runner)
             if self.stopping:
                 return "orchestra is stopping"

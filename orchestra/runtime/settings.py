@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestra.config.model import frozen_env
+from orchestra.runtime.detach import Detached
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,3 +30,4 @@ class RunSettings:
     show_tails: bool = False              # `run --quiet-services`: last lines on failure
     github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
     project_name: str | None = None       # --project-name: names the control socket
+    detached: Detached | None = None      # up --detach: report to the waiting command
