@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from orchestra.cli import inspect, run, up
+from orchestra.cli import export, inspect, run, up
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
 from orchestra.errors import ConfigError, OrchestraError
 
@@ -40,6 +40,7 @@ app.command(name="check")(inspect.check)
 app.command(name="config")(inspect.config)
 app.command(name="graph")(inspect.graph)
 app.command(name="version")(inspect.version)
+app.command(name="export")(export.export)
 
 
 def main() -> None:
