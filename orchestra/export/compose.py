@@ -127,7 +127,9 @@ def _restart(service: ExportService) -> str:
 
 
 def _duration(seconds: float) -> str:
-    return f"{round(seconds * 1000)}ms"
+    """`10s`, or `1500ms` where the value is not whole seconds."""
+    millis = round(seconds * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
 
 def _escaped(text: str) -> str:

@@ -137,8 +137,10 @@ def _start_limit(service: ExportService) -> list[tuple[str, str]]:
             ("StartLimitBurst", str(policy.max_restarts + 1))]
 
 
-def _seconds(value: float) -> str:
-    return f"{round(value * 1000)}ms"
+def _seconds(seconds: float) -> str:
+    """`10s`, or `1500ms` where the value is not whole seconds."""
+    millis = round(seconds * 1000)
+    return f"{millis // 1000}s" if millis % 1000 == 0 else f"{millis}ms"
 
 
 # --------------------------------------------------------------------------- quoting
