@@ -30,3 +30,10 @@ def test_quickstart_export_matches_golden_files(tmp_path: Path, format_name: str
 
 def test_the_cli_knows_every_format() -> None:
     assert FORMAT_NAMES == FORMATS
+
+
+def test_docs_show_the_golden_files() -> None:
+    """docs/EXPORT.md shows each quickstart file as it is exported today."""
+    doc = (ROOT / "docs" / "EXPORT.md").read_text()
+    for path in sorted(GOLDEN.rglob("*.*")):
+        assert f"`{path.name}`:\n\n```" in doc and path.read_text() in doc, path
