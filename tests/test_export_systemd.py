@@ -3,6 +3,7 @@ unit dump that verify prints (systemd's own parse of every unit) with the same a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -162,6 +163,55 @@ def test_dependencies_and_types(exported: tuple[Path, dict[str, dict[str, object
     assert target.count("Wants=") == 6 and "WantedBy=multi-user.target" in target
     db = (folder / "shop-db.service").read_text()
     assert "StartLimitBurst=4\n" in db and "StartLimitIntervalSec=infinity\n" in db
+
+
+#: os-release keys and the unit specifiers that print them: systemd reads os-release with the
+#: same env-file parser as EnvironmentFile=, so a value put under one of these keys and shown
+#: through its specifier is a value as systemd's env-file reader reads it.
+OS_RELEASE = {"ID": "%o", "VERSION_ID": "%w", "BUILD_ID": "%B", "VARIANT_ID": "%W",
+              "IMAGE_ID": "%M", "IMAGE_VERSION": "%A"}
+
+
+def read_by_systemd(env_file: str, folder: Path) -> dict[str, str]:
+    """Each KEY="value" line of `env_file` as systemd's env-file parser reads it: the lines
+    go into an os-release file bound over /etc/os-release in a private mount namespace, and
+    verify's unit dump shows each value through its specifier."""
+    lines = [line for line in re.split(r'\n(?=[A-Z_]+=")', env_file.rstrip("\n"))]
+    values: dict[str, str] = {}
+    for start in range(0, len(lines), len(OS_RELEASE)):
+        chunk = lines[start:start + len(OS_RELEASE)]
+        names = [line.split("=", 1)[0] for line in chunk]
+        release = folder / f"os-release-{start}"
+        release.write_text("".join(f"{key}={line.split('=', 1)[1]}\n"
+                                   for key, line in zip(OS_RELEASE, chunk, strict=False)))
+        unit = folder / f"probe-{start}.service"
+        unit.write_text("[Service]\nExecStart=/bin/true\n" + "".join(
+            f'Environment="{name}={spec}"\n'
+            for name, spec in zip(names, OS_RELEASE.values(), strict=False)))
+        script = (f"mount --bind {release} /etc/os-release && "
+                  f"exec {ANALYZE} verify --man=no {unit}")
+        result = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                                 script], capture_output=True, text=True, timeout=60,
+                                check=False, env={**os.environ, "SYSTEMD_LOG_LEVEL": "debug"})
+        if result.returncode != 0 and result.stderr.startswith(("unshare:", "mount:")):
+            pytest.skip(f"no private mount namespace here: {result.stderr.strip()[:200]}")
+        assert result.returncode == 0, result.stderr
+        dumped = dumped_units(result.stdout + result.stderr)[unit.name]["Environment"]
+        values.update(entry.split("=", 1) for entry in dumped)
+    return values
+
+
+def test_env_file_is_read_back_by_systemds_own_parser(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    hostile = {"S_NEWLINE": "line one\nline two", "S_TICK": "`cmd` $(x) $HOME $$",
+               "S_QUOTES": "both'\"kinds\\", "S_PERCENT": "100% %n", "S_EMPTY": "",
+               "S_HASH": "a #b ;c", "S_SPACES": "  padded  "}
+    dotenv = "".join(f"{k}=" + json.dumps(v) + "\n" for k, v in hostile.items())
+    write_project(root, {"web": {"command": ["/bin/true"]}}, dotenv=dotenv)
+    assert load_model(root)["web"]["env"] == hostile   # python-dotenv read them so
+    export(root, "systemd", tmp_path / "units")
+    env_file = (tmp_path / "units" / "app-web.env").read_text()
+    assert read_by_systemd(env_file, tmp_path) == hostile
 
 
 def test_env_file_holds_the_dotenv_values_owner_only(
