@@ -101,6 +101,8 @@ def test_a_file_with_env_values_is_narrowed_to_0600_and_a_symlink_is_refused(
     (("systemd", "out", "wbe"), "error: unknown service 'wbe' (did you mean 'web'?)"),
     (("systemd", "out", "-c", "web=x"),
      "error: invalid formation 'web=x' (expected NAME=COUNT, e.g. web=2)"),
+    (("systemd", "out", "-c", "all=0"),
+     "error: nothing to export: every selected service has 0 instances (-c)"),
     (("systemd", "out", "-c", "db=0"),
      "error: web depends on db, which has no instance in this export (-c)"),
 ])

@@ -121,6 +121,20 @@ def test_workloads_probes_services_and_start_order(
     assert "PS" not in container_env(container(worker))
 
 
+def test_a_one_shot_with_replicas_is_one_job_that_completes_that_often(tmp_path: Path) -> None:
+    write_project(tmp_path, {
+        "seed": {"command": ["/bin/true"], "replicas": 3,
+                 "restart": {"policy": "on-failure", "max_restarts": 2}},
+        "web": {"command": ["/bin/sleep", "9"],
+                "depends_on": {"seed": {"condition": "completed_successfully"}}},
+    }, dotenv=None)
+    export(tmp_path, "kubernetes", tmp_path / "out", "--image", "x", "-a", "app")
+    validate(sorted((tmp_path / "out").iterdir()))
+    job = by_kind(documents(tmp_path / "out" / "app.yaml"))[("Job", "app-seed")]
+    assert {k: job["spec"][k] for k in ("completions", "parallelism", "backoffLimit")} == {  # type: ignore[index]
+        "completions": 3, "parallelism": 3, "backoffLimit": 2}
+
+
 def test_bad_options(tmp_path: Path) -> None:
     write_project(tmp_path, {"a": {"command": ["/bin/true"]}}, dotenv=None)
     for args, message in [

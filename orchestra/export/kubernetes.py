@@ -95,6 +95,8 @@ def _workload(service: ExportService, name: str, labels: dict[str, str],
     if service.one_shot:
         policy = service.restart
         spec: dict[str, object] = {"template": template}
+        if replicas > 1:
+            spec["completions"] = spec["parallelism"] = replicas
         pod["restartPolicy"] = "Never"
         if policy.mode is RestartMode.NO:
             spec["backoffLimit"] = 0

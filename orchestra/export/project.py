@@ -125,6 +125,8 @@ def export_project(plan: Plan, target: Target) -> ExportProject:
             port=instances[0].port,
             one_shot=name in one_shots,
         ))
+    if not services:
+        raise ExportError("nothing to export: every selected service has 0 instances (-c)")
     kept = {s.name for s in services}
     for exported in services:
         for dep in exported.depends_on:
