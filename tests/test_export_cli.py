@@ -59,6 +59,22 @@ def test_app_defaults_to_the_folder_name_and_nothing_outside_dir_is_written(
                                                 "units"]
 
 
+def test_env_files_and_namespace_select_as_for_up(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    write_project(root, {
+        "db": {"command": ["/bin/sleep", "9"], "namespace": "data"},
+        "api": {"command": ["/bin/sleep", "9"], "namespace": "web", "depends_on": ["db"]},
+        "docs": {"command": ["/bin/sleep", "9"]},
+    })
+    (root / "prod.env").write_text("TOKEN=from prod\n")
+    out = tmp_path / "out"
+    export(root, "supervisord", out, "--namespace", "web", "-e", "prod.env")
+    found = programs(out / "app.conf", tmp_path)
+    assert sorted(found) == ["api", "db"]     # the namespace, plus what it depends on
+    env = found["api"].environment  # type: ignore[attr-defined]
+    assert env["TOKEN"] == "from prod" and "SECRET_QUOTE" not in env   # -e replaces .env
+
+
 def test_a_file_with_env_values_is_narrowed_to_0600_and_a_symlink_is_refused(
         tmp_path: Path) -> None:
     root = tmp_path / "app"
