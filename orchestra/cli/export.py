@@ -28,7 +28,7 @@ def export(
         metavar="DIR", help="Folder to write into (created if missing); nothing else is "
                             "written.")],
     services: Annotated[list[str] | None, typer.Argument(
-        metavar="[SERVICE]...",
+        metavar="SERVICE",
         help="Services to export (plus their dependencies). Default: all enabled.")] = None,
     file: FileOption = None,
     env: EnvOption = None,
