@@ -133,6 +133,16 @@ def test_usage_errors_are_one_line_exit_2_and_write_nothing(
     assert not (tmp_path / "out").exists()
 
 
+def test_dir_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    write_project(tmp_path, {"web": {"command": ["/bin/true"]}}, dotenv=None)
+    (tmp_path / "taken").write_text("")
+    for target in ("taken", "taken/units"):
+        result = run_cli(tmp_path, "export", "systemd", target)
+        assert (result.returncode, result.stdout) == (2, "")
+        [line] = result.stderr.splitlines()
+        assert line.startswith(f"error: cannot create the folder {target}: ")
+
+
 def test_a_folder_name_that_is_no_app_name_asks_for_a(tmp_path: Path) -> None:
     root = tmp_path / "my project"
     write_project(root, {"web": {"command": ["/bin/true"]}}, dotenv=None)

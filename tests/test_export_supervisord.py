@@ -97,6 +97,16 @@ def test_what_supervisor_cannot_carry_is_a_clear_error(tmp_path: Path, value: st
     assert not (tmp_path / "out").exists()
 
 
+def test_a_stop_signal_supervisord_cannot_send_is_a_clear_error(tmp_path: Path) -> None:
+    write_project(tmp_path, {"db": {"command": ["/bin/sleep", "9"], "stop_signal": "SIGWINCH"}},
+                  dotenv=None)
+    result = run_cli(tmp_path, "export", "supervisord", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: supervisord: db's stop signal SIGWINCH is not one supervisord can send "
+        "(TERM, HUP, INT, QUIT, KILL, USR1, USR2)"]
+
+
 REPORT = ("import json, os, sys; "
           "json.dump({'argv': sys.argv[1:], 'env': dict(os.environ), 'cwd': os.getcwd()}, "
           "open(os.environ['REPORT_DIR'] + '/' + os.environ['PS'] + '.json', 'w'))")

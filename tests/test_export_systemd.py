@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -248,3 +249,13 @@ def test_notify_exec_readiness_user_units_and_log(tmp_path: Path) -> None:
     assert "default.target" in (out / "app.target").read_text()
     assert "StandardOutput=append:/var/log/app 100%%/web.log" in (
         out / "app-web.service").read_text()
+
+
+def test_a_real_time_stop_signal_is_named_as_systemd_spells_it(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    number = int(signal.SIGRTMIN) + 2
+    write_project(root, {"web": {"command": ["/bin/sleep", "9"], "stop_signal": number}},
+                  dotenv=None)
+    export(root, "systemd", tmp_path / "units")
+    units = dumped_units(verify(tmp_path / "units"))
+    assert units["app-web.service"]["KillSignal"] == ["SIGRTMIN+2"]

@@ -124,14 +124,15 @@ def _check_format_options(format_name: str, *, user: str | None, log: str | None
 
 
 def _app_name(app: str | None, root: Path) -> str:
-    name = app if app is not None else root.name
-    if not NAME.fullmatch(name):
-        where = "-a/--app" if app is not None else f"the project folder's name {name!r}"
-        raise UsageError(f"{where}: an application name is letters, digits, '-' and '_' "
-                         "(name it with -a NAME)" if app is None else
-                         f"{where} {name!r}: an application name is letters, digits, '-' "
-                         "and '_'")
-    return name
+    rule = "an application name is letters, digits, '-' and '_'"
+    if app is None:
+        if not NAME.fullmatch(root.name):
+            raise UsageError(f"the project folder's name {root.name!r}: {rule} "
+                             "(name it with -a NAME)")
+        return root.name
+    if not NAME.fullmatch(app):
+        raise UsageError(f"-a/--app {app!r}: {rule}")
+    return app
 
 
 def _target_path(option: str, text: str) -> PurePosixPath:

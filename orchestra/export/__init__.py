@@ -34,7 +34,10 @@ def write_files(directory: Path, files: Sequence[ExportFile]) -> list[Path]:
     before anything is written to it; a symlink in its place is refused (O_NOFOLLOW), so the
     values cannot be sent elsewhere.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the folder {directory}: {exc.strerror}") from None
     written = []
     for item in files:
         if "/" in item.name or item.name in ("", ".", ".."):

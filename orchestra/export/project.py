@@ -93,7 +93,7 @@ def _without_ps(env: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if k != "PS"}
 
 
-def signal_name(number: int) -> str:
+def target_signal_name(number: int) -> str:
     """`SIGTERM`; a real-time signal as `SIGRTMIN+N`, the spelling systemd and docker accept."""
     rtmin = int(signal.SIGRTMIN)
     if rtmin <= number <= int(signal.SIGRTMAX):
@@ -119,7 +119,7 @@ def export_project(plan: Plan, target: Target) -> ExportProject:
             readiness=service.readiness,
             liveness=service.liveness,
             restart=service.restart,
-            stop_signal=signal_name(service.stop_signal),
+            stop_signal=target_signal_name(service.stop_signal),
             stop_timeout=(DEFAULT_STOP_TIMEOUT if service.stop_timeout is None
                           else service.stop_timeout),
             port=instances[0].port,
