@@ -47,7 +47,7 @@ def test_parser_reads_back_argv_env_and_settings(tmp_path: Path) -> None:
     out = tmp_path / "out"
     logs = tmp_path / "log 100%"   # supervisor wants the folder to exist
     logs.mkdir()
-    export(root, "supervisord", out, "-a", "shop", "-l", str(logs))
+    export(root, "supervisord", out, "-a", "shop", "-l", str(logs), "--root", "/srv/shop 100%")
     assert [p.name for p in out.iterdir()] == ["shop.conf"]    # honcho's DIR/APP.conf
     assert (out / "shop.conf").stat().st_mode & 0o777 == 0o600  # .env values inlined
     model = load_model(root)
@@ -59,7 +59,9 @@ def test_parser_reads_back_argv_env_and_settings(tmp_path: Path) -> None:
     db = programs["db"]
     assert shlex.split(db.command) == model["db"]["argv"] == ["/bin/echo", *ARGS]
     assert db.environment == {**model["db"]["env"], "PYTHONUNBUFFERED": "1",  # type: ignore[dict-item]
-                              "ORCHESTRA_SERVICE": "db", "PWD": str(root), "PS": "db.1"}
+                              "ORCHESTRA_SERVICE": "db", "PWD": "/srv/shop 100%",
+                              "PS": "db.1"}
+    assert db.directory == "/srv/shop 100%"
     assert {k: db.environment[k] for k in ENV} == ENV
     assert (db.stopsignal, db.stopwaitsecs, db.stopasgroup, db.killasgroup) == (
         signal.SIGINT, 3, True, True)

@@ -121,7 +121,7 @@ def env_file_values(text: str) -> dict[str, str]:
 def exported(tmp_path: Path) -> tuple[Path, dict[str, dict[str, object]]]:
     root = tmp_path / "shop"
     write_project(root, hostile_services(env_any=True, newline_arg=True))
-    export(root, "systemd", tmp_path / "units", "-a", "shop")
+    export(root, "systemd", tmp_path / "units", "-a", "shop", "--root", "/srv/shop 100%")
     return tmp_path / "units", load_model(root)
 
 
@@ -140,6 +140,7 @@ def test_units_pass_verify_and_keep_argv_env_and_settings(
     env = dict(e.split("=", 1) for e in db["Environment"])
     assert {k: env[k] for k in {**ENV, **ENV_ANY}} == {**ENV, **ENV_ANY}
     assert env["PS"] == "db.1" and env["ORCHESTRA_SERVICE"] == "db"
+    assert env["PWD"] == "/srv/shop 100%" and db["WorkingDirectory"] == ["/srv/shop 100%"]
     assert not any(k.startswith("SECRET_") for k in env)   # those are in the env file
     assert db["KillSignal"] == ["SIGINT"] and db["TimeoutStopSec"] == ["3s"]
     assert db["Restart"] == ["on-failure"] and db["RestartSec"] == ["2s"]
