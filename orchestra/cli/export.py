@@ -78,6 +78,11 @@ def export(
                          f"(expected {', '.join(FORMAT_NAMES)})")
     check_port(port)
     _check_format_options(format_name, user=user, log=log, image=image, user_units=user_units)
+    # the flags first: a bad one is reported before the config is read
+    target_root = _target_path("--root", root) if root is not None else None
+    log_dir = _target_path("-l/--log", log) if log is not None else None
+    if app is not None:
+        _app_name(app, Path())
     options = replace(load_options(ctx, file, env, app_root), base_port=port)
     spec = load_spec(options)
     selection = Selection(services=tuple(services or ()), namespace=namespace,
@@ -86,10 +91,9 @@ def export(
     plan = make_plan(spec, selection, options.environ)
     target = Target(
         app=_app_name(app, spec.root),
-        root=_target_path("--root", root) if root is not None
-        else PurePosixPath(spec.root.as_posix()),
+        root=target_root or PurePosixPath(spec.root.as_posix()),
         user=user,
-        log_dir=_target_path("-l/--log", log) if log is not None else None,
+        log_dir=log_dir,
         image=image,
         user_units=user_units,
     )
