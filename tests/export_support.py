@@ -31,6 +31,16 @@ SECRET_SPACE="  lead and trail  "
 SECRET_BACK='a\\b'
 """
 
+#: .env values for the formats with env files of their own (not supervisord, Nomad inlines)
+SECRETS_ANY = {"S_NEWLINE": "line one\nline two", "S_TICK": "`cmd` $(x) $HOME $$",
+               "S_QUOTES": "both'\"kinds\\", "S_PERCENT": "100% %n", "S_EMPTY": "",
+               "S_HASH": "a #b ;c", "S_SPACES": "  padded  "}
+
+
+def dotenv_text(values: Mapping[str, str]) -> str:
+    """A .env file that python-dotenv reads back as `values` (JSON's escapes are dotenv's)."""
+    return "".join(f"{key}={json.dumps(value)}\n" for key, value in values.items())
+
 
 def yaml_text(value: str) -> str:
     """A value as written in orchestra.yaml: `$$` is a `$` there."""

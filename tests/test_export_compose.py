@@ -12,7 +12,9 @@ from export_support import (
     ARGS,
     ENV,
     ENV_ANY,
+    SECRETS_ANY,
     dollars_unescaped,
+    dotenv_text,
     export,
     hostile_services,
     load_model,
@@ -118,6 +120,16 @@ def test_exec_readiness_is_a_healthcheck(tmp_path: Path) -> None:
                                  "interval": "500ms", "timeout": "1s", "retries": 4,
                                  "start_period": "20s"}
     assert services["web"]["depends_on"]["db"]["condition"] == "service_healthy"  # type: ignore[index]
+
+
+def test_env_file_values_survive(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    write_project(root, {"web": {"command": ["/bin/true"]}}, dotenv=dotenv_text(SECRETS_ANY))
+    export(root, "compose", tmp_path / "out", "--image", "img")
+    env = unescaped(resolved(tmp_path / "out")["web"]["environment"])
+    assert isinstance(env, dict)
+    assert {k: env[k] for k in SECRETS_ANY} == SECRETS_ANY
+    assert "S_TICK" not in (tmp_path / "out" / "compose.yaml").read_text()
 
 
 def test_compose_needs_an_image(tmp_path: Path) -> None:

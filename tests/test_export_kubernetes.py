@@ -12,7 +12,9 @@ from export_support import (
     ARGS,
     ENV,
     ENV_ANY,
+    SECRETS_ANY,
     dollars_unescaped,
+    dotenv_text,
     export,
     hostile_services,
     load_model,
@@ -133,6 +135,15 @@ def test_a_one_shot_with_replicas_is_one_job_that_completes_that_often(tmp_path:
     job = by_kind(documents(tmp_path / "out" / "app.yaml"))[("Job", "app-seed")]
     assert {k: job["spec"][k] for k in ("completions", "parallelism", "backoffLimit")} == {  # type: ignore[index]
         "completions": 3, "parallelism": 3, "backoffLimit": 2}
+
+
+def test_secret_values_survive(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    write_project(root, {"web": {"command": ["/bin/true"]}}, dotenv=dotenv_text(SECRETS_ANY))
+    export(root, "kubernetes", tmp_path / "out", "--image", "img")
+    validate(sorted((tmp_path / "out").iterdir()))
+    secret = by_kind(documents(tmp_path / "out" / "app-secrets.yaml"))[("Secret", "app-web-env")]
+    assert secret["stringData"] == SECRETS_ANY   # envFrom values are not $(VAR)-expanded
 
 
 def test_bad_options(tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from export_support import (
     ARGS,
     ENV,
     ENV_ANY,
+    SECRETS_ANY,
+    dotenv_text,
     export,
     hostile_services,
     load_model,
@@ -149,6 +151,17 @@ def test_one_shots_checks_and_replicas(
     worker = groups["worker"]
     assert worker["Count"] == 2 and "PS" not in worker["Tasks"][0]["Env"]
     assert worker["RestartPolicy"]["Mode"] == "delay"     # always, without a limit
+
+
+def test_secret_values_are_inlined_exactly(tmp_path: Path) -> None:
+    root = tmp_path / "app"
+    values = {k: v for k, v in SECRETS_ANY.items() if "${" not in v}
+    write_project(root, {"web": {"command": ["/bin/true"]}}, dotenv=dotenv_text(values))
+    export(root, "nomad", tmp_path / "out")
+    path = tmp_path / "out" / "app.nomad.json"
+    [group] = job(path)["Job"]["TaskGroups"]  # type: ignore[index]
+    assert {k: group["Tasks"][0]["Env"][k] for k in values} == values
+    assert path.stat().st_mode & 0o777 == 0o600
 
 
 def test_nomad_interpolation_is_refused(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@ unit dump that verify prints (systemd's own parse of every unit) with the same a
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -16,7 +15,9 @@ from export_support import (
     ARGS,
     ENV,
     ENV_ANY,
+    SECRETS_ANY,
     dollars_unescaped,
+    dotenv_text,
     export,
     hostile_services,
     load_model,
@@ -205,11 +206,8 @@ def read_by_systemd(env_file: str, folder: Path) -> dict[str, str]:
 
 def test_env_file_is_read_back_by_systemds_own_parser(tmp_path: Path) -> None:
     root = tmp_path / "app"
-    hostile = {"S_NEWLINE": "line one\nline two", "S_TICK": "`cmd` $(x) $HOME $$",
-               "S_QUOTES": "both'\"kinds\\", "S_PERCENT": "100% %n", "S_EMPTY": "",
-               "S_HASH": "a #b ;c", "S_SPACES": "  padded  "}
-    dotenv = "".join(f"{k}=" + json.dumps(v) + "\n" for k, v in hostile.items())
-    write_project(root, {"web": {"command": ["/bin/true"]}}, dotenv=dotenv)
+    hostile = SECRETS_ANY
+    write_project(root, {"web": {"command": ["/bin/true"]}}, dotenv=dotenv_text(hostile))
     assert load_model(root)["web"]["env"] == hostile   # python-dotenv read them so
     export(root, "systemd", tmp_path / "units")
     env_file = (tmp_path / "units" / "app-web.env").read_text()
