@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from orchestra.cli import commands, control, inspect
+from orchestra.cli import commands, control, export, inspect
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
 from orchestra.cli.report import report
 from orchestra.errors import OrchestraError
@@ -45,6 +45,7 @@ app.command(name="check")(inspect.check)
 app.command(name="config")(inspect.config)
 app.command(name="graph")(inspect.graph)
 app.command(name="version")(inspect.version)
+app.command(name="export")(export.export)
 
 
 def main() -> None:
