@@ -1,0 +1,10 @@
+"""The side-by-side benchmark (stdlib only): `make bench`, `make bench-quick`.
+
+Modules, in the order a run uses them: `config` (paths, sizes), `install`
+(peers under bench/.peers), `runners` (services and how each peer is invoked),
+`procfs` (sessions, trees, PSS, CPU from /proc), `stream` (reading and
+checking a runner's stdout), `harness` (launch, wait, teardown of one run),
+`scenarios/` (what each run measures), `suite` (repeats of every scenario for
+every runner), `results` (medians and worst cases), `report` (tables) and
+`docs_page` (docs/PERFORMANCE.md); `cli` ties them together.
+"""
