@@ -13,25 +13,19 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
-import shutil
 import signal
 import sys
 import time
 
-from bench.config import CACHE, RESULTS_FILE, Config
+from bench.config import RESULTS_FILE, Config
 from bench.docs_page import write_docs
 from bench.harness import smoke
 from bench.install import install_peers, install_producer
+from bench.place import clear_places
 from bench.procfs import ACTIVE_SESSIONS, kill_sessions
 from bench.report import failure_notes, render_long, table_rows
 from bench.runners import discover_runners
 from bench.suite import Bench, run_all
-
-
-def reset_cache() -> None:
-    """Empty orchestra's invocation cache: every bench run starts cold."""
-    shutil.rmtree(CACHE, ignore_errors=True)
-    CACHE.mkdir(parents=True, exist_ok=True)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -40,7 +34,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--install", action="store_true", help="install the peers first")
     p.add_argument("--install-only", action="store_true", help="install the peers and exit")
     p.add_argument("--write-docs", action="store_true", help="rewrite docs/PERFORMANCE.md")
-    p.add_argument("--repeats", type=int, help="repeats per cell (>= 3 for published numbers)")
+    p.add_argument(
+        "--repeats",
+        type=int,
+        help="cold repeats per cell, each start-up one followed by its warm run"
+        " (>= 3 for published numbers)",
+    )
     p.add_argument("--runners", help="comma-separated subset of runners (raw always runs)")
     p.add_argument(
         "--only", help="comma-separated scenario name prefixes, e.g. 'firehose,exit code'"
@@ -59,7 +58,7 @@ def main(argv: list[str]) -> int:
     elif msg := install_producer():
         print(f"note: {msg}")
     cfg = Config.make(args.quick, args.repeats)
-    reset_cache()
+    clear_places()
     runners, skipped = discover_runners()
     if args.runners:
         wanted = set(args.runners.split(","))

@@ -12,12 +12,10 @@ PEER_SPECS = BENCH / "peers"
 NOTES_FILE = PEERS / "install-notes.json"
 RESULTS_FILE = PEERS / "last-results.json"
 DOCS_FILE = REPO / "docs" / "PERFORMANCE.md"
-# Fixed per-scenario working dirs: a Procfile is byte-identical on every repeat
-# and for every runner, so a runner that caches its parsed config runs warm.
 WORK = BENCH / ".work"
 LOGS = WORK / "logs"
-# orchestra's compiled invocation cache, emptied at the start of every bench run.
-CACHE = WORK / "cache"
+# A fresh project folder and cache folder per repeat, under here (see place.py).
+PLACES = WORK / "places"
 
 
 @dataclass(frozen=True)
@@ -25,10 +23,9 @@ class Config:
     """Sizes and repeat counts; quick mode shrinks them to fit in < 3 minutes."""
 
     quick: bool
+    # Cold repeats per cell; in start-up/memory cells each one is followed by its
+    # warm repeat (same folder, same environment), see bench/README.md.
     repeats: int
-    # Start-up/memory cells: one warm-up repeat (reported separately as "cold")
-    # plus this many measured repeats; see warm-up in bench/README.md.
-    warm_repeats: int
     firehose_lines: int
     startup_ks: tuple[int, ...]
     memory_ks: tuple[int, ...]
@@ -49,7 +46,6 @@ class Config:
             return Config(
                 quick=True,
                 repeats=repeats or 3,
-                warm_repeats=repeats or 2,
                 firehose_lines=20_000,
                 startup_ks=(1, 50, 100),
                 memory_ks=(50, 100),
@@ -67,7 +63,6 @@ class Config:
         return Config(
             quick=False,
             repeats=repeats or 3,
-            warm_repeats=repeats or 3,
             firehose_lines=200_000,
             startup_ks=(1, 50, 200),
             memory_ks=(50, 200),

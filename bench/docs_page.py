@@ -16,6 +16,7 @@ from bench.suite import Bench
 
 
 def machine_info() -> dict[str, str]:
+    """What the run ran on, for the page's header."""
     cpu = "?"
     for line in read_bytes("/proc/cpuinfo").decode(errors="replace").splitlines():
         if line.startswith("model name"):
@@ -30,18 +31,43 @@ def machine_info() -> dict[str, str]:
     }
 
 
-ANALYSIS_HEADING = "\n## Against the targets"
+ANALYSIS_HEADING = "\n## Analysis"
 
 
 def kept_analysis() -> str:
     """The hand-written analysis at the end of the current file survives a rewrite of the
-    tables above it; it is for a person to update against the new figures."""
+    sections above it; it is for a person to update against the new figures."""
     try:
         old = DOCS_FILE.read_text()
     except OSError:
         return ""
     start = old.find(ANALYSIS_HEADING)
     return old[start:] if start >= 0 else ""
+
+
+METHOD = """\
+Side-by-side benchmark of orchestra and the runners it replaces, produced by
+`bench/run.py` (see `bench/README.md` for what each scenario measures).
+
+**Cold figures are the headline.** Every repeat of every scenario, for every
+runner alike, runs in a new project folder with a new, empty cache folder
+(`XDG_CACHE_HOME`), so nothing an earlier repeat left behind helps it: what a
+fresh clone, a new terminal or a CI job sees. Every row whose metric has no
+`_warm` in its name is such a cold run.
+
+**Warm figures are secondary.** In the start-up and memory scenarios each cold
+run is followed by the same command in the same folder with the same
+environment, a second time; its figures are the `_warm` rows
+(`first_ready_warm_s`, `all_ready_warm_s`, `pss_mb_warm`,
+`kb_per_service_warm`): what a runner's own cache, if it has one, saves on a
+repeated run.
+
+Times are medians of the repeats; lost/torn/duplicated/reordered/left/processes
+are the worst repeat (cold or warm); `(N.NNx)` is the ratio to the raw baseline
+measured in the same run (the raw loop has no cache: a `_warm` row is compared
+with its one figure); `(N.NNx honcho)`, in start-up K=1, is the ratio to
+honcho's figure of the same kind in the same run; `*` marks a cell where some
+repeats failed (listed below)."""
 
 
 def write_docs(
@@ -59,13 +85,7 @@ def write_docs(
     fails = "\n".join(f"- {n}" for n in failure_notes(bench)) or "- none"
     text = f"""# Performance
 
-Side-by-side benchmark of orchestra and the runners it replaces, produced by
-`bench/run.py` (see `bench/README.md` for what each scenario measures).
-Times are medians of repeats (start-up and memory: of the repeats after a
-warm-up run, whose figures are the `*_cold` rows);
-lost/torn/duplicated/reordered/left/processes are the worst repeat;
-`(N.NNx)` is the ratio to the raw baseline measured in the same run; `*` marks
-a cell where some repeats failed (listed below).
+{METHOD}
 
 - Command: `{cmd}`
 - Date: {dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")}

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.config import LOGS, WORK
+from bench.place import Place, discard, fresh_place
 from bench.procfs import (
     ACTIVE_SESSIONS,
     descendants,
@@ -71,12 +71,11 @@ class Handle:
 
 
 def write_procfile(directory: Path, svcs: list[Service]) -> Path:
-    """The scenario's Procfile, rewritten only when its content changes.
+    """The scenario's Procfile, written only when its content changes.
 
-    Same bytes and same mtime on every repeat, so nothing a config cache could
-    look at differs between two runs of a scenario.
+    The warm run in a place finds the cold run's Procfile with the same bytes
+    and the same mtime: nothing a config cache could look at differs.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "Procfile"
     text = "".join(f"{s.name}: {shlex.join(s.argv)}\n" for s in svcs).encode()
     if read_bytes(str(path)) != text:
@@ -84,10 +83,16 @@ def write_procfile(directory: Path, svcs: list[Service]) -> Path:
     return path
 
 
-def runner_env(runner: Runner) -> dict[str, str]:
-    """The harness's environment plus fixed extras: identical on every run."""
+def runner_env(place: Place) -> dict[str, str]:
+    """The harness's environment, no colour, and the place's own empty cache folder.
+
+    The same for every runner. `ORCHESTRA_NO_CACHE` is dropped so that both
+    rows measure orchestra as users run it by default, whatever the shell that
+    started the bench had set; a cold run is cold because its folders are new.
+    """
     env = dict(os.environ)
-    env.update(NO_COLOR="1", FORCE_COLOR="0", **runner.env)
+    env.pop("ORCHESTRA_NO_CACHE", None)
+    env.update(NO_COLOR="1", FORCE_COLOR="0", XDG_CACHE_HOME=str(place.cache))
     return env
 
 
@@ -109,17 +114,15 @@ def launch_raw(svcs: list[Service], rfd: int, wfd: int) -> Handle:
     return Handle(RAW, t0, Stream(rfd), raw_procs=procs, sessions=sessions)
 
 
-def launch(runner: Runner | None, svcs: list[Service], workdir: Path) -> Handle:
-    """Start a runner on a Procfile, or (runner=None) the raw producers on one pipe."""
+def launch(runner: Runner | None, svcs: list[Service], place: Place) -> Handle:
+    """Start a runner on a Procfile in `place`, or (runner=None) the raw producers on one pipe."""
     rfd, wfd = os.pipe()
     try:
         if runner is None:
             return launch_raw(svcs, rfd, wfd)
-        argv = runner.argv(write_procfile(workdir, svcs), svcs)
-        env = runner_env(runner)
-        # stderr lives outside the working dir, so the dir looks the same every run.
-        LOGS.mkdir(parents=True, exist_ok=True)
-        err = LOGS / f"{workdir.name}--{runner.name}.txt"
+        argv = runner.argv(write_procfile(place.project, svcs), svcs)
+        env = runner_env(place)
+        err = place.stderr_log
         with open(err, "wb") as errf:
             t0 = time.monotonic()
             proc = subprocess.Popen(
@@ -127,7 +130,7 @@ def launch(runner: Runner | None, svcs: list[Service], workdir: Path) -> Handle:
                 stdout=wfd,
                 stderr=errf,
                 stdin=subprocess.DEVNULL,
-                cwd=workdir,
+                cwd=place.project,
                 env=env,
                 start_new_session=True,
             )
@@ -225,9 +228,11 @@ def wait_left(h: Handle, since: float, wait_s: float) -> int:
 
 def smoke(runner: Runner) -> str | None:
     """One idle service must come up under the runner; else the peer is skipped."""
+    place = fresh_place("smoke", runner.name)
     try:
-        h = launch(runner, [service("s1", "idle")], WORK / "smoke")
+        h = launch(runner, [service("s1", "idle")], place)
     except OSError as e:
+        discard(place)
         return f"cannot start: {e}"
     try:
         wait_for(h, TAG_READY, 1, time.monotonic() + 20)
@@ -236,3 +241,4 @@ def smoke(runner: Runner) -> str | None:
         return f"smoke test failed: {e} {h.stderr_tail()}".strip()
     finally:
         teardown(h)
+        discard(place)

@@ -14,10 +14,10 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from bench.config import BENCH, CACHE, NOTES_FILE, PEERS, REPO
+from bench.config import BENCH, NOTES_FILE, PEERS, REPO
 
 RAW = "raw"
 
@@ -55,7 +55,6 @@ class Runner:
     argv: Callable[[Path, list[Service]], list[str]]
     version: str = "?"
     note: str = ""
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def _honcho(procfile: Path, _svcs: list[Service]) -> list[str]:
@@ -163,8 +162,7 @@ def discover_runners() -> tuple[list[Runner], dict[str, str]]:
     ]
     for name, exe, build, version in candidates:
         if exe and os.access(exe, os.X_OK):
-            env = {"XDG_CACHE_HOME": str(CACHE)} if name == "orchestra" else {}
-            found.append(Runner(name, build, version(), env=env))
+            found.append(Runner(name, build, version()))
         else:
             notes.setdefault(name, f"not installed ({exe or 'not on PATH'})")
     return found, notes

@@ -7,27 +7,21 @@ of a peer becomes a note in its cell, never a crash of the bench.
 from __future__ import annotations
 
 import functools
-import re
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from bench.config import WORK, Config
+from bench.config import Config
 from bench.harness import RunTimeout
+from bench.place import Place, discard, fresh_place
 from bench.results import Cell, Metrics, fmt, summarise
 from bench.runners import RAW, Runner
 from bench.scenarios.firehose import sc_firehose
 from bench.scenarios.fleet import sc_fleet, sc_idle
 from bench.scenarios.stopping import sc_exitcode, sc_head, sc_shutdown
 
-RunFn = Callable[[Runner | None, Path], Metrics | list[Metrics]]
-
-
-def slug(scenario: str) -> str:
-    """Directory name of a scenario's fixed working dir, e.g. start-up-k-50."""
-    return re.sub(r"[^a-z0-9]+", "-", scenario.lower()).strip("-")
+RunFn = Callable[[Runner | None, Place], Metrics | list[Metrics]]
 
 
 @dataclass
@@ -40,12 +34,11 @@ class Bench:
     results: dict[str, dict[str, Cell]] = field(default_factory=dict)
     scenario_order: list[str] = field(default_factory=list)
 
-    def run(
-        self, scenario: str, runner: Runner | None, fn: RunFn, repeats: int, warmup: bool = False
-    ) -> None:
+    def run(self, scenario: str, runner: Runner | None, fn: RunFn, repeats: int) -> None:
         """Repeat one scenario for one runner; failures become cell notes, never crashes.
 
-        With `warmup`, one extra first repeat is kept apart as the cold run.
+        Every repeat runs in a place of its own, new and empty: no repeat is
+        helped by what an earlier one left behind.
         """
         if self.only and not any(scenario.startswith(o) for o in self.only):
             return
@@ -55,22 +48,21 @@ class Bench:
             self.scenario_order.append(scenario)
         cell = self.results[scenario].setdefault(name, Cell())
         t_start = time.monotonic()
-        workdir = WORK / slug(scenario)
-        for i in range(repeats + (1 if warmup else 0)):
+        for _ in range(repeats):
             if any(f.startswith("timeout") for f in cell.failures):
                 break  # a hang repeats identically; do not pay the deadline again
+            place = fresh_place(scenario, name)
             try:
-                got = fn(runner, workdir)
+                got = fn(runner, place)
             except RunTimeout as e:
                 cell.failures.append(f"timeout: {e}")
                 continue
             except Exception as e:  # any peer failure is a result, not a crash
                 cell.failures.append(f"error: {type(e).__name__}: {e}")
                 continue
-            if warmup and i == 0 and isinstance(got, dict):
-                cell.cold = got
-            else:
-                cell.samples.extend(got if isinstance(got, list) else [got])
+            finally:
+                discard(place)
+            cell.samples.extend(got if isinstance(got, list) else [got])
         summary = summarise(cell)
         shown = ", ".join(f"{k}={fmt(v)}" for k, v in sorted(summary.items()))
         fails = (
@@ -95,7 +87,7 @@ def run_all(bench: Bench) -> None:
         print(label + (" (+ memory)" if k in cfg.memory_ks else ""), flush=True)
         fn = functools.partial(sc_fleet, cfg, k=k, memory=k in cfg.memory_ks)
         for r in everyone:
-            bench.run(label, r, fn, cfg.warm_repeats, warmup=True)
+            bench.run(label, r, fn, cfg.repeats)
     print(f"idle CPU K={cfg.idle_k}", flush=True)
     for r in rs:
         bench.run(f"idle K={cfg.idle_k}", r, functools.partial(sc_idle, cfg), cfg.idle_repeats)

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from bench.config import Config
 from bench.harness import RunTimeout, launch, teardown
+from bench.place import Place
 from bench.results import Metrics
 from bench.runners import Runner, service
 from bench.stream import TAG_PAYLOAD, check_payload
 
 
-def sc_firehose(cfg: Config, runner: Runner | None, workdir: Path, k: int, linger: bool) -> Metrics:
+def sc_firehose(cfg: Config, runner: Runner | None, place: Place, k: int, linger: bool) -> Metrics:
     """K producers write their share of the lines; time until all are seen."""
     shares = {
         f"s{i:02d}": cfg.firehose_lines // k + (1 if i < cfg.firehose_lines % k else 0)
         for i in range(k)
     }
     svcs = [service(n, "fire", c, "linger" if linger else "exit") for n, c in shares.items()]
-    h = launch(runner, svcs, workdir)
+    h = launch(runner, svcs, place)
     try:
         s, total = h.stream, cfg.firehose_lines
         deadline = h.t_launch + cfg.deadline_s

@@ -6,10 +6,10 @@ import os
 import re
 import signal
 import time
-from pathlib import Path
 
 from bench.config import Config
 from bench.harness import RunTimeout, launch, pump_for, teardown, wait_exit, wait_for, wait_left
+from bench.place import Place
 from bench.procfs import is_alive
 from bench.results import Metrics
 from bench.runners import Runner, Service, service
@@ -29,12 +29,12 @@ def shutdown_services(stubborn: bool) -> list[Service]:
 def sc_shutdown(
     cfg: Config,
     runner: Runner | None,
-    workdir: Path,
+    place: Place,
     sig: signal.Signals,
     stubborn: bool,
 ) -> Metrics:
     """Signal the runner (pid only); time to its exit and processes left after."""
-    h = launch(runner, shutdown_services(stubborn), workdir)
+    h = launch(runner, shutdown_services(stubborn), place)
     assert h.proc is not None
     try:
         wait_for(h, TAG_READY, 8, h.t_launch + cfg.deadline_s)  # 5 services + 3 grandchildren
@@ -52,13 +52,13 @@ def sc_shutdown(
         teardown(h)
 
 
-def sc_exitcode(cfg: Config, runner: Runner | None, workdir: Path) -> Metrics:
+def sc_exitcode(cfg: Config, runner: Runner | None, place: Place) -> Metrics:
     """One of 5 services exits 3: runner's exit code and time to stop the others."""
     svcs = [
         service("s1", "fail", 500, 3),
         *(service(f"s{i}", "idle") for i in range(2, 6)),
     ]
-    h = launch(runner, svcs, workdir)
+    h = launch(runner, svcs, place)
     assert h.proc is not None
     try:
         wait_for(h, TAG_READY, len(svcs), h.t_launch + cfg.deadline_s)
@@ -89,10 +89,10 @@ def sc_exitcode(cfg: Config, runner: Runner | None, workdir: Path) -> Metrics:
         teardown(h)
 
 
-def sc_head(cfg: Config, runner: Runner | None, workdir: Path) -> Metrics:
+def sc_head(cfg: Config, runner: Runner | None, place: Place) -> Metrics:
     """`runner | head`: the reader goes away; does the runner exit, leaving nothing?"""
     svcs = [service(f"s{i}", "tick", 20) for i in range(1, 4)]
-    h = launch(runner, svcs, workdir)
+    h = launch(runner, svcs, place)
     assert h.proc is not None
     try:
         deadline = h.t_launch + cfg.deadline_s
