@@ -26,6 +26,7 @@ from bench.procfs import ACTIVE_SESSIONS, kill_sessions
 from bench.report import failure_notes, render_long, table_rows
 from bench.runners import discover_runners
 from bench.suite import Bench, run_all
+from bench.targets import render_targets_text, target_rows, verdict_word
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -80,10 +81,21 @@ def main(argv: list[str]) -> int:
     rows = table_rows(bench)
     print()
     print(render_long(rows))
+    targets = target_rows(bench)
+    print()
+    print(render_targets_text(targets))
     print(f"\n{'quick' if cfg.quick else 'full'} run took {elapsed:.0f} s")
     RESULTS_FILE.parent.mkdir(parents=True, exist_ok=True)
     RESULTS_FILE.write_text(
-        json.dumps({"rows": rows, "skipped": skipped, "failures": failure_notes(bench)}, indent=1)
+        json.dumps(
+            {
+                "rows": rows,
+                "targets": [(t, v.measured, verdict_word(v)) for t, v in targets],
+                "skipped": skipped,
+                "failures": failure_notes(bench),
+            },
+            indent=1,
+        )
     )
     if args.write_docs:
         write_docs(bench, rows, skipped, elapsed)

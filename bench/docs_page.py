@@ -13,6 +13,7 @@ from bench.procfs import read_bytes
 from bench.report import Row, failure_notes, render_wide
 from bench.runners import tool_version
 from bench.suite import Bench
+from bench.targets import render_targets_markdown, target_rows
 
 
 def machine_info() -> dict[str, str]:
@@ -53,7 +54,7 @@ Side-by-side benchmark of orchestra and the runners it replaces, produced by
 runner alike, runs in a new project folder with a new, empty cache folder
 (`XDG_CACHE_HOME`), so nothing an earlier repeat left behind helps it: what a
 fresh clone, a new terminal or a CI job sees. Every row whose metric has no
-`_warm` in its name is such a cold run.
+`_warm` in its name is such a cold run, and the targets are judged on them.
 
 **Warm figures are secondary.** In the start-up and memory scenarios each cold
 run is followed by the same command in the same folder with the same
@@ -93,6 +94,13 @@ def write_docs(
 - Kernel (`uname -r`): {m["kernel"]}
 - CPU: {m["cpu"]}
 - Python: {m["python"]}; node: {m["node"]}; ruby: {m["ruby"]}
+
+## Against the targets
+
+The targets of the cold-start issue, judged on this run's cold figures (this
+section is rewritten by every run that writes this file).
+
+{render_targets_markdown(target_rows(bench))}
 
 ## Runners
 
