@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +126,34 @@ def test_every_state_can_reach_a_final_state() -> None:
 def test_the_table_is_read_only() -> None:
     with pytest.raises(TypeError):
         TRANSITIONS[S.SKIPPED] = frozenset({S.STARTING})  # type: ignore[index]
+
+
+def test_a_change_between_asking_and_awaiting_is_not_missed(tmp_path: Path) -> None:
+    """A waiter created before a change and first run after it still sees that change.
+
+    `run --with` waits for every service to be ready; a log line that makes a service ready
+    in the same loop iteration as the waiter is created must not leave the command waiting.
+    """
+    import asyncio
+
+    from orchestra.config.loader import LoadOptions, load_spec
+    from orchestra.output.mux import Multiplexer
+    from orchestra.output.options import OutputOptions
+    from orchestra.plan import Selection, make_plan
+    from orchestra.runtime.lifeline import Lifeline
+    from orchestra.runtime.service import RunContext, ServiceRunner
+
+    (tmp_path / "orchestra.yaml").write_text("services:\n  web: {command: 'true'}\n")
+    plan = make_plan(load_spec(LoadOptions(cwd=tmp_path, environ={})), Selection(), {})
+
+    async def main() -> None:
+        with open(os.devnull, "wb") as sink:
+            mux = Multiplexer(sink.fileno(), ["system", "web"], OutputOptions())
+            context = RunContext(mux, Lifeline(), {}, lambda _: 1.0, lambda _: None,
+                                 lambda name: tmp_path / name)
+            runner = ServiceRunner(plan.instances[0], context)
+            waiter = asyncio.ensure_future(runner.changed())
+            runner._notify_change()   # before the waiter's task has run once
+            await asyncio.wait_for(waiter, 2.0)
+
+    asyncio.run(main())

@@ -1,15 +1,13 @@
-"""Regression tests: signals, exit codes and races in the runtime."""
+"""Exit codes and the end of a run: real-time signals, --exit-code-from, Ctrl-C during a
+failure's clean-up, and stopping while a dependent waits."""
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import subprocess
 import time
-from pathlib import Path
 
-from helpers.orch import PY, Project, py, wait_no_leftovers
+from helpers.orch import Project, py, wait_no_leftovers
 
 # A service that exits with rc 3 on its own, leaving a member of its process group that
 # ignores SIGTERM: orchestra's clean-up of the group then takes `stop_timeout` seconds.
@@ -105,45 +103,3 @@ def test_stopping_while_a_dependent_waits_prints_no_runtime_warning(project: Pro
     result = orch.wait(15)
     assert result.rc == 130, result.dump()
     assert "never awaited" not in result.err.decode(errors="replace"), result.dump()
-
-
-def test_a_service_named_system_is_rejected(project: Project) -> None:
-    """A service named `system` is refused like any invalid name (exit 2, naming the
-    problem): `system` is the pseudo-service of orchestra's own messages (DESIGN §3.3), and a
-    service's output must never pass for them."""
-    project.yaml({"system": {"command": ["echo", "hello from a service"]}})
-    checked = subprocess.run([PY, "-m", "orchestra", "check"], cwd=project.root,
-                             env=project.env(), capture_output=True, timeout=30)
-    assert checked.returncode == 2, (checked.stdout, checked.stderr)
-    assert b"system" in checked.stderr, checked.stderr
-
-
-def test_a_change_between_asking_and_awaiting_is_not_missed(tmp_path: Path) -> None:
-    """A waiter created before a change and first run after it still sees that change.
-
-    `run --with` waits for every service to be ready; a log line that makes a service ready
-    in the same loop iteration as the waiter is created must not leave the command waiting.
-    """
-    import asyncio
-
-    from orchestra.config.loader import LoadOptions, load_spec
-    from orchestra.output.mux import Multiplexer
-    from orchestra.output.options import OutputOptions
-    from orchestra.plan import Selection, make_plan
-    from orchestra.runtime.lifeline import Lifeline
-    from orchestra.runtime.service import RunContext, ServiceRunner
-
-    (tmp_path / "orchestra.yaml").write_text("services:\n  web: {command: 'true'}\n")
-    plan = make_plan(load_spec(LoadOptions(cwd=tmp_path, environ={})), Selection(), {})
-
-    async def main() -> None:
-        with open(os.devnull, "wb") as sink:
-            mux = Multiplexer(sink.fileno(), ["system", "web"], OutputOptions())
-            context = RunContext(mux, Lifeline(), {}, lambda _: 1.0, lambda _: None,
-                                 lambda name: tmp_path / name)
-            runner = ServiceRunner(plan.instances[0], context)
-            waiter = asyncio.ensure_future(runner.changed())
-            runner._notify_change()   # before the waiter's task has run once
-            await asyncio.wait_for(waiter, 2.0)
-
-    asyncio.run(main())

@@ -1,8 +1,9 @@
-"""Regression tests: config, CLI, start-up paths, and what the docs promise."""
+"""What a config means beyond its shape: masked .env values, interpolated typed keys, real-time
+stop signals, disabled dependencies, replica ports, reserved names, the .env PORT base."""
 
 from __future__ import annotations
 
-import os
+import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,73 +35,6 @@ def orchestra(project: Project, started: list[Orchestra], args: Sequence[str], *
 
 def no_traceback(result: Result) -> bool:
     return "Traceback" not in result.err.decode(errors="replace")
-
-
-# ------------------------------------------------------------------ start-up paths
-
-
-def test_run_with_equals_form_runs_the_command_once(
-        project: Project, cli: list[Orchestra]) -> None:
-    """`orchestra run --with=db -- CMD` (the `--with=db` form click accepts) runs the command
-    once and exits 0, just as `--with db` does."""
-    project.yaml({"db": {"command": ["sleep", "30"]}})
-    result = orchestra(project, cli, ["run", "--with=db", *TEXT, "--", "echo", "command ran"],
-                       timeout=15)
-    assert result.rc == 0, result.dump()
-    assert "command ran" in result.text, result.dump()
-
-
-def test_a_project_file_named_orchestra_py_does_not_replace_orchestra(
-        project: Project, cli: list[Orchestra]) -> None:
-    """A project file named `orchestra.py` is never imported in place of orchestra: `up`, run
-    from the console script in that project, runs orchestra itself."""
-    project.procfile("web: echo hello from web\n")
-    (project.root / "orchestra.py").write_text(
-        "print('USER orchestra.py ran')\nraise SystemExit(7)\n")
-    result = orchestra(project, cli, ["up", *TEXT], argv0=[CONSOLE])
-    assert "USER orchestra.py ran" not in result.text, result.dump()
-    assert result.rc == 0, result.dump()
-    assert "hello from web" in result.text, result.dump()
-
-
-def test_retargeting_a_symlinked_release_directory_is_followed(
-        project: Project, cli: list[Orchestra]) -> None:
-    """Retargeting a symlinked release directory (Capistrano-style `current -> releases/v1`,
-    then `current -> releases/v2`): the next run uses v2, its
-    directory and its `.env`, even though both Procfiles have the same content."""
-    for release in ("v1", "v2"):
-        folder = project.root / "releases" / release
-        folder.mkdir(parents=True)
-        (folder / "Procfile").write_text('web: echo "release=$REL"\n')
-        (folder / ".env").write_text(f"REL={release}\n")
-    current = project.root / "current"
-    current.symlink_to("releases/v1")
-    first = orchestra(project, cli, ["up", "-f", "current/Procfile", *TEXT])
-    assert first.of("web.1") == ["release=v1"], first.dump()
-    current.unlink()
-    current.symlink_to("releases/v2")
-    second = orchestra(project, cli, ["up", "-f", "current/Procfile", *TEXT])
-    assert second.of("web.1") == ["release=v2"], second.dump()
-
-
-def test_retargeting_a_symlinked_service_dir_is_followed(
-        project: Project, cli: list[Orchestra]) -> None:
-    """Retargeting a symlinked service dir (`dir: ./svc` with `svc -> s1`, then `svc -> s2`):
-    the next run starts the service in s2."""
-    for name in ("s1", "s2"):
-        (project.root / name).mkdir()
-    link = project.root / "svc"
-    link.symlink_to("s1")
-    project.yaml({"web": {"dir": "./svc", "command": [PY, "-c", "import os; print(os.getcwd())"]}})
-    first = orchestra(project, cli, ["up", *TEXT])
-    assert first.of("web") == [str(project.root / "s1")], first.dump()
-    link.unlink()
-    link.symlink_to("s2")
-    second = orchestra(project, cli, ["up", *TEXT])
-    assert second.of("web") == [str(project.root / "s2")], second.dump()
-
-
-# ------------------------------------------------------------------ config vs docs
 
 
 def test_dotenv_values_reached_through_interpolation_are_masked(
@@ -159,9 +93,6 @@ def test_check_reports_a_dependency_on_a_disabled_service(
     assert "orchestra.yaml:3:" in result.err.decode(), result.dump()
 
 
-# ------------------------------------------------------------------ ports and CLI values
-
-
 def test_replica_ports_beyond_65535_are_an_error(project: Project) -> None:
     """Replica ports beyond 65535 (`port: 65535, replicas: 2`) are an error (exit 2), and
     nothing is started."""
@@ -184,9 +115,6 @@ def test_out_of_range_cli_values_are_usage_errors(project: Project, args: list[s
     assert no_traceback(result), result.dump()
 
 
-# ------------------------------------------------------------------ honcho/foreman drop-in
-
-
 def test_dotenv_port_is_the_base_port_of_a_procfile(project: Project) -> None:
     """For a Procfile, `PORT` in `.env` is the base port (`-p`, else `.env`, else `$PORT`,
     else 5000), as in honcho and foreman, so orchestra stays a drop-in replacement."""
@@ -197,6 +125,12 @@ def test_dotenv_port_is_the_base_port_of_a_procfile(project: Project) -> None:
     assert result.of("web.1") == ["PORT=6000"], result.dump()
 
 
-def test_console_script_exists() -> None:
-    """Guard for the tests above that run the console script."""
-    assert os.access(CONSOLE, os.X_OK), CONSOLE
+def test_a_service_named_system_is_rejected(project: Project) -> None:
+    """A service named `system` is refused like any invalid name (exit 2, naming the
+    problem): `system` is the pseudo-service of orchestra's own messages (DESIGN §3.3), and a
+    service's output must never pass for them."""
+    project.yaml({"system": {"command": ["echo", "hello from a service"]}})
+    checked = subprocess.run([PY, "-m", "orchestra", "check"], cwd=project.root,
+                             env=project.env(), capture_output=True, timeout=30)
+    assert checked.returncode == 2, (checked.stdout, checked.stderr)
+    assert b"system" in checked.stderr, checked.stderr
