@@ -6,7 +6,6 @@ Every problem is collected: unknown and self dependencies, cycles reported as th
 
 from __future__ import annotations
 
-import difflib
 import graphlib
 from collections.abc import Collection
 
@@ -75,6 +74,8 @@ def unknown_dependency(name: str, dependency: str, names: Collection[str],
                        where: Location) -> Problem:
     """`depends_on` names a service the file does not declare (with a did-you-mean)."""
     others = sorted(set(names) - {name})
+    import difflib  # only for the message
+
     hint = difflib.get_close_matches(dependency, others, n=1)
     suffix = f" (did you mean '{hint[0]}'?)" if hint else ""
     return Problem(where, f"services.{name}.depends_on", f"unknown service '{dependency}'{suffix}")
