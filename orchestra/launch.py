@@ -33,6 +33,11 @@ def main() -> None:
 
 def _main() -> None:
     argv = sys.argv[1:]
+    if argv == ["--version"]:   # answered without the CLI framework, as `version` is asked often
+        from orchestra import __version__
+
+        sys.stdout.write(f"orchestra {__version__}\n")
+        exit_now(0)
     if "up" in argv or "start" in argv or "run" in argv:
         from orchestra.cli.quick import parse
 

@@ -202,8 +202,10 @@ def test_config_of_a_broken_file_prints_nothing_on_stdout(tmp_path: Path) -> Non
     assert ERROR_LINE.match(result.stderr.splitlines()[0])
 
 
-def test_version(tmp_path: Path) -> None:
-    result = orchestra(tmp_path, "version")
+@pytest.mark.parametrize("args", [("version",), ("--version",), ("-f", "x.yaml", "--version")])
+def test_version(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`--version` too, as every other tool spells it (answered before any config is read)."""
+    result = orchestra(tmp_path, *args)
     assert (result.returncode, result.stdout) == (0, f"orchestra {__version__}\n")
 
 
