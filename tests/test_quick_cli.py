@@ -64,6 +64,9 @@ CASES = [
     ["run", "echo", "--help"],
     ["up", "-t", "-1"],
     ["up", "-p", "+70"],
+    ["up", "-f", "a.yaml", "-f", "b.yaml", "web"],
+    ["-f", "a.yaml", "-f", "b.yaml", "up", "-f", "c.yaml"],
+    ["-f", "a.yaml", "run", "-f", "b.yaml", "-f", "c.yaml", "true"],
 ]
 
 
@@ -84,14 +87,32 @@ def test_what_it_does_not_recognise_goes_to_typer(argv: list[str]) -> None:
 
 
 def test_orchestra_file_from_the_environment() -> None:
-    assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=Path("x.yaml"))
-    assert parse(["up", "-f", "y"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=Path("y"))
+    assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=(Path("x.yaml"),))
+    assert parse(["up", "-f", "y"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(
+        file=(Path("y"),))
+
+
+def test_orchestra_file_lists_layers_as_click_splits_them(monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    """click splits a path list from the environment at ':'; so does the quick parser."""
+    monkeypatch.setenv("ORCHESTRA_FILE", "a.yaml:b.yaml")
+    layered = UpRequest(file=(Path("a.yaml"), Path("b.yaml")))
+    assert parse(["up"], {"ORCHESTRA_FILE": "a.yaml:b.yaml"}) == layered
+    assert typer_reading(["up"]) == layered
+
+
+def test_repeated_files_are_all_kept() -> None:
+    quick = parse(["up", "-f", "a.yaml", "--file=b.yaml"], {})
+    assert quick == UpRequest(file=(Path("a.yaml"), Path("b.yaml")))
+    # files after the command replace those before it rather than adding to them (as typer)
+    assert parse(["-f", "a", "-f", "b", "up", "-f", "c"], {}) == UpRequest(file=(Path("c"),))
+    assert parse(["-f", "a", "-f", "b", "up"], {}) == UpRequest(file=(Path("a"), Path("b")))
 
 
 TOKENS = ["up", "start", "run", "--", "-", "web", "db", "-f", "-fP", "--file", "--file=P",
           "-e", ".env", "-d", "-p", "5000", "-p5", "-t", "1.5", "-t.5", "--no-color",
           "--no-prefix", "-q", "web", "--with", "--with=db", "--no-deps", "--output", "json",
-          "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns"]
+          "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns", "-fQ"]
 
 
 @settings(max_examples=300, deadline=None)

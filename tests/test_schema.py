@@ -26,7 +26,7 @@ DOCS_PATH = ROOT / "docs" / "CONFIG.md"
 
 def check(text: str) -> list[Problem]:
     doc = load_yaml_text(textwrap.dedent(text), "orchestra.yaml")
-    return validate(doc.data, doc.source, "orchestra.yaml")
+    return validate(doc.data, doc.source)
 
 
 # (document, expected line, expected field, fragment of the message)
@@ -425,12 +425,13 @@ class StandInSource:
         return Location("ignored", 9, 1)
 
 
-def test_locations_come_from_the_source_map_with_the_given_file() -> None:
+def test_locations_come_from_the_source_map_file_and_all() -> None:
+    """The file too: in layered configs each value has its own."""
     source = StandInSource()
-    problems = validate({"services": {"w": {"port": "x", "bogus": 1}}}, source, "f.yaml")
+    problems = validate({"services": {"w": {"port": "x", "bogus": 1}}}, source)
     assert [str(p) for p in problems] == [
-        "f.yaml:7:3: services.w.port: expected an integer 1-65535, got 'x'",
-        "f.yaml:9:1: services.w.bogus: unknown key 'bogus' (expected one of command, args, dir, "
+        "ignored:7:3: services.w.port: expected an integer 1-65535, got 'x'",
+        "ignored:9:1: services.w.bogus: unknown key 'bogus' (expected one of command, args, dir, "
         "entrypoint, env, env_file, namespace, depends_on, readiness, liveness, restart, "
         "stop_signal, stop_timeout, replicas, port, disabled; x-* keys are ignored)",
     ]

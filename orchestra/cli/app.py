@@ -42,7 +42,7 @@ def root(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
              help="Print orchestra's version and exit (as `orchestra version`).")] = False,
          ) -> None:
     """Global options; each command accepts them too."""
-    ctx.obj = GlobalOptions(file, env, app_root)
+    ctx.obj = GlobalOptions(tuple(file or ()), env, app_root)
 
 
 app.command(name="up")(commands.up)

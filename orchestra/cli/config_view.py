@@ -88,8 +88,10 @@ def _mask(data: object, secrets: list[str]) -> object:
 
 def spec_data(spec: Spec, *, show_env: bool = False) -> dict[str, object]:
     services = {s.name: _service(s, show_env) for s in spec.services}
+    layers = {"layers": [str(p) for p in spec.layers]} if spec.layers else {}
     return {
         "file": str(spec.path),
+        **layers,
         "kind": spec.kind.value,
         "services": services if show_env else _mask(services, _secret_values(spec)),
     }

@@ -24,12 +24,15 @@ class Flag:
     kind: Kind
     help: str
     envvar: str | None = None
+    multiple: bool = False      # may be given again: every value is kept, in order
 
 
 FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
-            "Config file: orchestra.yaml/.yml, or a Procfile. Default: orchestra.yaml, "
-            "orchestra.yml, else Procfile ($PROCFILE names another) in the current directory.",
-            envvar="ORCHESTRA_FILE")
+            "Config file: orchestra.yaml/.yml, or a Procfile. Repeat it to layer YAML files: "
+            "later ones are merged over earlier ones. Default: orchestra.yaml, orchestra.yml "
+            "(with orchestra.override.yaml/.yml beside it, if present), else Procfile "
+            "($PROCFILE names another) in the current directory.",
+            envvar="ORCHESTRA_FILE", multiple=True)
 ENV = Flag("env", ("-e", "--env-file", "--env"), "text",
            "Comma-separated .env files (later ones win), replacing the default .env beside "
            "the config file.")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -22,7 +23,7 @@ from orchestra.output.options import OutputOptions, color_wanted
 class CommonRequest:
     """The options `up` and `run` share: where the project is, and how output looks."""
 
-    file: Path | None = None
+    file: tuple[Path, ...] = ()          # -f, repeatable: layered configs
     env: str | None = None
     app_root: Path | None = None
     timeout: float | None = None
@@ -33,12 +34,13 @@ class CommonRequest:
     max_line: int = DEFAULT_MAX_LINE
 
 
-def load_options(file: Path | None, env: str | None, app_root: Path | None) -> LoadOptions:
-    """Where the project is: `-f`, `-e A,B` and `-d`."""
+def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) -> LoadOptions:
+    """Where the project is: `-f` (once, or again for each layer), `-e A,B` and `-d`."""
     env_files = None
     if env is not None:
         env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
-    return LoadOptions(file=file, env_files=env_files,
+    return LoadOptions(file=files[0] if files else None, overrides=tuple(files[1:]),
+                       env_files=env_files,
                        app_root=app_root.absolute() if app_root else None)
 
 

@@ -163,6 +163,7 @@ class Spec:
     services: tuple[Service, ...]
     env: Mapping[str, str] = field(default_factory=frozen_env)  # project level: env files + env
     secret_keys: frozenset[str] = frozenset()   # keys of `env` whose values came from env files
+    layers: tuple[Path, ...] = ()    # every config file merged, in order, when there are several
 
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)

@@ -1,6 +1,6 @@
 """Load an orchestra.yaml as a sequence of passes over one load state.
 
-    read → env files → interpolate → schema → build → dependencies by name
+    read → merge → env files → interpolate → schema → build → dependencies by name
     (→ the checks across services, `config/checks.py`, run by the loader for every kind)
 
 Each pass adds what it found to the state and collects problems rather than stopping, so one
@@ -11,6 +11,7 @@ meaningful to build. Imported only for YAML configs: a Procfile project never lo
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from orchestra.config.collector import Collector
 from orchestra.config.env_layers import project_file_values
 from orchestra.config.envfiles import EnvFile, EnvFileCache
 from orchestra.config.interpolation import interpolate_document
+from orchestra.config.merge import merge_documents
 from orchestra.config.model import Spec
 from orchestra.config.project import LoadOptions, project_env_files
 from orchestra.config.schema import validate
@@ -33,10 +35,10 @@ from orchestra.errors import ConfigError, Problem, by_position
 class YamlLoad:
     """What the passes share: the input, what each pass made of it, and the problems."""
 
-    path: Path
+    path: Path                                    # the first file: relative paths start here
     folder: Path
     options: LoadOptions
-    document: Document
+    document: Document                            # merged, when there are several files
     env_files: EnvFileCache = field(default_factory=EnvFileCache)
     file_values: dict[str, str] = field(default_factory=dict)
     data: object = None                           # interpolated
@@ -46,17 +48,34 @@ class YamlLoad:
     problems: list[Problem] = field(default_factory=list)
 
 
-def load_yaml_config(path: Path, folder: Path,
+def load_yaml_config(paths: Sequence[Path], folder: Path,
                      options: LoadOptions) -> tuple[Spec, tuple[str, ...], list[Problem]]:
     """The spec of the services without problems, every declared service name, and every
-    problem found by the passes."""
-    load = YamlLoad(path, folder, options, load_yaml(path))   # read: positions of every node
+    problem found by the passes. Several files are merged in order (`config/merge.py`)."""
+    load = YamlLoad(paths[0], folder, options, read_and_merge(paths))
     read_env_files(load)
     interpolate(load)
     check_schema(load)
     spec = build(load)
     check_dependency_names(load, spec)
+    if len(paths) > 1:
+        spec = dataclasses.replace(spec, layers=tuple(p.resolve() for p in paths))
     return spec, load.declared, load.problems
+
+
+def read_and_merge(paths: Sequence[Path]) -> Document:
+    """read: each file with the positions of its nodes (every file's syntax problems at
+    once); merge: the files as one document that still knows where each node came from."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            documents.append(load_yaml(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return merge_documents(documents)
 
 
 def read_env_files(load: YamlLoad) -> None:
@@ -94,7 +113,7 @@ def check_schema(load: YamlLoad) -> None:
     """
     earlier = list(load.problems)
     reported = {p.field for p in earlier if p.field}
-    found = validate(load.data, load.document.source, str(load.path))
+    found = validate(load.data, load.document.source)
     load.problems.extend(p for p in found if p.field not in reported)
     load.declared = tuple(_mapping(_mapping(load.data).get("services")))
     # An env file's problem (no field) does not stop the config from being checked; a
