@@ -1,9 +1,10 @@
 """From a model to what will run: selection, dependency order, replicas, ports and env.
 
-The plan is pure data. It decides which services run (the named ones or a namespace, plus
-everything they depend on; never a disabled one), expands `replicas`/formation counts into
-instances named `web.1`, `web.2` (foreman's naming), assigns `PORT` by foreman's rule, and
-orders everything with graphlib so the runtime can start and stop in dependency order.
+The plan is pure data. It decides which services run (the named ones, a namespace, or the
+default set — enabled, and without `profiles` or with an active one — plus everything they
+depend on; never a disabled one), expands `replicas`/formation counts into instances named
+`web.1`, `web.2` (foreman's naming), assigns `PORT` by foreman's rule, and orders everything
+with graphlib so the runtime can start and stop in dependency order.
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ class Selection:
     formation: Mapping[str, int] = field(default_factory=dict)   # -c/-m: name or "all" → count
     base_port: int | None = None                                   # -p/--port
     with_dependencies: bool = True                                 # False: `run --no-deps`
+    profiles: frozenset[str] = frozenset()                         # --profile
 
 
 def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> Plan:
+    check_profiles(spec, selection.profiles)
     for name in selection.formation:
         if name != "all" and name not in spec.names():
             raise UsageError(f"formation: unknown process '{name}'"
@@ -87,6 +90,26 @@ def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> P
     return Plan(spec, order, tuple(instances))
 
 
+def check_profiles(spec: Spec, profiles: Iterable[str]) -> None:
+    """A profile no service names is a typo (it would quietly start nothing more)."""
+    known = sorted({p for s in spec.services for p in s.profiles})
+    for profile in sorted(profiles):
+        if profile not in known:
+            import difflib  # only for the message
+
+            hint = difflib.get_close_matches(profile, known, n=1)
+            raise UsageError(f"unknown profile '{profile}'"
+                             + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                             + (f" (known: {', '.join(known)})" if known and not hint
+                                else "" if known else " (no service has `profiles:`)"))
+
+
+def _active(service: Service, profiles: frozenset[str]) -> bool:
+    """Started by default: enabled, and without profiles or with an active one."""
+    return not service.disabled and (not service.profiles
+                                     or not profiles.isdisjoint(service.profiles))
+
+
 def _roots(spec: Spec, selection: Selection) -> list[str]:
     names = spec.names()
     for name in selection.services:
@@ -100,11 +123,15 @@ def _roots(spec: Spec, selection: Selection) -> list[str]:
         return list(selection.services)
     if selection.namespace is not None:
         roots = [s.name for s in spec.services
-                 if s.namespace == selection.namespace and not s.disabled]
+                 if s.namespace == selection.namespace and _active(s, selection.profiles)]
         if not roots:
             raise UsageError(f"no enabled service in namespace '{selection.namespace}'")
         return roots
-    return [s.name for s in spec.services if not s.disabled]
+    roots = [s.name for s in spec.services if _active(s, selection.profiles)]
+    if not roots and any(s.profiles and not s.disabled for s in spec.services):
+        raise UsageError("nothing to start: every enabled service has `profiles:` and none "
+                         "of them is active (use --profile NAME, or name the services)")
+    return roots
 
 
 def _with_dependencies(spec: Spec, roots: Iterable[str]) -> set[str]:

@@ -23,7 +23,7 @@ ERROR_LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?
 
 def orchestra(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("ORCHESTRA_FILE", "PROCFILE", "PORT")}
+           if k not in ("ORCHESTRA_FILE", "PROCFILE", "PORT", "ORCHESTRA_PROFILES")}
     env.update(NO_COLOR="1", COLUMNS="200", TERM="dumb")
     result = subprocess.run([sys.executable, "-m", "orchestra", *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=TIMEOUT, check=False)

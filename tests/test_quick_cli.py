@@ -64,7 +64,8 @@ CASES = [
     ["run", "echo", "--help"],
     ["up", "-t", "-1"],
     ["up", "-p", "+70"],
-    ["up", "-f", "a.yaml", "-f", "b.yaml", "web"],
+    ["up", "-f", "a.yaml", "-f", "b.yaml", "--profile", "debug", "--profile=x,y", "web"],
+    ["-f", "a.yaml", "-f", "b.yaml", "up", "--profile", "tools"],
     ["-f", "a.yaml", "-f", "b.yaml", "up", "-f", "c.yaml"],
     ["-f", "a.yaml", "run", "-f", "b.yaml", "-f", "c.yaml", "true"],
 ]
@@ -101,9 +102,9 @@ def test_orchestra_file_lists_layers_as_click_splits_them(monkeypatch: pytest.Mo
     assert typer_reading(["up"]) == layered
 
 
-def test_repeated_files_are_all_kept() -> None:
-    quick = parse(["up", "-f", "a.yaml", "--file=b.yaml"], {})
-    assert quick == UpRequest(file=(Path("a.yaml"), Path("b.yaml")))
+def test_repeated_files_and_profiles_are_all_kept() -> None:
+    quick = parse(["up", "-f", "a.yaml", "--file=b.yaml", "--profile", "x,y", "--profile=z"], {})
+    assert quick == UpRequest(file=(Path("a.yaml"), Path("b.yaml")), profiles=("x,y", "z"))
     # files after the command replace those before it rather than adding to them (as typer)
     assert parse(["-f", "a", "-f", "b", "up", "-f", "c"], {}) == UpRequest(file=(Path("c"),))
     assert parse(["-f", "a", "-f", "b", "up"], {}) == UpRequest(file=(Path("a"), Path("b")))
@@ -112,7 +113,8 @@ def test_repeated_files_are_all_kept() -> None:
 TOKENS = ["up", "start", "run", "--", "-", "web", "db", "-f", "-fP", "--file", "--file=P",
           "-e", ".env", "-d", "-p", "5000", "-p5", "-t", "1.5", "-t.5", "--no-color",
           "--no-prefix", "-q", "web", "--with", "--with=db", "--no-deps", "--output", "json",
-          "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns", "-fQ"]
+          "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns",
+          "--profile", "--profile=debug", "-fQ"]
 
 
 @settings(max_examples=300, deadline=None)

@@ -61,6 +61,7 @@ def _settings(service: Service, show_env: bool) -> dict[str, object]:
         "replicas": service.replicas,
         "port": service.port,
         "disabled": service.disabled,
+        "profiles": list(service.profiles),
     }
 
 

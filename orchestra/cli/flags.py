@@ -55,6 +55,9 @@ OUTPUT = Flag("output", ("--output",), "text",
 MAX_LINE = Flag("max_line", ("--max-line",), "int",
                 "Longest line in bytes; longer lines are cut into pieces marked '+'.")
 
+PROFILE = Flag("profiles", ("--profile",), "text",
+               "Activate a profile: the services with `profiles:` naming it start too. "
+               "Repeatable or comma-separated (default: $ORCHESTRA_PROFILES).", multiple=True)
 NAMESPACE = Flag("namespace", ("--namespace", "-n"), "text",
                  "Start the services of this namespace (plus dependencies).")
 FORMATION = Flag("formation", ("-c", "--concurrency", "-m", "--formation"), "text",
@@ -78,7 +81,7 @@ QUIET_SERVICES = Flag("quiet_services", ("--quiet-services",), "flag",
 #: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
 GLOBAL = (FILE, ENV, APP_ROOT)
 OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE)
-UP = (*GLOBAL, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
+UP = (*GLOBAL, PROFILE, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
       EXIT_CODE_FROM)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from typing import Annotated
@@ -14,19 +15,30 @@ from orchestra.cli.options import (
     EnvOption,
     FileOption,
     PortOption,
+    ProfileOption,
     load_options,
 )
-from orchestra.cli.values import check_port
+from orchestra.cli.values import active_profiles, check_port
 from orchestra.config.loader import load_spec
-from orchestra.config.model import SourceKind
+from orchestra.config.model import SourceKind, Spec
 from orchestra.errors import UsageError
+from orchestra.plan import check_profiles
+
+
+def _checked_profiles(spec: Spec, given: list[str] | None) -> frozenset[str]:
+    """`--profile` (or $ORCHESTRA_PROFILES) checked against the config, as `up` checks it."""
+    profiles = active_profiles(tuple(given or ()), os.environ)
+    check_profiles(spec, profiles)
+    return profiles
 
 
 def check(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
-          app_root: AppRootOption = None, port: PortOption = None) -> None:
+          app_root: AppRootOption = None, port: PortOption = None,
+          profiles: ProfileOption = None) -> None:
     """Validate the config and report every problem (exit 2), or summarise it (exit 0)."""
     check_port(port)
     spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
+    _checked_profiles(spec, profiles)
     names = ", ".join(spec.names())
     if spec.kind is SourceKind.PROCFILE:
         typer.echo(f"Valid procfile detected ({names})", err=True)
@@ -40,6 +52,7 @@ def config(
     env: EnvOption = None,
     app_root: AppRootOption = None,
     port: PortOption = None,
+    profiles: ProfileOption = None,
     output_format: Annotated[str, typer.Option(
         "--format", help="Output format: yaml or json.")] = "yaml",
     show_env: Annotated[bool, typer.Option(
@@ -55,6 +68,7 @@ def config(
         raise UsageError(f"invalid --format '{output_format}' (expected yaml or json)")
     check_port(port)
     spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
+    _checked_profiles(spec, profiles)
     sys.stdout.write(render_spec(spec, output_format, show_env=show_env))
 
 
@@ -63,6 +77,7 @@ def graph(
     file: FileOption = None,
     env: EnvOption = None,
     app_root: AppRootOption = None,
+    profiles: ProfileOption = None,
     output_format: Annotated[str, typer.Option(
         "--format", help="mermaid or dot (Graphviz).")] = "mermaid",
 ) -> None:
@@ -72,6 +87,7 @@ def graph(
     if output_format not in RENDERERS:
         raise UsageError(f"invalid --format '{output_format}' (expected mermaid or dot)")
     spec = load_spec(load_options(ctx, file, env, app_root))
+    _checked_profiles(spec, profiles)
     sys.stdout.write(RENDERERS[output_format](spec))
 
 

@@ -25,6 +25,7 @@ def option(flag: Flag) -> Any:
 
 
 FileOption = Annotated[list[Path] | None, option(flags.FILE)]   # repeatable: layered files
+ProfileOption = Annotated[list[str] | None, option(flags.PROFILE)]
 EnvOption = Annotated[str | None, option(flags.ENV)]
 AppRootOption = Annotated[Path | None, option(flags.APP_ROOT)]
 PortOption = Annotated[int | None, option(flags.PORT)]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -46,6 +46,16 @@ def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) 
 
 def split_names(text: str | None) -> list[str]:
     return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+PROFILES_VARIABLE = "ORCHESTRA_PROFILES"
+
+
+def active_profiles(given: Sequence[str], environ: Mapping[str, str]) -> frozenset[str]:
+    """`--profile a,b --profile c`; without any, `$ORCHESTRA_PROFILES` (commas or spaces)."""
+    if given:
+        return frozenset(name for text in given for name in split_names(text))
+    return frozenset(environ.get(PROFILES_VARIABLE, "").replace(",", " ").split())
 
 
 def output_options(request: CommonRequest, *, quiet: frozenset[str],

@@ -92,6 +92,7 @@ class ServiceBuilder:
             replicas=int(raw.get("replicas", 1)),  # type: ignore[call-overload]
             port=self._optional(raw, path, "port", parse_port),
             disabled=bool(raw.get("disabled", False)),
+            profiles=tuple(str(p) for p in as_list(raw.get("profiles"))),
             location=self.problems.source.locate_key(path),
         )
         self._check_ports(service, path)

@@ -146,6 +146,7 @@ class Service:
     replicas: int = 1
     port: int | None = None
     disabled: bool = False
+    profiles: tuple[str, ...] = ()   # started only when one is active (or when named)
     location: Location = field(default_factory=lambda: Location("<unknown>"))
     # The settings use ${PORT} or ${PS}, which have another value in each instance; then
     # `instances` holds instances 2..replicas as built from their own values.

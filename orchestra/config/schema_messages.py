@@ -117,6 +117,7 @@ _FORMS = {
     "service_started, service_healthy, service_completed_successfully",
     "restart policy": "expected no, on-failure, always",
     "tcp address": "expected PORT or HOST:PORT",
+    "profile": "use letters, digits, '_', '.' and '-', starting with a letter or digit",
     "URL": "expected http://... or https://...",
     "signal": "expected a name such as SIGTERM or TERM, or a number 1-64",
     "variable name": "must not be empty or contain '='",
