@@ -59,7 +59,7 @@ def config(
         "--show-env", help="Show values that came from env files instead of masking them.")]
         = False,
 ) -> None:
-    """Print the resolved model: argv, working directory, environment, dependencies.
+    """Print the resolved model: argv, working directory, environment, dependencies, ports.
 
     Layered files (`-f` repeated, orchestra.override.yaml) are shown merged."""
     from orchestra.cli.config_view import render_spec

@@ -51,8 +51,10 @@ class ServiceBuilder:
     """Builds one `Service` from its raw mapping."""
 
     def __init__(self, root: Path, base_env: Mapping[str, str], base_secrets: frozenset[str],
-                 problems: Collector, env_files: EnvFileCache) -> None:
+                 problems: Collector, env_files: EnvFileCache,
+                 auto_ports: Mapping[str, tuple[int, ...]] | None = None) -> None:
         self.root = root
+        self.auto_ports = auto_ports or {}
         self.env_files = env_files
         self.base_env = base_env
         self.base_secrets = base_secrets
@@ -73,6 +75,7 @@ class ServiceBuilder:
         argv, shell = (self._argv(raw, path, run_dir) if directories_exist and with_argv
                        else ((), False))
         env, secrets = self._env(raw, path)
+        auto_ports = self._auto_ports(name, raw, path)
         service = Service(
             name=name,
             argv=argv,
@@ -90,7 +93,8 @@ class ServiceBuilder:
             stop_signal=self._optional(raw, path, "stop_signal", parse_signal) or parse_signal(15),
             stop_timeout=self._optional(raw, path, "stop_timeout", parse_duration),
             replicas=int(raw.get("replicas", 1)),  # type: ignore[call-overload]
-            port=self._optional(raw, path, "port", parse_port),
+            port=auto_ports[0] if auto_ports else self._optional(raw, path, "port", parse_port),
+            auto_ports=auto_ports,
             disabled=bool(raw.get("disabled", False)),
             profiles=tuple(str(p) for p in as_list(raw.get("profiles"))),
             location=self.problems.source.locate_key(path),
@@ -114,8 +118,21 @@ class ServiceBuilder:
                 return False
         return True
 
+    def _auto_ports(self, name: str, raw: dict[str, object], path: PathKey) -> tuple[int, ...]:
+        """The ports picked for `port: auto` (by the ports pass); a `PORT` fixed in the
+        service's own `env` would contradict them."""
+        if raw.get("port") != "auto":
+            return ()
+        env = raw.get("env")
+        if isinstance(env, dict) and "PORT" in env:
+            self.problems.add((*path, "env", "PORT"), "PORT is fixed here, but `port: auto` "
+                              "picks this service's port (remove one of the two)", key=True)
+        return self.auto_ports.get(name, ())
+
     def _check_ports(self, service: Service, path: PathKey) -> None:
         """`port` numbers the instances: the last one must be a port too."""
+        if service.auto_ports:
+            return
         if service.port is not None and service.port + service.replicas - 1 > MAX_PORT:
             last = service.port + service.replicas - 1
             self._find((*path, "replicas"), f"{service.replicas} instances from port "
@@ -204,6 +221,7 @@ class ServiceBuilder:
 def build_spec(data: dict[str, object], source: SourceMap, file: Path,
                file_values: Mapping[str, str], variants: Mapping[str, Sequence[object]],
                wrong: Mapping[str, set[str]], env_files: EnvFileCache,
+               auto_ports: Mapping[str, tuple[int, ...]] | None = None,
                ) -> tuple[Spec, list[Problem]]:
     """The build pass: every service built once, from interpolated, schema-checked data.
 
@@ -221,7 +239,7 @@ def build_spec(data: dict[str, object], source: SourceMap, file: Path,
     base_env = dict(file_values)
     base_env.update((k, env_text(v)) for k, v in project_env.items())
     secrets = frozenset(k for k in file_values if k not in project_env)
-    builder = ServiceBuilder(root, base_env, secrets, problems, env_files)
+    builder = ServiceBuilder(root, base_env, secrets, problems, env_files, auto_ports)
     services: list[Service] = []
     declared = data.get("services")
     for name, raw in (declared.items() if isinstance(declared, dict) else ()):
