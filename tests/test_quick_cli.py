@@ -8,6 +8,7 @@ not recognise goes to typer. And the quick path must really stay lean: a Procfil
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -39,7 +40,11 @@ def typer_reading(argv: Sequence[str]) -> UpRequest | RunRequest | None:
     The implementations are replaced by a recorder for the call: only the reading is compared.
     """
     saved = commands.up_command, commands.run_command
+    saved_argv = sys.argv
     commands.up_command = commands.run_command = _record  # type: ignore[assignment]
+    # `run` looks at the real command line for a `--` (cli/commands.py); pytest's own
+    # would make `run -- --` look like an unknown option
+    sys.argv = ["orchestra", *argv]
     try:
         app(list(argv), prog_name="orchestra", standalone_mode=False)
     except _Read as read:
@@ -48,6 +53,7 @@ def typer_reading(argv: Sequence[str]) -> UpRequest | RunRequest | None:
         return None
     finally:
         commands.up_command, commands.run_command = saved
+        sys.argv = saved_argv
     return None
 
 
@@ -62,6 +68,7 @@ CASES = [
     ["run", "--with=db", "--quiet-services", "pytest", "-q"],
     ["-e", ".env", "run", "--no-deps", "-t", "0", "true"],
     ["run", "echo", "--help"],
+    ["run", "--", "--"],
     ["up", "-t", "-1"],
     ["up", "-p", "+70"],
     ["up", "-f", "a.yaml", "-f", "b.yaml", "--profile", "debug", "--profile=x,y", "web"],
