@@ -33,7 +33,7 @@ from orchestra.config.model import (
 )
 from orchestra.config.source import PathKey, SourceMap
 from orchestra.config.values import parse_duration, parse_port, parse_signal
-from orchestra.errors import Problem
+from orchestra.errors import Location, Problem
 
 T = TypeVar("T")
 
@@ -162,7 +162,12 @@ class ServiceBuilder:
         try:
             return infer_command(run_dir) + tuple(args), False
         except InferenceError as exc:
-            self.problems.add(path, str(exc), key=True)
+            removed = _removed_at(self.problems.source, (*path, "command"))
+            if removed is None:
+                self.problems.add(path, str(exc), key=True)
+            else:   # a later config file took the command away: point there
+                self.problems.problems.append(Problem(
+                    removed, dotted((*path, "command")), f"removed here, so {exc}"))
             return (), False
 
     def _env(self, raw: dict[str, object], path: PathKey) -> tuple[dict[str, str], frozenset[str]]:
@@ -216,6 +221,13 @@ class ServiceBuilder:
         max_restarts = value.get("max_restarts")
         return RestartPolicy(mode, max_restarts if isinstance(max_restarts, int) else None,
                              1.0 if backoff is None else backoff)
+
+
+def _removed_at(source: SourceMap, path: PathKey) -> Location | None:
+    """Where a layered config file removed `path` (`!reset` or null), if one did."""
+    from orchestra.config.merge import LayeredSourceMap
+
+    return source.removed.get(path) if isinstance(source, LayeredSourceMap) else None
 
 
 def build_spec(data: dict[str, object], source: SourceMap, file: Path,

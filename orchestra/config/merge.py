@@ -29,6 +29,8 @@ class LayeredSourceMap(SourceMap):
         super().__init__(layers[0].file)
         self.layers = tuple(layers)
         self.origin: dict[PathKey, int] = {(): 0}
+        # where a later file removed a key (`!reset` or null), for a problem its absence makes
+        self.removed: dict[PathKey, Location] = {}
 
     def locate(self, path: Sequence[str | int]) -> Location:
         return self._layer(path).locate(path)
@@ -47,6 +49,7 @@ class LayeredSourceMap(SourceMap):
         for known in [k for k in self.origin if k[:len(path)] == path]:
             del self.origin[known]
         self.origin[path] = layer
+        self.removed.pop(path, None)
 
 
 def merge_documents(documents: Sequence[Document]) -> Document:
@@ -78,7 +81,8 @@ def _merge(base: dict[str, object], over: dict[str, object], path: PathKey, laye
     for key, value in over.items():
         here = (*path, key)
         if value is RESET or value is None:
-            result.pop(key, None)
+            if result.pop(key, None) is not None:
+                source.removed[here] = layer_source.locate_key(here)
             continue
         earlier = result.get(key)
         if isinstance(earlier, dict) and isinstance(value, dict):
