@@ -177,10 +177,10 @@ def test_a_users_own_variable_wins_over_discovery(project: Project) -> None:
 def test_a_port_taken_between_pick_and_start_is_reported(project: Project) -> None:
     """The thief starts first (web depends on it) and listens on web's port."""
     thief = py("""
-        import socket, sys
+        import socket, sys, time
         server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
         print("took it", flush=True)
-        sys.stdin.read()
+        time.sleep(60)   # held until orchestra stops it
     """)
     project.yaml({
         "thief": {"command": [*thief, "${services.web.port}"], "readiness": {"log": "took"}},
@@ -249,3 +249,12 @@ def test_run_with_gives_its_command_the_same_variables(project: Project, cli: Cl
     [line] = result.lines
     words = line.split()
     assert words[0] == "got" and words[1] == words[2], line
+
+
+def test_more_instances_than_ports_picked_is_a_usage_error(project: Project) -> None:
+    project.yaml({"web": {"command": "echo $PORT", "port": "auto"}})
+    result = project.run(*TEXT, "-c", "web=2")
+    assert result.rc == 2, result.dump()
+    assert result.err.decode().splitlines() == [
+        "error: web: 2 instances asked for, but `port: auto` picked ports for its 1 "
+        "(`replicas`); set `replicas: 2`"], result.dump()
