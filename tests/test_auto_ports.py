@@ -258,3 +258,14 @@ def test_more_instances_than_ports_picked_is_a_usage_error(project: Project) -> 
     assert result.err.decode().splitlines() == [
         "error: web: 2 instances asked for, but `port: auto` picked ports for its 1 "
         "(`replicas`); set `replicas: 2`"], result.dump()
+
+
+def test_auto_through_a_variable_is_refused_clearly(project: Project, cli: Cli) -> None:
+    project.root.joinpath("orchestra.yaml").write_text(
+        "services:\n  web:\n    command: x\n    port: ${WEB_PORT:-auto}\n")
+    result = cli.run("check")
+    assert result.rc == 2, result.dump()
+    assert result.err.decode().splitlines() == [
+        f"error: {project.root / 'orchestra.yaml'}:4:11: services.web.port: write `port: "
+        "auto` as it is: it cannot come from a variable (the ports are picked before ${...} "
+        "is read)"], result.dump()

@@ -93,7 +93,8 @@ class ServiceBuilder:
             stop_signal=self._optional(raw, path, "stop_signal", parse_signal) or parse_signal(15),
             stop_timeout=self._optional(raw, path, "stop_timeout", parse_duration),
             replicas=int(raw.get("replicas", 1)),  # type: ignore[call-overload]
-            port=auto_ports[0] if auto_ports else self._optional(raw, path, "port", parse_port),
+            port=auto_ports[0] if auto_ports else None if raw.get("port") == "auto"
+            else self._optional(raw, path, "port", parse_port),
             auto_ports=auto_ports,
             disabled=bool(raw.get("disabled", False)),
             profiles=tuple(str(p) for p in as_list(raw.get("profiles"))),
@@ -122,6 +123,10 @@ class ServiceBuilder:
         """The ports picked for `port: auto` (by the ports pass); a `PORT` fixed in the
         service's own `env` would contradict them."""
         if raw.get("port") != "auto":
+            return ()
+        if name not in self.auto_ports:   # the ports pass looks before interpolation
+            self.problems.add((*path, "port"), "write `port: auto` as it is: it cannot come "
+                              "from a variable (the ports are picked before ${...} is read)")
             return ()
         env = raw.get("env")
         if isinstance(env, dict) and "PORT" in env:
