@@ -18,6 +18,9 @@ def exit_now(code: int) -> None:
 
     Only after a run: every service is gone, the watchdog is reaped, output is flushed here.
     """
+    ports = sys.modules.get("orchestra.ports")   # loaded only for `port: auto`
+    if ports is not None:
+        ports.release_ports()   # os._exit skips atexit, which would do it otherwise
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
@@ -36,6 +39,11 @@ def main() -> None:
 
 def _main() -> None:
     argv = sys.argv[1:]
+    if argv == ["--version"]:   # answered without the CLI framework, as `version` is asked often
+        from orchestra import __version__
+
+        sys.stdout.write(f"orchestra {__version__}\n")
+        exit_now(0)
     if "up" in argv or "start" in argv or "run" in argv:
         from orchestra.cli.quick import parse
 

@@ -1,13 +1,17 @@
 """From a model to what will run: selection, dependency order, replicas, ports and env.
 
-The plan is pure data. It decides which services run (the named ones or a namespace, plus
-everything they depend on; never a disabled one), expands `replicas`/formation counts into
-instances named `web.1`, `web.2` (foreman's naming), assigns `PORT` by foreman's rule, and
-orders everything with graphlib so the runtime can start and stop in dependency order.
+The plan is pure data. It decides which services run (the named ones, a namespace, or the
+default set — enabled, and without `profiles` or with an active one — plus everything they
+depend on; never a disabled one), expands `replicas`/formation counts into instances named
+`web.1`, `web.2` (foreman's naming), assigns `PORT` by foreman's rule (or the ports picked
+for `port: auto`), tells each service where its dependencies listen (`DB_HOST`, `DB_PORT`:
+`orchestra/discovery.py`), and orders everything with graphlib so the runtime can start and
+stop in dependency order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import graphlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +31,10 @@ class Instance:
     number: int                     # 1-based replica number
     port: int | None
     env: Mapping[str, str] = field(default_factory=frozen_env)  # over orchestra's environment
+
+    @property
+    def service_name(self) -> str:
+        return self.service.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,9 +70,11 @@ class Selection:
     formation: Mapping[str, int] = field(default_factory=dict)   # -c/-m: name or "all" → count
     base_port: int | None = None                                   # -p/--port
     with_dependencies: bool = True                                 # False: `run --no-deps`
+    profiles: frozenset[str] = frozenset()                         # --profile
 
 
 def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> Plan:
+    check_profiles(spec, selection.profiles)
     for name in selection.formation:
         if name != "all" and name not in spec.names():
             raise UsageError(f"formation: unknown process '{name}'"
@@ -81,10 +91,57 @@ def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> P
             raise UsageError(f"{name}: {count} instances asked for, but its settings use "
                              "${PORT} or ${PS}, resolved when orchestra.yaml is read for its "
                              f"{service.replicas} (`replicas`); set `replicas: {count}`")
+        if service.auto_ports and count > len(service.auto_ports):
+            raise UsageError(f"{name}: {count} instances asked for, but `port: auto` picked "
+                             f"ports for its {len(service.auto_ports)} (`replicas`); set "
+                             f"`replicas: {count}`")
         type_index = spec.names().index(name)
         for number in range(1, count + 1):
             instances.append(_instance(spec, service, number, count, type_index, base))
-    return Plan(spec, order, tuple(instances))
+    return Plan(spec, order, _with_addresses(spec, instances))
+
+
+def _with_addresses(spec: Spec, instances: list[Instance]) -> tuple[Instance, ...]:
+    """Each instance's env with `DB_HOST`/`DB_PORT` (and `DB_2_PORT`...) for every service it
+    depends on that this plan runs. Under the service's own env: a `DB_HOST` the user wrote
+    wins; over orchestra's environment, so a stale exported `DB_PORT` does not."""
+    if not any(i.port is not None for i in instances):
+        return tuple(instances)   # no address to give anyone
+    from orchestra.discovery import discovery_env
+
+    by_service: dict[str, list[Instance]] = {}
+    for instance in instances:
+        by_service.setdefault(instance.service.name, []).append(instance)
+    result = []
+    for instance in instances:
+        dependencies = [i for dep in spec.service(instance.service.name).depends_on
+                        for i in by_service.get(dep.service, ())]
+        addresses = discovery_env(dependencies)
+        if addresses:
+            instance = dataclasses.replace(
+                instance, env=frozen_env({**addresses, **instance.env}))
+        result.append(instance)
+    return tuple(result)
+
+
+def check_profiles(spec: Spec, profiles: Iterable[str]) -> None:
+    """A profile no service names is a typo (it would quietly start nothing more)."""
+    known = sorted({p for s in spec.services for p in s.profiles})
+    for profile in sorted(profiles):
+        if profile not in known:
+            import difflib  # only for the message
+
+            hint = difflib.get_close_matches(profile, known, n=1)
+            raise UsageError(f"unknown profile '{profile}'"
+                             + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                             + (f" (known: {', '.join(known)})" if known and not hint
+                                else "" if known else " (no service has `profiles:`)"))
+
+
+def _active(service: Service, profiles: frozenset[str]) -> bool:
+    """Started by default: enabled, and without profiles or with an active one."""
+    return not service.disabled and (not service.profiles
+                                     or not profiles.isdisjoint(service.profiles))
 
 
 def _roots(spec: Spec, selection: Selection) -> list[str]:
@@ -100,11 +157,15 @@ def _roots(spec: Spec, selection: Selection) -> list[str]:
         return list(selection.services)
     if selection.namespace is not None:
         roots = [s.name for s in spec.services
-                 if s.namespace == selection.namespace and not s.disabled]
+                 if s.namespace == selection.namespace and _active(s, selection.profiles)]
         if not roots:
             raise UsageError(f"no enabled service in namespace '{selection.namespace}'")
         return roots
-    return [s.name for s in spec.services if not s.disabled]
+    roots = [s.name for s in spec.services if _active(s, selection.profiles)]
+    if not roots and any(s.profiles and not s.disabled for s in spec.services):
+        raise UsageError("nothing to start: every enabled service has `profiles:` and none "
+                         "of them is active (use --profile NAME, or name the services)")
+    return roots
 
 
 def _with_dependencies(spec: Spec, roots: Iterable[str]) -> set[str]:
@@ -169,8 +230,10 @@ def _instance(spec: Spec, service: Service, number: int, count: int, type_index:
     name = f"{service.name}.{number}" if procfile or count > 1 else service.name
     if number > 1 and service.instances:
         service = service.instances[number - 2]   # its own ${PORT} and ${PS}
-    if service.port is not None:
-        port: int | None = service.port + number - 1
+    if service.auto_ports:
+        port: int | None = service.auto_ports[number - 1]
+    elif service.port is not None:
+        port = service.port + number - 1
     elif base is not None:
         port = base + PORT_STEP * type_index + number - 1
     else:

@@ -23,7 +23,7 @@ ERROR_LINE = re.compile(r"^error: (?P<file>[^:]+):(?P<line>\d+):(?P<col>\d+): (?
 
 def orchestra(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("ORCHESTRA_FILE", "PROCFILE", "PORT")}
+           if k not in ("ORCHESTRA_FILE", "PROCFILE", "PORT", "ORCHESTRA_PROFILES")}
     env.update(NO_COLOR="1", COLUMNS="200", TERM="dumb")
     result = subprocess.run([sys.executable, "-m", "orchestra", *args], cwd=cwd, env=env,
                             capture_output=True, text=True, timeout=TIMEOUT, check=False)
@@ -202,8 +202,10 @@ def test_config_of_a_broken_file_prints_nothing_on_stdout(tmp_path: Path) -> Non
     assert ERROR_LINE.match(result.stderr.splitlines()[0])
 
 
-def test_version(tmp_path: Path) -> None:
-    result = orchestra(tmp_path, "version")
+@pytest.mark.parametrize("args", [("version",), ("--version",), ("-f", "x.yaml", "--version")])
+def test_version(tmp_path: Path, args: tuple[str, ...]) -> None:
+    """`--version` too, as every other tool spells it (answered before any config is read)."""
+    result = orchestra(tmp_path, *args)
     assert (result.returncode, result.stdout) == (0, f"orchestra {__version__}\n")
 
 

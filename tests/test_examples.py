@@ -58,3 +58,17 @@ def test_quickstart_runs_in_order_and_stops_cleanly(tmp_path: Path, mark: str) -
         orch.close()
     assert result.rc == 130, result.text
     assert wait_no_leftovers(mark, 5) == []
+
+
+def test_devloop_client_finds_the_api_on_its_auto_port(tmp_path: Path, mark: str) -> None:
+    project = Path(shutil.copytree(ROOT / "examples" / "devloop", tmp_path / "devloop"))
+    orch = Orchestra([sys.executable, "-m", "orchestra", "up", "--no-color", "--no-timestamps",
+                      "--exit-code-from", "client"], project, base_env(mark))
+    try:
+        result = orch.wait(30)
+    finally:
+        orch.close()
+    assert result.rc == 0, result.dump()
+    [answer] = result.of("client")
+    assert answer.startswith("api answered 200 at http://127.0.0.1:"), answer
+    assert result.of("shell") == [], "its profile is not active"

@@ -145,3 +145,21 @@ def test_any_mapping_works() -> None:
             return 1
 
     assert interpolate("${X}/${Y:-d}", Lookup()) == "from-mapping/d"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("${services.my-db.port}", "5432"),
+    ("${services.my-db.host}:${services.my-db.port}", "127.0.0.1:5432"),
+    ("${services.cache.port:-6379}", "6379"),
+    ("${services.my-db.port-1}", "5432"),
+])
+def test_a_services_address(text: str, expected: str) -> None:
+    lookup = {"services.my-db.port": "5432", "services.my-db.host": "127.0.0.1"}
+    assert interpolate(text, lookup) == expected
+
+
+def test_a_service_without_a_port_is_named_in_the_error() -> None:
+    with pytest.raises(InterpolationError, match=r"^'services.db.port': no service 'db' with "):
+        interpolate("${services.db.port}", {})
+    with pytest.raises(InterpolationError, match="invalid reference"):
+        interpolate("${services.db.name}", {})

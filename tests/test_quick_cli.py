@@ -8,6 +8,7 @@ not recognise goes to typer. And the quick path must really stay lean: a Procfil
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import fields
 from pathlib import Path
@@ -39,7 +40,11 @@ def typer_reading(argv: Sequence[str]) -> UpRequest | RunRequest | None:
     The implementations are replaced by a recorder for the call: only the reading is compared.
     """
     saved = commands.up_command, commands.run_command
+    saved_argv = sys.argv
     commands.up_command = commands.run_command = _record  # type: ignore[assignment]
+    # `run` looks at the real command line for a `--` (cli/commands.py); pytest's own
+    # would make `run -- --` look like an unknown option
+    sys.argv = ["orchestra", *argv]
     try:
         app(list(argv), prog_name="orchestra", standalone_mode=False)
     except _Read as read:
@@ -48,6 +53,7 @@ def typer_reading(argv: Sequence[str]) -> UpRequest | RunRequest | None:
         return None
     finally:
         commands.up_command, commands.run_command = saved
+        sys.argv = saved_argv
     return None
 
 
@@ -62,8 +68,13 @@ CASES = [
     ["run", "--with=db", "--quiet-services", "pytest", "-q"],
     ["-e", ".env", "run", "--no-deps", "-t", "0", "true"],
     ["run", "echo", "--help"],
+    ["run", "--", "--"],
     ["up", "-t", "-1"],
     ["up", "-p", "+70"],
+    ["up", "-f", "a.yaml", "-f", "b.yaml", "--profile", "debug", "--profile=x,y", "web"],
+    ["-f", "a.yaml", "-f", "b.yaml", "up", "--profile", "tools"],
+    ["-f", "a.yaml", "-f", "b.yaml", "up", "-f", "c.yaml"],
+    ["-f", "a.yaml", "run", "-f", "b.yaml", "-f", "c.yaml", "true"],
 ]
 
 
@@ -84,14 +95,33 @@ def test_what_it_does_not_recognise_goes_to_typer(argv: list[str]) -> None:
 
 
 def test_orchestra_file_from_the_environment() -> None:
-    assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=Path("x.yaml"))
-    assert parse(["up", "-f", "y"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=Path("y"))
+    assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=(Path("x.yaml"),))
+    assert parse(["up", "-f", "y"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(
+        file=(Path("y"),))
+
+
+def test_orchestra_file_lists_layers_as_click_splits_them(monkeypatch: pytest.MonkeyPatch,
+                                                          ) -> None:
+    """click splits a path list from the environment at ':'; so does the quick parser."""
+    monkeypatch.setenv("ORCHESTRA_FILE", "a.yaml:b.yaml")
+    layered = UpRequest(file=(Path("a.yaml"), Path("b.yaml")))
+    assert parse(["up"], {"ORCHESTRA_FILE": "a.yaml:b.yaml"}) == layered
+    assert typer_reading(["up"]) == layered
+
+
+def test_repeated_files_and_profiles_are_all_kept() -> None:
+    quick = parse(["up", "-f", "a.yaml", "--file=b.yaml", "--profile", "x,y", "--profile=z"], {})
+    assert quick == UpRequest(file=(Path("a.yaml"), Path("b.yaml")), profiles=("x,y", "z"))
+    # files after the command replace those before it rather than adding to them (as typer)
+    assert parse(["-f", "a", "-f", "b", "up", "-f", "c"], {}) == UpRequest(file=(Path("c"),))
+    assert parse(["-f", "a", "-f", "b", "up"], {}) == UpRequest(file=(Path("a"), Path("b")))
 
 
 TOKENS = ["up", "start", "run", "--", "-", "web", "db", "-f", "-fP", "--file", "--file=P",
           "-e", ".env", "-d", "-p", "5000", "-p5", "-t", "1.5", "-t.5", "--no-color",
           "--no-prefix", "-q", "web", "--with", "--with=db", "--no-deps", "--output", "json",
-          "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns"]
+          "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns",
+          "--profile", "--profile=debug", "-fQ"]
 
 
 @settings(max_examples=300, deadline=None)

@@ -83,7 +83,7 @@ def test_quick_and_full_validation_agree(document: Any) -> None:
 
 
 EDGE = st.one_of(st.integers(-1, 70000), st.booleans(), st.sampled_from([1.0, 2.5, 0.0]),
-                 st.sampled_from(["5", "10s", "x"]))
+                 st.sampled_from(["5", "10s", "x", "auto"]))
 
 
 def test_near_valid_documents_agree_and_many_are_valid() -> None:

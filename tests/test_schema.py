@@ -26,7 +26,7 @@ DOCS_PATH = ROOT / "docs" / "CONFIG.md"
 
 def check(text: str) -> list[Problem]:
     doc = load_yaml_text(textwrap.dedent(text), "orchestra.yaml")
-    return validate(doc.data, doc.source, "orchestra.yaml")
+    return validate(doc.data, doc.source)
 
 
 # (document, expected line, expected field, fragment of the message)
@@ -276,7 +276,7 @@ BAD: list[tuple[str, int, str, str]] = [
         "services:\n  web:\n    port: '8000'\n",
         3,
         "services.web.port",
-        "expected an integer 1-65535, got '8000'",
+        "expected an integer 1-65535 or 'auto', got '8000'",
     ),
     (
         "services:\n  web:\n    disabled: 'yes'\n",
@@ -425,14 +425,15 @@ class StandInSource:
         return Location("ignored", 9, 1)
 
 
-def test_locations_come_from_the_source_map_with_the_given_file() -> None:
+def test_locations_come_from_the_source_map_file_and_all() -> None:
+    """The file too: in layered configs each value has its own."""
     source = StandInSource()
-    problems = validate({"services": {"w": {"port": "x", "bogus": 1}}}, source, "f.yaml")
+    problems = validate({"services": {"w": {"port": "x", "bogus": 1}}}, source)
     assert [str(p) for p in problems] == [
-        "f.yaml:7:3: services.w.port: expected an integer 1-65535, got 'x'",
-        "f.yaml:9:1: services.w.bogus: unknown key 'bogus' (expected one of command, args, dir, "
+        "ignored:7:3: services.w.port: expected an integer 1-65535 or 'auto', got 'x'",
+        "ignored:9:1: services.w.bogus: unknown key 'bogus' (expected one of command, args, dir, "
         "entrypoint, env, env_file, namespace, depends_on, readiness, liveness, restart, "
-        "stop_signal, stop_timeout, replicas, port, disabled; x-* keys are ignored)",
+        "stop_signal, stop_timeout, replicas, port, disabled, profiles; x-* keys are ignored)",
     ]
     assert sorted(source.asked) == [
         ("key", ("services", "w", "bogus")),
@@ -510,7 +511,7 @@ def _defs(name: str) -> dict[str, Any]:
 # schema property -> the model field it ends up in
 SERVICE_FIELDS = {"command": "argv", "args": "argv", "env_file": "env"}
 NOT_FROM_SCHEMA = {"name", "shell", "run_dir", "secret_keys", "location", "instances",
-                   "varies_by_instance"}
+                   "varies_by_instance", "auto_ports"}
 
 
 def test_service_schema_and_dataclass_agree() -> None:

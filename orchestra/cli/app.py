@@ -9,6 +9,7 @@ Heavy modules (the runtime, jsonschema) are imported inside the commands that ne
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
@@ -27,11 +28,21 @@ app = typer.Typer(
 )
 
 
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        inspect.version()
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
-         app_root: AppRootOption = None) -> None:
+         app_root: AppRootOption = None,
+         version: Annotated[bool, typer.Option(
+             "--version", is_eager=True, callback=_print_version,
+             help="Print orchestra's version and exit (as `orchestra version`).")] = False,
+         ) -> None:
     """Global options; each command accepts them too."""
-    ctx.obj = GlobalOptions(file, env, app_root)
+    ctx.obj = GlobalOptions(tuple(file or ()), env, app_root)
 
 
 app.command(name="up")(commands.up)

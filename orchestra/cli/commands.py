@@ -27,6 +27,7 @@ from orchestra.cli.options import (
     NoTimestampsOption,
     OutputOption,
     PortOption,
+    ProfileOption,
     RawOption,
     TimeoutOption,
     option,
@@ -46,6 +47,7 @@ def up(
     file: FileOption = None,
     env: EnvOption = None,
     app_root: AppRootOption = None,
+    profiles: ProfileOption = None,
     namespace: Annotated[str | None, option(flags.NAMESPACE)] = None,
     formation: Annotated[str | None, option(flags.FORMATION)] = None,
     port: PortOption = None,
@@ -72,7 +74,8 @@ def up(
     where = with_globals(ctx, file, env, app_root)
     request = UpRequest(
         services=tuple(services or ()), file=where.file, env=where.env,
-        app_root=where.app_root, namespace=namespace, formation=formation, port=port,
+        app_root=where.app_root, profiles=tuple(profiles or ()), namespace=namespace,
+        formation=formation, port=port,
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,

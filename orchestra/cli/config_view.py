@@ -31,8 +31,12 @@ def _check(check: Check | None) -> dict[str, object] | None:
     return data
 
 
-def _service(service: Service, show_env: bool) -> dict[str, object]:
+def _service(spec: Spec, service: Service, show_env: bool) -> dict[str, object]:
+    from orchestra.discovery import dependency_addresses
+
     data = _settings(service, show_env)
+    # where its dependencies listen (`DB_HOST`, `DB_PORT`), set for it by `up`
+    data["discovery"] = dependency_addresses(spec, service)
     if service.instances:
         # what instances 2, 3, … have of their own (their ${PORT} and ${PS})
         data["instances"] = {f"{service.name}.{n}": {
@@ -60,7 +64,9 @@ def _settings(service: Service, show_env: bool) -> dict[str, object]:
         "stop_timeout": service.stop_timeout,
         "replicas": service.replicas,
         "port": service.port,
+        **({"auto_ports": list(service.auto_ports)} if service.auto_ports else {}),
         "disabled": service.disabled,
+        "profiles": list(service.profiles),
     }
 
 
@@ -87,9 +93,11 @@ def _mask(data: object, secrets: list[str]) -> object:
 
 
 def spec_data(spec: Spec, *, show_env: bool = False) -> dict[str, object]:
-    services = {s.name: _service(s, show_env) for s in spec.services}
+    services = {s.name: _service(spec, s, show_env) for s in spec.services}
+    layers = {"layers": [str(p) for p in spec.layers]} if spec.layers else {}
     return {
         "file": str(spec.path),
+        **layers,
         "kind": spec.kind.value,
         "services": services if show_env else _mask(services, _secret_values(spec)),
     }

@@ -25,7 +25,7 @@ Services = Annotated[list[str] | None, typer.Argument(
     help="Services or instances (web, web.1, 'web.*'). Default: all.")]
 
 
-def _socket(ctx: typer.Context, file: Path | None, app_root: Path | None,
+def _socket(ctx: typer.Context, file: list[Path] | None, app_root: Path | None,
             project: str | None) -> Path:
     from orchestra.cli.values import load_options
     from orchestra.config.project import discover

@@ -24,12 +24,15 @@ class Flag:
     kind: Kind
     help: str
     envvar: str | None = None
+    multiple: bool = False      # may be given again: every value is kept, in order
 
 
 FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
-            "Config file: orchestra.yaml/.yml, or a Procfile. Default: orchestra.yaml, "
-            "orchestra.yml, else Procfile ($PROCFILE names another) in the current directory.",
-            envvar="ORCHESTRA_FILE")
+            "Config file: orchestra.yaml/.yml, or a Procfile. Repeat it to layer YAML files: "
+            "later ones are merged over earlier ones. Default: orchestra.yaml, orchestra.yml "
+            "(with orchestra.override.yaml/.yml beside it, if present), else Procfile "
+            "($PROCFILE names another) in the current directory.",
+            envvar="ORCHESTRA_FILE", multiple=True)
 ENV = Flag("env", ("-e", "--env-file", "--env"), "text",
            "Comma-separated .env files (later ones win), replacing the default .env beside "
            "the config file.")
@@ -56,6 +59,9 @@ RAW = Flag("raw", ("--raw",), "flag",
            "(by default they are shown as ^M, ^[ so that no service can move the cursor over "
            "other lines; colours are kept either way).")
 
+PROFILE = Flag("profiles", ("--profile",), "text",
+               "Activate a profile: the services with `profiles:` naming it start too. "
+               "Repeatable or comma-separated (default: $ORCHESTRA_PROFILES).", multiple=True)
 NAMESPACE = Flag("namespace", ("--namespace", "-n"), "text",
                  "Start the services of this namespace (plus dependencies).")
 FORMATION = Flag("formation", ("-c", "--concurrency", "-m", "--formation"), "text",
@@ -94,7 +100,7 @@ LOG_DIR = Flag("log_dir", ("--log-dir",), "path",
 #: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
 GLOBAL = (FILE, ENV, APP_ROOT)
 OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW)
-UP = (*GLOBAL, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
+UP = (*GLOBAL, PROFILE, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
       EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)
 

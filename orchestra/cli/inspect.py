@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import replace
 from typing import Annotated
@@ -14,20 +15,31 @@ from orchestra.cli.options import (
     EnvOption,
     FileOption,
     PortOption,
+    ProfileOption,
     load_options,
 )
-from orchestra.cli.values import check_port
+from orchestra.cli.values import active_profiles, check_port
 from orchestra.config.loader import load_spec
-from orchestra.config.model import SourceKind
+from orchestra.config.model import SourceKind, Spec
 from orchestra.errors import OrchestraError, UsageError
+from orchestra.plan import check_profiles
 from orchestra.streams import abandon_stdout
 
 
+def _checked_profiles(spec: Spec, given: list[str] | None) -> frozenset[str]:
+    """`--profile` (or $ORCHESTRA_PROFILES) checked against the config, as `up` checks it."""
+    profiles = active_profiles(tuple(given or ()), os.environ)
+    check_profiles(spec, profiles)
+    return profiles
+
+
 def check(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
-          app_root: AppRootOption = None, port: PortOption = None) -> None:
+          app_root: AppRootOption = None, port: PortOption = None,
+          profiles: ProfileOption = None) -> None:
     """Validate the config and report every problem (exit 2), or summarise it (exit 0)."""
     check_port(port)
     spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
+    _checked_profiles(spec, profiles)
     names = ", ".join(spec.names())
     if spec.kind is SourceKind.PROCFILE:
         typer.echo(f"Valid procfile detected ({names})", err=True)
@@ -41,19 +53,23 @@ def config(
     env: EnvOption = None,
     app_root: AppRootOption = None,
     port: PortOption = None,
+    profiles: ProfileOption = None,
     output_format: Annotated[str, typer.Option(
         "--format", help="Output format: yaml or json.")] = "yaml",
     show_env: Annotated[bool, typer.Option(
         "--show-env", help="Show values that came from env files instead of masking them.")]
         = False,
 ) -> None:
-    """Print the resolved model: argv, working directory, environment, dependencies."""
+    """Print the resolved model: argv, working directory, environment, dependencies, ports.
+
+    Layered files (`-f` repeated, orchestra.override.yaml) are shown merged."""
     from orchestra.cli.config_view import render_spec
 
     if output_format not in ("yaml", "json"):
         raise UsageError(f"invalid --format '{output_format}' (expected yaml or json)")
     check_port(port)
     spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
+    _checked_profiles(spec, profiles)
     write_output(render_spec(spec, output_format, show_env=show_env))
 
 
@@ -62,6 +78,7 @@ def graph(
     file: FileOption = None,
     env: EnvOption = None,
     app_root: AppRootOption = None,
+    profiles: ProfileOption = None,
     output_format: Annotated[str, typer.Option(
         "--format", help="mermaid or dot (Graphviz).")] = "mermaid",
 ) -> None:
@@ -71,6 +88,7 @@ def graph(
     if output_format not in RENDERERS:
         raise UsageError(f"invalid --format '{output_format}' (expected mermaid or dot)")
     spec = load_spec(load_options(ctx, file, env, app_root))
+    _checked_profiles(spec, profiles)
     write_output(RENDERERS[output_format](spec))
 
 

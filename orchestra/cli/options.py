@@ -24,7 +24,8 @@ def option(flag: Flag) -> Any:
                         show_envvar=flag.envvar is not None)
 
 
-FileOption = Annotated[Path | None, option(flags.FILE)]
+FileOption = Annotated[list[Path] | None, option(flags.FILE)]   # repeatable: layered files
+ProfileOption = Annotated[list[str] | None, option(flags.PROFILE)]
 EnvOption = Annotated[str | None, option(flags.ENV)]
 AppRootOption = Annotated[Path | None, option(flags.APP_ROOT)]
 PortOption = Annotated[int | None, option(flags.PORT)]
@@ -40,23 +41,25 @@ DEFAULT_MAX_LINE = flags.DEFAULT_MAX_LINE
 
 @dataclass(frozen=True, slots=True)
 class GlobalOptions:
-    file: Path | None = None
+    file: tuple[Path, ...] = ()
     env: str | None = None
     app_root: Path | None = None
 
 
-def with_globals(ctx: typer.Context, file: Path | None, env: str | None,
+def with_globals(ctx: typer.Context, file: list[Path] | None, env: str | None,
                  app_root: Path | None) -> GlobalOptions:
-    """The command's -f/-e/-d over the global ones given before the command."""
+    """The command's -f/-e/-d over the global ones given before the command (the command's
+    -f files replace the global ones, they are not added to them)."""
+    files = tuple(file or ())
     root = ctx.find_root().obj
     if isinstance(root, GlobalOptions):
-        file = file or root.file
+        files = files or root.file
         env = env if env is not None else root.env
         app_root = app_root or root.app_root
-    return GlobalOptions(file, env, app_root)
+    return GlobalOptions(files, env, app_root)
 
 
-def load_options(ctx: typer.Context, file: Path | None, env: str | None,
+def load_options(ctx: typer.Context, file: list[Path] | None, env: str | None,
                  app_root: Path | None) -> LoadOptions:
     """Merge the command's -f/-e/-d with the global ones (the command's win)."""
     merged = with_globals(ctx, file, env, app_root)

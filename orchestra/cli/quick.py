@@ -3,7 +3,8 @@
 Importing typer (with click, rich and pydantic) costs more than the whole runtime, and `up` is
 what users start in every new terminal and CI job. So these command lines are read here, from
 the table in `cli/flags.py`, with click's rules for what they contain: `-fX`, `-f X`,
-`--file X`, `--file=X`, the last of a repeated option wins, `--` ends the options, `up`'s
+`--file X`, `--file=X`, the last of a repeated option wins (a `multiple` one keeps every
+value, and those after the command replace those before it), `--` ends the options, `up`'s
 services may stand between options, and `run`'s options end at the command. Anything this
 parser does not recognise (`--help`, an unknown or misspelt option, a missing value, a number
 it does not read the same way click would) makes `parse` return None, and the typer CLI then
@@ -12,6 +13,7 @@ reads the whole command line and reports what is wrong, exactly as it always has
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -39,9 +41,10 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> UpRequest | RunReq
 
 def _parse(argv: list[str], environ: Mapping[str, str]) -> UpRequest | RunRequest:
     position = 0
+    before: dict[str, object] = {}
     values: dict[str, object] = {}
     while position < len(argv) and argv[position].startswith("-"):   # before the command
-        position = _option(argv, position, _names(flags.GLOBAL), values)
+        position = _option(argv, position, _names(flags.GLOBAL), before)
     if position == len(argv) or argv[position] not in ("up", "start", "run"):
         raise _Unrecognised
     is_run = argv[position] == "run"
@@ -61,9 +64,13 @@ def _parse(argv: list[str], environ: Mapping[str, str]) -> UpRequest | RunReques
         else:
             words.append(arg)
             position += 1
+    values = {**before, **values}   # the command's own options win, as with typer
     for flag in (flags.RUN if is_run else flags.UP):   # as typer's `envvar=`
         if flag.envvar and flag.dest not in values and environ.get(flag.envvar):
-            values[flag.dest] = _convert(flag, environ[flag.envvar])
+            text = environ[flag.envvar]
+            # click splits a list from the environment at the path separator
+            values[flag.dest] = (tuple(_convert(flag, part) for part in text.split(os.pathsep))
+                                 if flag.multiple else _convert(flag, text))
     if is_run:
         return RunRequest(command=tuple(words), **values)  # type: ignore[arg-type]
     return UpRequest(services=tuple(words), **values)  # type: ignore[arg-type]
@@ -98,7 +105,12 @@ def _option(argv: list[str], position: int, table: Mapping[str, Flag],
         raise _Unrecognised
     if not text or (text.startswith("-") and not _FLOAT.fullmatch(text)):
         raise _Unrecognised   # click's own rules for such values are its to apply
-    values[flag.dest] = _convert(flag, text)
+    value = _convert(flag, text)
+    if flag.multiple:
+        previous = values.get(flag.dest, ())
+        values[flag.dest] = (*previous, value) if isinstance(previous, tuple) else (value,)
+    else:
+        values[flag.dest] = value
     return position
 
 

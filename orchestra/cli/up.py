@@ -13,6 +13,7 @@ from pathlib import Path
 
 from orchestra.cli.values import (
     CommonRequest,
+    active_profiles,
     check_port,
     check_timeout,
     load_options,
@@ -30,6 +31,7 @@ class UpRequest(CommonRequest):
     """The command line of `up`, as typed (see `cli/flags.py` for each option)."""
 
     services: tuple[str, ...] = ()
+    profiles: tuple[str, ...] = ()
     namespace: str | None = None
     formation: str | None = None
     port: int | None = None
@@ -59,7 +61,8 @@ def up(request: UpRequest) -> int:
     selection = Selection(services=request.services, namespace=request.namespace,
                           formation=parse_formation(request.formation)
                           if request.formation else {},
-                          base_port=request.port)
+                          base_port=request.port,
+                          profiles=active_profiles(request.profiles, os.environ))
     plan = make_plan(spec, selection, options.environ)
     if exit_code_from is not None and not any(i.service.name == exit_code_from
                                               for i in plan.instances):

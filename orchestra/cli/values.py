@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -23,7 +23,7 @@ from orchestra.output.options import OutputOptions, color_wanted
 class CommonRequest:
     """The options `up` and `run` share: where the project is, and how output looks."""
 
-    file: Path | None = None
+    file: tuple[Path, ...] = ()          # -f, repeatable: layered configs
     env: str | None = None
     app_root: Path | None = None
     timeout: float | None = None
@@ -36,13 +36,14 @@ class CommonRequest:
     project_name: str | None = None
 
 
-def load_options(file: Path | None, env: str | None, app_root: Path | None) -> LoadOptions:
-    """Where the project is: `-f`, `-e A,B` and `-d`."""
+def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) -> LoadOptions:
+    """Where the project is: `-f` (once, or again for each layer), `-e A,B` and `-d`."""
     env_files = None
     if env is not None:
         env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
     cwd = current_directory()
-    return LoadOptions(file=file, env_files=env_files, cwd=cwd,
+    return LoadOptions(file=files[0] if files else None, overrides=tuple(files[1:]),
+                       env_files=env_files, cwd=cwd,
                        app_root=cwd / app_root if app_root else None)
 
 
@@ -66,6 +67,16 @@ def unknown_name(option: str, name: str, known: Sequence[str]) -> UsageError:
 
 def split_names(text: str | None) -> list[str]:
     return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+PROFILES_VARIABLE = "ORCHESTRA_PROFILES"
+
+
+def active_profiles(given: Sequence[str], environ: Mapping[str, str]) -> frozenset[str]:
+    """`--profile a,b --profile c`; without any, `$ORCHESTRA_PROFILES` (commas or spaces)."""
+    if given:
+        return frozenset(name for text in given for name in split_names(text))
+    return frozenset(environ.get(PROFILES_VARIABLE, "").replace(",", " ").split())
 
 
 def output_options(request: CommonRequest, *, quiet: frozenset[str],

@@ -33,7 +33,7 @@ from orchestra.config.model import (
 )
 from orchestra.config.source import PathKey, SourceMap
 from orchestra.config.values import parse_duration, parse_port, parse_signal
-from orchestra.errors import Problem
+from orchestra.errors import Location, Problem
 
 T = TypeVar("T")
 
@@ -51,8 +51,10 @@ class ServiceBuilder:
     """Builds one `Service` from its raw mapping."""
 
     def __init__(self, root: Path, base_env: Mapping[str, str], base_secrets: frozenset[str],
-                 problems: Collector, env_files: EnvFileCache) -> None:
+                 problems: Collector, env_files: EnvFileCache,
+                 auto_ports: Mapping[str, tuple[int, ...]] | None = None) -> None:
         self.root = root
+        self.auto_ports = auto_ports or {}
         self.env_files = env_files
         self.base_env = base_env
         self.base_secrets = base_secrets
@@ -73,6 +75,7 @@ class ServiceBuilder:
         argv, shell = (self._argv(raw, path, run_dir) if directories_exist and with_argv
                        else ((), False))
         env, secrets = self._env(raw, path)
+        auto_ports = self._auto_ports(name, raw, path)
         service = Service(
             name=name,
             argv=argv,
@@ -90,8 +93,11 @@ class ServiceBuilder:
             stop_signal=self._optional(raw, path, "stop_signal", parse_signal) or parse_signal(15),
             stop_timeout=self._optional(raw, path, "stop_timeout", parse_duration),
             replicas=int(raw.get("replicas", 1)),  # type: ignore[call-overload]
-            port=self._optional(raw, path, "port", parse_port),
+            port=auto_ports[0] if auto_ports else None if raw.get("port") == "auto"
+            else self._optional(raw, path, "port", parse_port),
+            auto_ports=auto_ports,
             disabled=bool(raw.get("disabled", False)),
+            profiles=tuple(str(p) for p in as_list(raw.get("profiles"))),
             location=self.problems.source.locate_key(path),
         )
         self._check_ports(service, path)
@@ -113,8 +119,25 @@ class ServiceBuilder:
                 return False
         return True
 
+    def _auto_ports(self, name: str, raw: dict[str, object], path: PathKey) -> tuple[int, ...]:
+        """The ports picked for `port: auto` (by the ports pass); a `PORT` fixed in the
+        service's own `env` would contradict them."""
+        if raw.get("port") != "auto":
+            return ()
+        if name not in self.auto_ports:   # the ports pass looks before interpolation
+            self.problems.add((*path, "port"), "write `port: auto` as it is: it cannot come "
+                              "from a variable (the ports are picked before ${...} is read)")
+            return ()
+        env = raw.get("env")
+        if isinstance(env, dict) and "PORT" in env:
+            self.problems.add((*path, "env", "PORT"), "PORT is fixed here, but `port: auto` "
+                              "picks this service's port (remove one of the two)", key=True)
+        return self.auto_ports.get(name, ())
+
     def _check_ports(self, service: Service, path: PathKey) -> None:
         """`port` numbers the instances: the last one must be a port too."""
+        if service.auto_ports:
+            return
         if service.port is not None and service.port + service.replicas - 1 > MAX_PORT:
             last = service.port + service.replicas - 1
             self._find((*path, "replicas"), f"{service.replicas} instances from port "
@@ -144,7 +167,12 @@ class ServiceBuilder:
         try:
             return infer_command(run_dir) + tuple(args), False
         except InferenceError as exc:
-            self.problems.add(path, str(exc), key=True)
+            removed = _removed_at(self.problems.source, (*path, "command"))
+            if removed is None:
+                self.problems.add(path, str(exc), key=True)
+            else:   # a later config file took the command away: point there
+                self.problems.problems.append(Problem(
+                    removed, dotted((*path, "command")), f"removed here, so {exc}"))
             return (), False
 
     def _env(self, raw: dict[str, object], path: PathKey) -> tuple[dict[str, str], frozenset[str]]:
@@ -200,9 +228,17 @@ class ServiceBuilder:
                              1.0 if backoff is None else backoff)
 
 
+def _removed_at(source: SourceMap, path: PathKey) -> Location | None:
+    """Where a layered config file removed `path` (`!reset` or null), if one did."""
+    from orchestra.config.merge import LayeredSourceMap
+
+    return source.removed.get(path) if isinstance(source, LayeredSourceMap) else None
+
+
 def build_spec(data: dict[str, object], source: SourceMap, file: Path,
                file_values: Mapping[str, str], variants: Mapping[str, Sequence[object]],
                wrong: Mapping[str, set[str]], env_files: EnvFileCache,
+               auto_ports: Mapping[str, tuple[int, ...]] | None = None,
                ) -> tuple[Spec, list[Problem]]:
     """The build pass: every service built once, from interpolated, schema-checked data.
 
@@ -220,7 +256,7 @@ def build_spec(data: dict[str, object], source: SourceMap, file: Path,
     base_env = dict(file_values)
     base_env.update((k, env_text(v)) for k, v in project_env.items())
     secrets = frozenset(k for k in file_values if k not in project_env)
-    builder = ServiceBuilder(root, base_env, secrets, problems, env_files)
+    builder = ServiceBuilder(root, base_env, secrets, problems, env_files, auto_ports)
     services: list[Service] = []
     declared = data.get("services")
     for name, raw in (declared.items() if isinstance(declared, dict) else ()):

@@ -2,8 +2,10 @@
 
 Supported: `${VAR}`, `${VAR:-default}` (unset or empty), `${VAR-default}` (unset),
 `${VAR:?message}` (error if unset or empty), `${VAR?message}` (error if unset), `$$` for `$`.
-Defaults may contain further `${...}`. A bare `$VAR` (or `$` before anything else) is left alone
-for the shell of a string command to expand at run time, so `--bind :$PORT` works as in a Procfile.
+Defaults may contain further `${...}`. `${services.NAME.port}` and `${services.NAME.host}`
+are names too: where a service listens (the caller puts them in the lookup).
+A bare `$VAR` (or `$` before anything else) is left alone for the shell of a string command
+to expand at run time, so `--bind :$PORT` works as in a Procfile.
 
 A braced variable that is unset with no default is an error, not a silent empty string: an empty
 `DATABASE_URL` is a worse failure to debug than a config error naming the variable.
@@ -21,6 +23,8 @@ from typing import NoReturn
 
 _NAME_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: A service's address; a service name may hold '-', which is why this is matched apart.
+_SERVICE_FIELD = re.compile(r"services\.[A-Za-z0-9][A-Za-z0-9_-]*\.(port|host)(?=[}:?-])")
 _NAME_RULE = "(expected letters, digits and '_', not starting with a digit)"
 _OPERATORS = (":-", ":?", "-", "?")
 # Deep enough for any real config, shallow enough that recursion can never overflow the stack.
@@ -82,11 +86,14 @@ class _Scanner:
             raise InterpolationError(f"references nested more than {_MAX_DEPTH} deep "
                                      f"at offset {start}")
         self.pos = start + 2
+        service_field = _SERVICE_FIELD.match(self.text, self.pos)
+        if service_field:
+            self.pos = service_field.end()
         while self.pos < len(self.text) and self.text[self.pos] in _NAME_CHARS:
             self.pos += 1
         name = self.text[start + 2 : self.pos]
         operator = self._operator(start)
-        if not _NAME.fullmatch(name):
+        if not (service_field or _NAME.fullmatch(name)):
             raise InterpolationError(
                 f"invalid variable name '{name}' at offset {start} {_NAME_RULE}")
         self.pos += len(operator)
@@ -98,6 +105,10 @@ class _Scanner:
         self.pos += 1  # the closing brace
         if not live:
             return ""
+        if operator == "" and name not in self.lookup and service_field:
+            service = name.split(".")[1]
+            raise InterpolationError(f"'{name}': no service '{service}' with a port (a service "
+                                     "has one with `port:`, or with -p)")
         if operator == "" and name not in self.lookup:
             raise InterpolationError(f"variable '{name}' is not set "
                                      f"(use ${{{name}:-default}} to give a default)")

@@ -1,7 +1,8 @@
 """The interpolation pass: `${VAR}` in every string of orchestra.yaml, before the schema.
 
 Values come from orchestra's environment, the env files and what orchestra sets for each
-instance (`PORT`, `PS`, `ORCHESTRA_SERVICE`), so `stop_timeout: ${T:-5s}` is checked by the
+instance (`PORT`, `PS`, `ORCHESTRA_SERVICE`) and every service's port
+(`${services.db.port}`), so `stop_timeout: ${T:-5s}` is checked by the
 schema as the duration it becomes, and each replica gets its own `${PORT}`.
 """
 
@@ -9,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from orchestra.config.collector import Collector
 from orchestra.config.interpolate import InterpolationError, interpolate
-from orchestra.config.model import PORT_STEP
+from orchestra.config.model import DISCOVERY_HOST, PORT_STEP
 from orchestra.config.source import PathKey
 
 
@@ -37,29 +38,42 @@ def interpolate_tree(data: object, path: PathKey, lookup: Mapping[str, str],
 def interpolate_document(data: dict[str, object], file_values: Mapping[str, str],
                          environ: Mapping[str, str], problems: Collector, *,
                          base_port: int | None = None,
+                         auto_ports: Mapping[str, Sequence[int]] | None = None,
                          ) -> tuple[dict[str, object], dict[str, list[object]]]:
     """`${VAR}` in every string of the project `env` and of each service, before the schema
     sees them, so `stop_timeout: ${T:-5s}` is checked as the duration it becomes. Each
-    service sees its own `PORT`, `ORCHESTRA_SERVICE` and `PS`.
+    service sees its own `PORT`, `ORCHESTRA_SERVICE` and `PS`, and every string sees
+    `${services.NAME.port}` and `${services.NAME.host}` of every service with a port.
 
     Returns the document as instance 1 sees it, and, for a service with replicas whose
     settings use `${PORT}` or `${PS}`, its data as instances 2, 3, … see it. `base_port`
-    (`-p`) gives `PORT` to services without `port:` by the foreman rule, as the plan does.
+    (`-p`) gives `PORT` to services without `port:` by the foreman rule, as the plan does;
+    `auto_ports`: the ports picked for each instance of the services with `port: auto`.
     """
+    auto_ports = auto_ports or {}
     lookup = {**environ, **file_values}
+    services = data.get("services")
+    first_ports: dict[str, int | None] = {}
+    if isinstance(services, dict):
+        for index, (name, raw) in enumerate(services.items()):
+            base = None if base_port is None else base_port + PORT_STEP * index
+            first_ports[name] = _first_port(raw, lookup, base, auto_ports.get(name))
+            lookup[f"services.{name}.host"] = DISCOVERY_HOST
+            if first_ports[name] is not None:
+                lookup[f"services.{name}.port"] = str(first_ports[name])
     result = dict(data)
     if "env" in data:
         result["env"] = interpolate_tree(data["env"], ("env",), lookup, problems)
-    services = data.get("services")
     variants: dict[str, list[object]] = {}
     if isinstance(services, dict):
         interpolated = {}
-        for index, (name, raw) in enumerate(services.items()):
-            base = None if base_port is None else base_port + PORT_STEP * index
+        for name, raw in services.items():
+            first, picked = first_ports[name], auto_ports.get(name)
 
             def each(number: int, into: Collector, name: str = name, raw: object = raw,
-                     base: int | None = base) -> object:
-                return _interpolate_service(name, raw, number, lookup, into, base)
+                     first: int | None = first, picked: Sequence[int] | None = picked) -> object:
+                port = _instance_port(first, picked, number)
+                return _interpolate_service(name, raw, number, lookup, into, port)
 
             interpolated[name] = each(1, problems)
             replicas = _lookup(interpolated[name], ("replicas",))
@@ -79,18 +93,33 @@ MAX_REPLICAS = 10000
 MAX_PORT = 65535
 
 
-def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[str, str],
-                         problems: Collector, base: int | None) -> object:
-    service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.{number}"}
+def _first_port(raw: object, lookup: Mapping[str, str], base: int | None,
+                picked: Sequence[int] | None) -> int | None:
+    """Instance 1's `PORT`: picked for `port: auto`, `port:` itself (also as `${VAR}`), or
+    -p's rule for this service; None when there is nothing to say."""
+    if picked:
+        return picked[0]
     port = raw.get("port") if isinstance(raw, dict) else None
     if isinstance(port, str):   # `port: ${WEB_PORT:-8000}`
         with contextlib.suppress(InterpolationError):
             port = interpolate(port, lookup).strip()
         port = int(port) if isinstance(port, str) and port.isascii() and port.isdigit() else None
     if not isinstance(port, int) or isinstance(port, bool):
-        port = base      # -p's rule for this service, or nothing to say
+        return base
+    return port
+
+
+def _instance_port(first: int | None, picked: Sequence[int] | None, number: int) -> int | None:
+    if picked is not None:
+        return picked[number - 1] if number <= len(picked) else None
+    return None if first is None else first + number - 1
+
+
+def _interpolate_service(name: str, raw: object, number: int, lookup: Mapping[str, str],
+                         problems: Collector, port: int | None) -> object:
+    service_lookup = {**lookup, "ORCHESTRA_SERVICE": name, "PS": f"{name}.{number}"}
     if port is not None:
-        service_lookup["PORT"] = str(port + number - 1)
+        service_lookup["PORT"] = str(port)
     value = interpolate_tree(raw, ("services", name), service_lookup, problems)
     return _numbers_from_variables(raw, value)
 

@@ -16,22 +16,27 @@ from orchestra.config.procfile import read_procfile
 from orchestra.config.project import (
     LoadOptions,
     config_exists,
-    discover,
+    config_files,
     is_yaml,
     project_env_files,
 )
-from orchestra.errors import ConfigError, Location, by_position
+from orchestra.errors import ConfigError, Location, UsageError, by_position
 
 __all__ = ["LoadOptions", "config_exists", "load_spec", "project_env_files"]
 
 def load_spec(options: LoadOptions) -> Spec:
     """Every pass runs as far as it can, so one run reports every problem of the file."""
-    path = discover(options)
+    paths = config_files(options)
+    path = paths[0]
     folder = (options.app_root or path.parent).resolve()
+    if len(paths) > 1 and not all(is_yaml(p) for p in paths):
+        raise UsageError("only YAML configs can be layered with several -f: "
+                         + ", ".join(str(p) for p in paths if not is_yaml(p))
+                         + " is a Procfile")
     if is_yaml(path):
         from orchestra.config.yaml_config import load_yaml_config  # ruamel.yaml: YAML only
 
-        spec, declared, problems = load_yaml_config(path, folder, options)
+        spec, declared, problems = load_yaml_config(paths, folder, options)
     else:
         env_files, problems = project_env_files(options, folder)
         try:

@@ -22,6 +22,8 @@ DEFAULT_STOP_TIMEOUT = 10.0
 #: foreman's rule: each process type's ports start 100 above the previous type's.
 PORT_STEP = 100
 DEFAULT_NAMESPACE = "default"
+#: Where a dependent finds a service: `DB_HOST`, `${services.db.host}`; `port: auto` binds here.
+DISCOVERY_HOST = "127.0.0.1"
 
 
 class SourceKind(StrEnum):
@@ -158,8 +160,10 @@ class Service:
     stop_signal: int = signal.SIGTERM   # a number: real-time signals have no enum name
     stop_timeout: float | None = None   # None: the default, or `-t/--timeout`
     replicas: int = 1
-    port: int | None = None
+    port: int | None = None          # instance 1's; `port: auto`: the first of auto_ports
+    auto_ports: tuple[int, ...] = ()  # `port: auto`: the port picked for each instance
     disabled: bool = False
+    profiles: tuple[str, ...] = ()   # started only when one is active (or when named)
     location: Location = field(default_factory=lambda: Location("<unknown>"))
     # The settings use ${PORT} or ${PS}, which have another value in each instance; then
     # `instances` holds instances 2..replicas as built from their own values.
@@ -177,6 +181,7 @@ class Spec:
     services: tuple[Service, ...]
     env: Mapping[str, str] = field(default_factory=frozen_env)  # project level: env files + env
     secret_keys: frozenset[str] = frozenset()   # keys of `env` whose values came from env files
+    layers: tuple[Path, ...] = ()    # every config file merged, in order, when there are several
 
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)

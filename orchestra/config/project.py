@@ -11,13 +11,17 @@ from orchestra.config.envfiles import EnvFile, EnvFileCache, read_env_file
 from orchestra.errors import ConfigError, Problem
 
 CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
+#: Read over orchestra.yaml/.yml found by discovery (not over files named with -f), as
+#: compose reads docker-compose.override.yml: personal settings, kept out of version control.
+OVERRIDES = ("orchestra.override.yaml", "orchestra.override.yml")
 
 
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
     """What the command line says about where the project is."""
 
-    file: Path | None = None                     # -f/--file (alias --procfile)
+    file: Path | None = None                     # -f/--file (alias --procfile): the first
+    overrides: tuple[Path, ...] = ()             # further -f files, merged over it in order
     env_files: tuple[Path, ...] | None = None    # -e/--env-file; None: `.env` beside the file
     app_root: Path | None = None                 # -d/--app-root
     cwd: Path = field(default_factory=Path.cwd)
@@ -39,6 +43,21 @@ def discover(options: LoadOptions) -> Path:
             return base / name
     raise ConfigError.single(str(base), "no orchestra.yaml, orchestra.yml or Procfile here "
                                         "(name one with -f FILE)")
+
+
+def config_files(options: LoadOptions) -> list[Path]:
+    """The config files, in merge order: every `-f`, else the discovered file and, when it is
+    orchestra.yaml/.yml, the override file beside it (if there is one)."""
+    first = discover(options)
+    if options.file is not None:
+        base = options.app_root or options.cwd
+        return [first, *(p if p.is_absolute() else base / p for p in options.overrides)]
+    if not is_yaml(first):
+        return [first]
+    for name in OVERRIDES:
+        if (first.parent / name).is_file():
+            return [first, first.parent / name]
+    return [first]
 
 
 def config_exists(options: LoadOptions) -> bool:

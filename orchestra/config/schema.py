@@ -38,7 +38,7 @@ def _validator() -> Any:
     return Draft202012Validator(load_schema())
 
 
-def validate(data: object, source: SourceMap, file: str) -> list[Problem]:
+def validate(data: object, source: SourceMap) -> list[Problem]:
     """Every shape problem of `data` (a loaded orchestra.yaml), sorted by position.
 
     A valid document is recognised by `config/quickschema.py`, without importing jsonschema.
@@ -54,8 +54,9 @@ def validate(data: object, source: SourceMap, file: str) -> list[Problem]:
     problems = []
     for (path, at_key), (_, message) in _one_message_per_mistake(best).items():
         found = source.locate_key(path) if at_key else source.locate(path)
-        problems.append(Problem(Location(file, found.line, found.column), dotted(path), message))
-    problems.sort(key=lambda p: (p.location.line or 0, p.location.column or 0, p.field, p.message))
+        problems.append(Problem(found, dotted(path), message))
+    problems.sort(key=lambda p: (p.location.file, p.location.line or 0, p.location.column or 0,
+                                 p.field, p.message))
     return problems
 
 

@@ -54,6 +54,15 @@ def _alternatives(error: Any, path: FieldPath) -> Iterator[Finding]:
     if title == "duration":
         yield path, False, _invalid("duration", instance, path), 1
         return
+    if title == "port":   # a number out of range is told so; anything else is the wrong type
+        if isinstance(instance, int) and not isinstance(instance, bool):
+            for sub in error.context or ():
+                if sub.relative_schema_path[0] == 0:
+                    yield from explain(sub)
+            return
+        yield path, instance is None, \
+            f"expected an integer 1-65535 or 'auto', got {_show(instance)}", 0
+        return
     branches: dict[int, list[Any]] = {}
     for sub in error.context or ():
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
@@ -117,6 +126,7 @@ _FORMS = {
     "service_started, service_healthy, service_completed_successfully",
     "restart policy": "expected no, on-failure, always",
     "tcp address": "expected PORT or HOST:PORT",
+    "profile": "use letters, digits, '_', '.' and '-', starting with a letter or digit",
     "URL": "expected http://... or https://...",
     "signal": "expected a name such as SIGTERM or TERM, or a number 1-64",
     "variable name": "must not be empty or contain '='",

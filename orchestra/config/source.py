@@ -31,8 +31,20 @@ _SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null
 _MAP_TAG = _TAG + "map"
 _SEQ_TAG = _TAG + "seq"
 _MERGE_TAG = _TAG + "merge"
+RESET_TAG = "!reset"
 
 PathKey = tuple[str | int, ...]
+
+
+class _Reset:
+    """The value of a node tagged `!reset` (the one non-standard tag): a marker, not data,
+    that the merge pass (`config/merge.py`) turns into "remove this key", as compose does."""
+
+    def __repr__(self) -> str:
+        return RESET_TAG
+
+
+RESET = _Reset()
 
 
 class SourceMap:
@@ -90,6 +102,8 @@ class _Builder:
     def build(self, node: Node, path: PathKey, key: Node | None = None) -> object:
         self.source.record(path, node, key)
         tag = str(node.tag)
+        if tag == RESET_TAG:
+            return RESET
         if isinstance(node, ScalarNode) and tag in _SCALAR_TAGS:
             _check_text(node)
             try:

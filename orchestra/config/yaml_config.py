@@ -1,6 +1,6 @@
 """Load an orchestra.yaml as a sequence of passes over one load state.
 
-    read → env files → interpolate → schema → build → dependencies by name
+    read → merge → env files → ports → interpolate → schema → build → dependencies by name
     (→ the checks across services, `config/checks.py`, run by the loader for every kind)
 
 Each pass adds what it found to the state and collects problems rather than stopping, so one
@@ -11,6 +11,7 @@ meaningful to build. Imported only for YAML configs: a Procfile project never lo
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from orchestra.config.checks import unknown_dependency
 from orchestra.config.collector import Collector
 from orchestra.config.env_layers import project_file_values
 from orchestra.config.envfiles import EnvFile, EnvFileCache
-from orchestra.config.interpolation import interpolate_document
+from orchestra.config.interpolation import MAX_REPLICAS, interpolate_document
+from orchestra.config.merge import merge_documents
 from orchestra.config.model import Spec
 from orchestra.config.project import LoadOptions, project_env_files
 from orchestra.config.schema import validate
@@ -33,30 +35,49 @@ from orchestra.errors import ConfigError, Problem, by_position
 class YamlLoad:
     """What the passes share: the input, what each pass made of it, and the problems."""
 
-    path: Path
+    path: Path                                    # the first file: relative paths start here
     folder: Path
     options: LoadOptions
-    document: Document
+    document: Document                            # merged, when there are several files
     env_files: EnvFileCache = field(default_factory=EnvFileCache)
     file_values: dict[str, str] = field(default_factory=dict)
     data: object = None                           # interpolated
     variants: dict[str, list[object]] = field(default_factory=dict)
     declared: tuple[str, ...] = ()
     wrong: dict[str, set[str]] = field(default_factory=dict)   # service → wrong settings
+    auto_ports: dict[str, tuple[int, ...]] = field(default_factory=dict)  # `port: auto`
     problems: list[Problem] = field(default_factory=list)
 
 
-def load_yaml_config(path: Path, folder: Path,
+def load_yaml_config(paths: Sequence[Path], folder: Path,
                      options: LoadOptions) -> tuple[Spec, tuple[str, ...], list[Problem]]:
     """The spec of the services without problems, every declared service name, and every
-    problem found by the passes."""
-    load = YamlLoad(path, folder, options, load_yaml(path))   # read: positions of every node
+    problem found by the passes. Several files are merged in order (`config/merge.py`)."""
+    load = YamlLoad(paths[0], folder, options, read_and_merge(paths))
     read_env_files(load)
+    pick_auto_ports(load)
     interpolate(load)
     check_schema(load)
     spec = build(load)
     check_dependency_names(load, spec)
+    if len(paths) > 1:
+        spec = dataclasses.replace(spec, layers=tuple(p.resolve() for p in paths))
     return spec, load.declared, load.problems
+
+
+def read_and_merge(paths: Sequence[Path]) -> Document:
+    """read: each file with the positions of its nodes (every file's syntax problems at
+    once); merge: the files as one document that still knows where each node came from."""
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            documents.append(load_yaml(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    return merge_documents(documents)
 
 
 def read_env_files(load: YamlLoad) -> None:
@@ -74,6 +95,31 @@ def read_env_files(load: YamlLoad) -> None:
     load.problems.extend(collector.problems)
 
 
+def pick_auto_ports(load: YamlLoad) -> None:
+    """`port: auto`: a free port for each instance, picked before interpolation so that
+    `${PORT}` and `${services.NAME.port}` have their values (and reserved against every other
+    orchestra of the user until this one exits: `orchestra/ports.py`). Nothing is imported
+    or reserved for a config without `port: auto`."""
+    services = _mapping(_mapping(load.document.data).get("services"))
+    wanted = {name: raw for name, raw in services.items()
+              if isinstance(raw, dict) and raw.get("port") == "auto"}
+    if not wanted:
+        return
+    from orchestra.ports import pick_ports
+
+    fixed = {port + n for raw in services.values() if isinstance(raw, dict)
+             for port in [raw.get("port")] if isinstance(port, int)
+             for n in range(_replicas(raw))}
+    for name, raw in wanted.items():
+        load.auto_ports[name] = tuple(pick_ports(_replicas(raw), fixed))
+
+
+def _replicas(raw: dict[str, object]) -> int:
+    """The instances a service asks for, as written (a `${VAR}` counts as one)."""
+    count = raw.get("replicas", 1)
+    return count if isinstance(count, int) and 1 <= count <= MAX_REPLICAS else 1
+
+
 def interpolate(load: YamlLoad) -> None:
     """`${VAR}` in every string, before the schema sees the values they become."""
     if not isinstance(load.document.data, dict):
@@ -82,7 +128,7 @@ def interpolate(load: YamlLoad) -> None:
     collector = Collector(load.document.source)
     load.data, load.variants = interpolate_document(
         load.document.data, load.file_values, load.options.environ, collector,
-        base_port=load.options.base_port)
+        base_port=load.options.base_port, auto_ports=load.auto_ports)
     load.problems.extend(collector.problems)
 
 
@@ -94,7 +140,7 @@ def check_schema(load: YamlLoad) -> None:
     """
     earlier = list(load.problems)
     reported = {p.field for p in earlier if p.field}
-    found = validate(load.data, load.document.source, str(load.path))
+    found = validate(load.data, load.document.source)
     load.problems.extend(p for p in found if p.field not in reported)
     load.declared = tuple(_mapping(_mapping(load.data).get("services")))
     # An env file's problem (no field) does not stop the config from being checked; a
@@ -110,7 +156,8 @@ def check_schema(load: YamlLoad) -> None:
 def build(load: YamlLoad) -> Spec:
     """Every service built once (see `build_spec`)."""
     spec, found = build_spec(_mapping(load.data), load.document.source, load.path.resolve(),
-                             load.file_values, load.variants, load.wrong, load.env_files)
+                             load.file_values, load.variants, load.wrong, load.env_files,
+                             load.auto_ports)
     load.problems.extend(found)
     return spec
 

@@ -19,23 +19,10 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 
-from orchestra.plan import Instance
 from orchestra.runtime.groups import signal_group
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.settings import ForegroundCommand
 from orchestra.runtime.spawn import SpawnError, spawn_attached
-
-
-def discovery_env(instances: list[Instance]) -> dict[str, str]:
-    """`DB_PORT=5432` for every instance with a port (and its service, for the first one)."""
-    env: dict[str, str] = {}
-    for instance in instances:
-        if instance.port is None:
-            continue
-        for name in (instance.name, instance.service.name):
-            key = name.upper().replace("-", "_").replace(".", "_") + "_PORT"
-            env.setdefault(key, str(instance.port))
-    return env
 
 
 def _controlling_terminal() -> int | None:

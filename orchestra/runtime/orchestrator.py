@@ -152,7 +152,8 @@ class Orchestrator:
     # ------------------------------------------------------------------ run --with
 
     async def _run_foreground(self, command: ForegroundCommand) -> None:
-        from orchestra.runtime.foreground import ForegroundRun, discovery_env
+        from orchestra.discovery import discovery_env
+        from orchestra.runtime.foreground import ForegroundRun
 
         reason = await self._why_not_ready()
         if reason is not None:
@@ -170,7 +171,7 @@ class Orchestrator:
         self.mux.system("all services ready; running " + shlex.join(command.argv),
                         event="command-start")
         self.mux.flush()
-        code = await self._foreground.run(discovery_env(list(self.plan.instances)))
+        code = await self._foreground.run(discovery_env(self.plan.instances))
         self.mux.system(f"command exited rc={code}", event="command-exit", rc=code)
         if code != 0 and self._tails is not None and self.settings.show_tails:
             self._tails.show(self.runners)

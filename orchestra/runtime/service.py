@@ -221,6 +221,8 @@ class ServiceRunner:
                           cwd=service.run_dir, env={**self.context.environ, **self.instance.env},
                           notify_path=lambda: self.context.notify_path(self.name))
         try:
+            if service.auto_ports and self.instance.port is not None:
+                _refuse_a_taken_port(self.instance.port)
             child = spawn(service.argv, service.run_dir, checks.env)
         except SpawnError as exc:
             checks.close()
@@ -376,3 +378,14 @@ class ServiceRunner:
         if self._kill_timer is not None:
             self._kill_timer.cancel()
             self._kill_timer = None
+
+
+def _refuse_a_taken_port(port: int) -> None:
+    """`port: auto` picked a port that was free then; if another process listens on it by
+    now, the service could not bind it (or a readiness check would reach the wrong process):
+    say so rather than hide it."""
+    from orchestra.ports import taken_since_picked  # only for `port: auto`
+
+    reason = taken_since_picked(port)
+    if reason is not None:
+        raise SpawnError(reason, 1)

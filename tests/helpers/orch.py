@@ -37,7 +37,8 @@ def py(code: str) -> list[str]:
 
 def base_env(mark: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("NO_COLOR", "FORCE_COLOR", "PORT", "ORCHESTRA_FILE")
+           if k not in ("NO_COLOR", "FORCE_COLOR", "PORT", "ORCHESTRA_FILE",
+                        "ORCHESTRA_PROFILES")
            and not k.startswith("PYTEST_")}
     env[MARK_VAR] = mark
     env.update(extra or {})

@@ -1,0 +1,197 @@
+"""Layered configs: `-f base.yaml -f local.yaml` and orchestra.override.yaml, merged as
+compose merges them, with every problem still at its own file and line."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import TEXT, Cli
+from helpers.orch import PY, Project
+
+from orchestra.config.loader import LoadOptions, load_spec
+from orchestra.config.merge import merge_documents
+from orchestra.config.source import load_yaml_text
+from orchestra.errors import ConfigError
+
+
+@pytest.fixture
+def cli(project: Project) -> Iterator[Cli]:
+    runner = Cli(project)
+    yield runner
+    runner.close()
+
+
+def write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def merged(*texts: str) -> object:
+    documents = [load_yaml_text(textwrap.dedent(t), f"f{i}.yaml") for i, t in enumerate(texts)]
+    return merge_documents(documents).data
+
+
+def test_mappings_merge_key_by_key_and_the_rest_is_replaced() -> None:
+    data = merged(
+        """
+        env: {A: a, B: b}
+        services:
+          web: {command: [a, b], env: {X: '1', Y: '2'}, depends_on: [db], port: 80}
+          db: {command: db}
+        """,
+        """
+        env: {B: B2, C: c}
+        services:
+          web: {command: [c], env: {Y: y}, depends_on: [cache]}
+          cache: {command: cache}
+        """)
+    assert data == {
+        "env": {"A": "a", "B": "B2", "C": "c"},
+        "services": {
+            "web": {"command": ["c"], "env": {"X": "1", "Y": "y"}, "depends_on": ["cache"],
+                    "port": 80},   # a list is replaced, not appended to
+            "db": {"command": "db"},
+            "cache": {"command": "cache"},
+        },
+    }
+
+
+def test_reset_and_null_remove_a_key_and_later_files_win() -> None:
+    data = merged(
+        "services:\n  web: {command: x, port: 80, env: {A: '1', B: '2'}, readiness: {tcp: 80}}\n",
+        "services:\n  web: {port: !reset , env: {A: null}, readiness: !reset {}}\n",
+        "services:\n  web: {command: z}\n")
+    assert data == {"services": {"web": {"command": "z", "env": {"B": "2"}}}}
+
+
+def test_a_reset_in_the_first_file_is_no_data_and_one_in_a_list_is_an_error() -> None:
+    assert merged("services:\n  web: {command: x, port: !reset 8}\n") == {
+        "services": {"web": {"command": "x"}}}
+    with pytest.raises(ConfigError) as caught:
+        merged("a: [1]\n", "a: [1, !reset 2]\n")
+    assert str(caught.value) == ("f1.yaml:1:8: a[1]: !reset removes a key of a mapping; a list "
+                                 "item cannot be reset (write the whole list again)")
+
+
+def test_other_tags_are_still_refused() -> None:
+    with pytest.raises(ConfigError, match="unsupported YAML tag '!override'"):
+        load_yaml_text("a: !override {}\n", "f.yaml")
+
+
+BASE = """
+services:
+  db:
+    command: [db]
+    stop_timeout: 5s
+  web:
+    command: [web]
+    depends_on: [db]
+"""
+
+
+def test_every_problem_names_the_file_and_line_it_came_from(tmp_path: Path) -> None:
+    base = write(tmp_path, "base.yaml", BASE + "    stop_signal: SIGNOPE\n")
+    local = write(tmp_path, "local.yaml", """
+        services:
+          db:
+            stop_timeout: soon
+          web:
+            depends_on: [db, cache]
+        """)
+    with pytest.raises(ConfigError) as caught:
+        load_spec(LoadOptions(file=base, overrides=(local,), cwd=tmp_path, environ={}))
+    assert [str(p) for p in caught.value.problems] == [
+        f"{base}:8:18: services.web.stop_signal: invalid signal 'SIGNOPE' (expected a name "
+        "such as SIGTERM or TERM, or a signal number)",
+        f"{local}:3:19: services.db.stop_timeout: invalid duration 'soon' (expected a number "
+        "of seconds or e.g. 500ms, 10s, 2m)",
+        f"{local}:5:22: services.web.depends_on: unknown service 'cache'",
+    ]
+
+
+def test_relative_paths_of_every_file_start_at_the_first_files_folder(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    base = write(tmp_path, "orchestra.yaml", "services:\n  web: {command: x}\n")
+    local = write(tmp_path / "elsewhere", "local.yaml", "services:\n  web: {dir: app}\n")
+    spec = load_spec(LoadOptions(file=base, overrides=(local,), cwd=tmp_path, environ={}))
+    assert spec.service("web").dir == tmp_path / "app"
+    assert spec.layers == (base, local)
+
+
+def _show_env(key: str) -> list[str]:
+    return [PY, "-c", f"import os; print('{key}=' + os.environ.get('{key}', '-'))"]
+
+
+def test_the_override_file_is_read_beside_orchestra_yaml_and_not_with_f(
+        project: Project, cli: Cli) -> None:
+    project.yaml({"web": {"command": _show_env("LEVEL"), "env": {"LEVEL": "base"}},
+                  "debug": {"command": _show_env("LEVEL")}})
+    (project.root / "orchestra.override.yml").write_text(json.dumps(
+        {"services": {"web": {"env": {"LEVEL": "mine"}}, "debug": {"disabled": True}}}))
+    result = project.run(*TEXT)
+    assert result.rc == 0, result.dump()
+    assert result.of("web") == ["LEVEL=mine"]
+    assert result.of("debug") == [], "the override disabled it"
+    # `-f` names the files: the override is read only when it is named too
+    result = project.run(*TEXT, "-f", "orchestra.yaml")
+    assert result.rc == 0, result.dump()
+    assert (result.of("web"), result.of("debug")) == (["LEVEL=base"], ["LEVEL=-"])
+    result = project.run(*TEXT, "-f", "orchestra.yaml", "-f", "orchestra.override.yml", "web")
+    assert result.of("web") == ["LEVEL=mine"], result.dump()
+
+
+def test_check_and_config_take_every_f_and_config_prints_the_merged_result(
+        project: Project, cli: Cli) -> None:
+    write(project.root, "base.yaml", BASE)
+    write(project.root, "ci.yaml", "services:\n  db:\n    stop_timeout: !reset\n"
+                                   "  web: {command: [web, --ci]}\n")
+    result = cli.run("check", "-f", "base.yaml", "--file", "ci.yaml")
+    assert (result.rc, result.text) == (0, "valid: 2 services (db, web)\n"), result.dump()
+    result = cli.run("config", "--format", "json", "-f", "base.yaml", "-f", "ci.yaml")
+    assert result.rc == 0, result.dump()
+    data = json.loads(result.text)
+    assert data["layers"] == [str(project.root / "base.yaml"), str(project.root / "ci.yaml")]
+    assert data["services"]["web"]["argv"] == ["web", "--ci"]
+    assert data["services"]["db"]["stop_timeout"] is None
+    # and the global spelling, before the command
+    assert cli.run("-f", "base.yaml", "-f", "ci.yaml", "config", "--format", "json").text == \
+        result.text
+
+
+def test_a_merge_that_leaves_a_service_without_a_command_is_an_error(
+        project: Project, cli: Cli) -> None:
+    write(project.root, "orchestra.yaml", BASE)
+    local = write(project.root, "orchestra.override.yaml",
+                  "services:\n  web: {command: !reset null}\n")
+    result = project.run(*TEXT)
+    assert result.rc == 2, result.dump()
+    assert result.text == ""
+    [line] = result.err.decode().splitlines()
+    # at the line that removed it, in the file that did
+    assert line.startswith(f"error: {local}:2:9: services.web.command: removed here, so no "
+                           "command given and none can be inferred"), line
+
+
+def test_a_syntax_error_in_a_later_file_names_that_file(project: Project, cli: Cli) -> None:
+    write(project.root, "orchestra.yaml", BASE)
+    write(project.root, "orchestra.override.yaml", "services:\n  web: [unclosed\n")
+    result = cli.run("check")
+    assert result.rc == 2, result.dump()
+    assert f"{project.root / 'orchestra.override.yaml'}:3:1: invalid YAML" in \
+        result.err.decode(), result.dump()
+
+
+def test_a_procfile_cannot_be_layered(project: Project, cli: Cli) -> None:
+    project.procfile("web: echo hi\n")
+    write(project.root, "more.yaml", "services:\n  db: {command: x}\n")
+    result = project.run(*TEXT, "-f", "Procfile", "-f", "more.yaml")
+    assert result.rc == 2, result.dump()
+    assert result.err.decode().splitlines() == [
+        f"error: only YAML configs can be layered with several -f: "
+        f"{project.root / 'Procfile'} is a Procfile"], result.dump()
