@@ -222,3 +222,58 @@ def test_wait_without_detach_is_a_usage_error(cli: Cli, project: Project) -> Non
     project.yaml({"web": {"command": TICK}})
     result = cli.run("up", "--wait")
     assert result.rc == 2 and b"--wait and --log-dir go with --detach" in result.err
+
+
+# ------------------------------------------------------------------ restart and stop
+
+
+def _pids(cli: Cli) -> dict[str, object]:
+    return {row["name"]: row["pid"] for row in json.loads(cli.run("ps", "--format", "json").out)}
+
+
+def test_restart_gives_a_new_pid_and_keeps_the_others(cli: Cli, project: Project) -> None:
+    up = _running(cli, project)
+    before = _pids(cli)
+    restarted = cli.run("restart", "web")
+    assert restarted.rc == 0 and b"restarted: web" in restarted.err, restarted.dump()
+    up.wait_for(rf"web: started pid=(?!{before['web']})\d+")
+    after = _pids(cli)
+    assert after["web"] != before["web"] and isinstance(after["web"], int)
+    assert after["worker.1"] == before["worker.1"] and after["worker.2"] == before["worker.2"]
+    assert not alive(before["web"])  # type: ignore[arg-type]
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+def test_stop_leaves_the_stack_up_and_restart_brings_it_back(cli: Cli,
+                                                             project: Project) -> None:
+    up = _running(cli, project)
+    stopped = cli.run("stop", "worker")    # a service: both instances
+    assert stopped.rc == 0 and b"stopped: worker.1, worker.2" in stopped.err, stopped.dump()
+    states = {row["name"]: row["state"] for row in json.loads(cli.run("ps", "--format",
+                                                                       "json").out)}
+    assert states == {"web": "running", "worker.1": "exited", "worker.2": "exited"}
+    assert up.proc.poll() is None   # a stopped service is no failure and no end of the run
+    assert cli.run("restart", "worker.2").rc == 0
+    up.wait_for(r"worker\.2: starting again on request")
+    up.wait_for(r"worker\.2: started pid=")
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+
+
+def test_stopping_every_service_ends_the_run(cli: Cli, project: Project) -> None:
+    up = _running(cli, project)
+    assert cli.run("stop").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+
+
+def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Project) -> None:
+    up = _running(cli, project)
+    before = _pids(cli)
+    result = cli.run("restart", "web", "wbe")
+    assert result.rc == 1 and b"no such service: wbe" in result.err, result.dump()
+    assert _pids(cli) == before
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0

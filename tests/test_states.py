@@ -33,6 +33,9 @@ NEEDED = [
     (S.FAILED, S.BACKOFF),      # restart policy `on-failure` / `always`
     (S.BACKOFF, S.STARTING),    # the delay passed
     (S.BACKOFF, S.EXITED),      # stopped while waiting to restart
+    (S.EXITED, S.PENDING),      # `orchestra restart`/`start`: it runs again
+    (S.FAILED, S.PENDING),
+    (S.SKIPPED, S.PENDING),
 ]
 
 FORBIDDEN = [
@@ -62,7 +65,6 @@ FORBIDDEN = [
     (S.FAILED, S.RUNNING),
     (S.SKIPPED, S.STARTING),
     (S.SKIPPED, S.BACKOFF),
-    (S.SKIPPED, S.PENDING),
 ]
 
 
@@ -107,8 +109,9 @@ def test_no_self_loops() -> None:
 def test_final_states_leave_only_through_the_restart_edges() -> None:
     assert frozenset({S.EXITED, S.FAILED, S.SKIPPED}) == FINAL
     for state in FINAL:
-        assert TRANSITIONS[state] <= {S.BACKOFF}, state
-    assert TRANSITIONS[S.SKIPPED] == frozenset()   # never started: never restarted
+        assert TRANSITIONS[state] <= {S.BACKOFF, S.PENDING}, state
+    # never started: never restarted by the policy, only started again on request
+    assert TRANSITIONS[S.SKIPPED] == frozenset({S.PENDING})
 
 
 def test_every_state_can_reach_a_final_state() -> None:

@@ -51,6 +51,8 @@ app.command(name="run", context_settings={"allow_interspersed_args": False,
                                           "ignore_unknown_options": True})(commands.run)
 app.command(name="ps")(control.ps)
 app.command(name="logs")(control.logs)
+app.command(name="restart")(control.restart)
+app.command(name="stop")(control.stop)
 app.command(name="down")(control.down)
 app.command(name="check")(inspect.check)
 app.command(name="config")(inspect.config)

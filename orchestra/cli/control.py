@@ -153,6 +153,33 @@ def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
         out.flush()
 
 
+def restart(ctx: typer.Context, services: Services = None, file: FileOption = None,
+            app_root: AppRootOption = None, project_name: ProjectOption = None) -> None:
+    """Stop these services (all by default) and start them again, a stopped one too: stop
+    signal and timeout as at shutdown, then dependencies and readiness as at start-up. The
+    other services go on."""
+    _act(ctx, "restart", services, file, app_root, project_name, "restarted")
+
+
+def stop(ctx: typer.Context, services: Services = None, file: FileOption = None,
+         app_root: AppRootOption = None, project_name: ProjectOption = None) -> None:
+    """Stop these services (all by default) as at shutdown; the others go on, and the stack
+    stays up for `orchestra restart`. Stopping a service is not a failure of the run."""
+    _act(ctx, "stop", services, file, app_root, project_name, "stopped")
+
+
+def _act(ctx: typer.Context, command: str, services: list[str] | None,
+         file: list[Path] | None, app_root: Path | None, project: str | None,
+         done: str) -> None:
+    from orchestra.control import client
+
+    path = _socket(ctx, file, app_root, project)
+    names = client.request(path, {"command": command, "services": services or []},
+                           timeout=None)
+    if isinstance(names, list) and names:
+        typer.echo(f"{done}: {', '.join(str(n) for n in names)}", err=True)
+
+
 def down(ctx: typer.Context, file: FileOption = None, app_root: AppRootOption = None,
          project_name: ProjectOption = None,
          timeout: Annotated[float | None, option(flags.TIMEOUT)] = None) -> None:

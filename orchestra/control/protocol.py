@@ -1,6 +1,7 @@
 """What is said on a control socket: JSON lines, one request, one or more replies.
 
-A request is an object with a `command` (`info`, `ps`, `logs`, `down`) and
+A request is an object with a `command` (`info`, `ps`, `logs`, `restart`, `stop`, `start`,
+`down`) and
 its arguments. Every request is answered `{"ok": true, "result": ...}` or
 `{"ok": false, "error": "..."}`. `logs` with `"follow": true` answers with the recent lines,
 then sends `{"line": {...}}` objects as the services print, and ends with
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 #: The longest request line; longer ones are refused (and the connection closed).
 MAX_REQUEST = 64 * 1024
-COMMANDS = ("info", "ps", "logs", "down")
+COMMANDS = ("info", "ps", "logs", "restart", "stop", "start", "down")
 
 
 class RequestError(ValueError):

@@ -54,6 +54,12 @@ class Stack(Protocol):
 
     def ended(self) -> Awaitable[object]: ...
 
+    async def restart(self, names: Sequence[str]) -> list[str]: ...
+
+    async def stop(self, names: Sequence[str]) -> list[str]: ...
+
+    async def start(self, names: Sequence[str]) -> list[str]: ...
+
     def down(self, timeout: float | None) -> None: ...
 
 
@@ -183,6 +189,12 @@ class ControlServer:
                 return stack.ps()
             case "logs":
                 return stack.logs(stack.select(request.services), request.tail)
+            case "restart":
+                return await stack.restart(stack.select(request.services))
+            case "stop":
+                return await stack.stop(stack.select(request.services))
+            case "start":
+                return await stack.start(stack.select(request.services))
             case "down":
                 stack.down(request.timeout)
                 await asyncio.shield(stack.ended())   # the reply says it is over

@@ -11,7 +11,7 @@ import asyncio
 import fnmatch
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 from orchestra.control.protocol import RequestError
@@ -86,6 +86,26 @@ class StackControl:
     def end(self) -> None:
         if not self._ended.done():
             self._ended.set_result(None)
+
+    async def restart(self, names: Sequence[str]) -> list[str]:
+        return await self._refused_while_stopping(self.orchestrator.restart_instances, names)
+
+    async def stop(self, names: Sequence[str]) -> list[str]:
+        return await self.orchestrator.stop_instances(list(names))
+
+    async def start(self, names: Sequence[str]) -> list[str]:
+        return await self._refused_while_stopping(self.orchestrator.start_instances, names)
+
+    @staticmethod
+    async def _refused_while_stopping(
+            action: Callable[[list[str]], Awaitable[list[str]]],
+            names: Sequence[str]) -> list[str]:
+        from orchestra.runtime.orchestrator import StoppingError
+
+        try:
+            return await action(list(names))
+        except StoppingError as exc:
+            raise RequestError(str(exc)) from None
 
     def down(self, timeout: float | None) -> None:
         self.orchestrator.down(timeout)

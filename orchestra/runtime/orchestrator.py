@@ -43,6 +43,10 @@ MAX_SOCKET_BASE = 64
 EXIT_CODE_PRECEDENCE = ("exit-code-from", "failure", "command", "signal", "output")
 
 
+class StoppingError(RuntimeError):
+    """A start or restart asked for while the stack stops."""
+
+
 class Orchestrator:
     def __init__(self, plan: Plan, mux: Multiplexer, settings: RunSettings,
                  environ: Mapping[str, str]) -> None:
@@ -54,7 +58,7 @@ class Orchestrator:
         self._by_service: dict[str, list[ServiceRunner]] = {}   # service name → its instances
         self._codes: dict[str, int] = {}   # reason → the first exit code it gave
         self.stopping = False
-        self._finished = 0        # runners that will never run again
+        self._tasks: list[asyncio.Task[None]] = []   # every runner's runs, restarts too
         self._signals = 0
         self._all_final = asyncio.Event()
         self._shutdown: asyncio.Task[None] | None = None
@@ -111,7 +115,9 @@ class Orchestrator:
         for signum in STOP_SIGNALS:
             loop.add_signal_handler(signum, self._on_signal, signum)
         try:
-            tasks = [asyncio.create_task(r.run(), name=r.name) for r in self.runners.values()]
+            tasks = self._tasks
+            tasks.extend(asyncio.create_task(r.run(), name=r.name)
+                         for r in self.runners.values())
             if self.settings.foreground is not None:
                 tasks.append(asyncio.create_task(self._run_foreground(self.settings.foreground)))
             if self.settings.detached is not None:
@@ -121,7 +127,7 @@ class Orchestrator:
             await self._all_final.wait()
             if self._shutdown is not None:
                 await self._shutdown
-            await asyncio.gather(*tasks)
+            await asyncio.gather(*tasks)   # the list grows with restarts; none after the end
         finally:
             for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
@@ -228,6 +234,11 @@ class Orchestrator:
     # ------------------------------------------------------------------ decisions
 
     def _on_final(self, runner: ServiceRunner) -> None:
+        if runner.restarting:   # `orchestra restart`: it runs again at once
+            return
+        if runner.stopped_on_request:   # `orchestra stop`: no failure, nothing else stops
+            self._maybe_all_final()
+            return
         status = runner.exit_status
         service = runner.instance.service.name
         if runner.state is State.FAILED and not self.stopping:
@@ -248,9 +259,58 @@ class Orchestrator:
             self.stop(f"{runner.name} skipped")
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
             self.stop(f"{runner.name} ended (--abort-on-exit)")
-        self._finished += 1
-        if self._finished == len(self.runners):
+        self._maybe_all_final()
+
+    def _maybe_all_final(self) -> None:
+        """The run is over when no runner will run again."""
+        if all(r.final for r in self.runners.values()):
             self._all_final.set()
+
+    # ------------------------------------------------------------------ control requests
+
+    async def stop_instances(self, names: list[str]) -> list[str]:
+        """`orchestra stop`: these instances stop as at shutdown; the others go on."""
+        runners = [self.runners[name] for name in names]
+        await asyncio.gather(*(r.stop_on_request() for r in runners if not r.final))
+        return names
+
+    async def start_instances(self, names: list[str]) -> list[str]:
+        """`orchestra start`: the instances that have ended run again (waiting for their
+        dependencies and readiness as at start-up); running ones are left alone."""
+        self._refuse_while_stopping()
+        started = []
+        for name in names:
+            runner = self.runners[name]
+            if runner.final:
+                self._rerun(runner)
+                started.append(name)
+        return started
+
+    async def restart_instances(self, names: list[str]) -> list[str]:
+        """`orchestra restart`: stop these instances (if running), then run them again."""
+        self._refuse_while_stopping()
+        runners = [self.runners[name] for name in names]
+        for runner in runners:
+            runner.restarting = True
+        try:
+            await asyncio.gather(*(r.stop_on_request() for r in runners if not r.final))
+        finally:
+            for runner in runners:
+                runner.restarting = False
+        if self.stopping:   # while they stopped: they stay stopped, and the run may be over
+            self._maybe_all_final()
+        self._refuse_while_stopping()
+        for runner in runners:
+            self._rerun(runner)
+        return names
+
+    def _refuse_while_stopping(self) -> None:
+        if self.stopping:
+            raise StoppingError("orchestra is stopping; nothing starts now")
+
+    def _rerun(self, runner: ServiceRunner) -> None:
+        runner.prepare_rerun()
+        self._tasks.append(asyncio.create_task(runner.run(), name=runner.name))
 
     def _report_failure(self, runner: ServiceRunner) -> None:
         """Show a failing service's last lines where they help: CI logs, quiet runs."""

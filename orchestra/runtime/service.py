@@ -90,6 +90,9 @@ class ServiceRunner:
         self._failure: str | None = None     # why orchestra ended this run (a check failed)
         self.failure = ""                    # why the service failed, for annotations
         self.done = asyncio.Event()          # set when the runner will never run again
+        self.stopped_on_request = False      # `orchestra stop`/`restart` ended this run
+        self.restarting = False              # `orchestra restart`: it runs again at once
+        self._stop_reason = "orchestra is stopping"
 
     # ------------------------------------------------------------------ state
 
@@ -200,7 +203,7 @@ class ServiceRunner:
                     if verdict is None:
                         waiting.append(runner)
             if self._stop_requested.done():
-                return "orchestra is stopping"
+                return self._stop_reason
             if not waiting:
                 return None
             tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(r.changed())
@@ -333,6 +336,25 @@ class ServiceRunner:
                              status.describe(), **fields)
 
     # ------------------------------------------------------------------ stopping
+
+    async def stop_on_request(self) -> None:
+        """`orchestra stop` (or the first half of `restart`): end this runner as shutdown
+        would, without stopping anything else; not a failure of the run."""
+        self.stopped_on_request = True
+        self._stop_reason = "stopped on request"
+        await self.stop()
+
+    def prepare_rerun(self) -> None:
+        """`orchestra start`/`restart` of a runner that has ended: back to pending, to wait
+        for its dependencies and run again, readiness and all."""
+        assert self.final
+        self._stop_requested = asyncio.get_running_loop().create_future()
+        self._stop_reason = "orchestra is stopping"
+        self.stopped_on_request = False
+        self.ready, self.became_ready = False, False
+        self.exit_status = None
+        self.done.clear()
+        self._transition(State.PENDING, "starting again on request")
 
     def cancel_start(self) -> None:
         """orchestra is stopping: a runner still waiting to start (or to start again, in

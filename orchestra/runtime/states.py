@@ -36,9 +36,10 @@ TRANSITIONS: Mapping[State, frozenset[State]] = MappingProxyType({
     # BACKOFF -> STARTING: the restart delay passed; BACKOFF -> EXITED: stopped while waiting
     State.BACKOFF: frozenset({State.STARTING, State.EXITED, State.SKIPPED}),
     # EXITED/FAILED -> BACKOFF: the restart policy asks for another run
-    State.EXITED: frozenset({State.BACKOFF}),
-    State.FAILED: frozenset({State.BACKOFF}),
-    State.SKIPPED: frozenset(),
+    # EXITED/FAILED/SKIPPED -> PENDING: `orchestra start` or `restart` asks for another run
+    State.EXITED: frozenset({State.BACKOFF, State.PENDING}),
+    State.FAILED: frozenset({State.BACKOFF, State.PENDING}),
+    State.SKIPPED: frozenset({State.PENDING}),
 })
 
 
