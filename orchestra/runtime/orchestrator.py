@@ -80,6 +80,7 @@ class Orchestrator:
             for base in candidates:   # the first one we may create a folder in
                 try:
                     self._runtime_dir = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
+                    self._lifeline.remove_on_death(self._runtime_dir)
                     break
                 except OSError:
                     continue
@@ -119,11 +120,12 @@ class Orchestrator:
         finally:
             for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
-            lifeline.close()
             if self._runtime_dir is not None:
                 import shutil
 
                 shutil.rmtree(self._runtime_dir, ignore_errors=True)
+                lifeline.folder_removed()
+            lifeline.close()
             self.mux.flush()
         return self.exit_code
 

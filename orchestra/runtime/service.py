@@ -217,7 +217,7 @@ class ServiceRunner:
                           cwd=service.run_dir, env={**self.context.environ, **self.instance.env},
                           notify_path=lambda: self.context.notify_path(self.name))
         try:
-            child = spawn(service.argv, service.run_dir, checks.env)
+            child = spawn(service.argv, service.run_dir, checks.env, self.context.lifeline)
         except SpawnError as exc:
             checks.close()
             self.exit_status = ExitStatus(exc.exit_code, None)
@@ -227,7 +227,6 @@ class ServiceRunner:
         loop = asyncio.get_running_loop()
         started_at = loop.time()
         self.child = child
-        self.context.lifeline.track(child.pid)
         loop.add_reader(child.pidfd, self._on_pidfd)
         # No await between spawn and RUNNING: a stop request always finds a state it can act on.
         self.has_started = True
