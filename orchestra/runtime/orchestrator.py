@@ -126,7 +126,7 @@ class Orchestrator:
                 shutil.rmtree(self._runtime_dir, ignore_errors=True)
                 lifeline.folder_removed()
             lifeline.close()
-            self.mux.flush()
+            self.mux.close()
         return self.exit_code
 
     @property
@@ -163,7 +163,7 @@ class Orchestrator:
         self._foreground = ForegroundRun(command, self._stop_timeout(None), self._lifeline)
         self.mux.system("all services ready; running " + shlex.join(command.argv),
                         event="command-start")
-        self.mux.flush()
+        await self.mux.written()   # before the command writes to the same terminal
         code = await self._foreground.run(discovery_env(list(self.plan.instances)))
         self.mux.system(f"command exited rc={code}", event="command-exit", rc=code)
         if code != 0 and self._tails is not None and self.settings.show_tails:

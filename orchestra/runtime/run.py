@@ -50,8 +50,8 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     sys.stdout.flush()
     sys.stderr.flush()
     names = ["system", *(i.name for i in plan.instances)]
-    mux = Multiplexer(output_stream(settings).fileno(), names, output, schedule=loop.call_soon,
-                      on_broken=broken)
+    mux = Multiplexer(output_stream(settings).fileno(), names, output, on_broken=broken,
+                      loop=loop)
     orchestrator = Orchestrator(plan, mux, settings, environ)
     _notice_reader_gone(loop, mux, output_stream(settings).fileno())
     return await orchestrator.run()

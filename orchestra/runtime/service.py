@@ -297,7 +297,7 @@ class ServiceRunner:
             how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
             self._say(f"{found} process(es) left in its group after it exited; {how}",
                       "group-cleanup")
-        if not await pipes.drained(DRAIN_TIMEOUT):
+        if not await pipes.drained(DRAIN_TIMEOUT, self.context.mux):
             self._say(f"output still open {DRAIN_TIMEOUT:g} s after exit (held by a process "
                       "outside its group); no longer read", "drain-timeout")
         self._cancel_kill_timer()
