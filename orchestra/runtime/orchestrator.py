@@ -29,6 +29,7 @@ from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.service import RunContext, ServiceRunner
 from orchestra.runtime.settings import ForegroundCommand, RunSettings
 from orchestra.runtime.states import State
+from orchestra.runtime.tasks import end_tasks
 
 if TYPE_CHECKING:  # imported where used: most runs need neither
     from orchestra.runtime.foreground import ForegroundRun
@@ -195,9 +196,10 @@ class Orchestrator:
             if not unready:
                 return None
             waiting = [asyncio.ensure_future(runner.changed()) for runner in unready]
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            for task in waiting:
-                task.cancel()
+            try:
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await end_tasks(waiting)
 
     # ------------------------------------------------------------------ decisions
 

@@ -116,7 +116,8 @@ class CheckRun:
             waiter = self._log_match if check.kind is CheckKind.LOG else self._notify_ready
             self.reason = f"waiting for {check.describe()}"
             try:
-                await asyncio.wait_for(asyncio.shield(waiter), check.start_period)
+                async with asyncio.timeout(check.start_period):   # not wait_for: see probes
+                    await asyncio.shield(waiter)
             except TimeoutError:
                 return False, (f"{check.describe()} not seen within "
                                f"{check.start_period:g} s (start_period)")

@@ -29,6 +29,7 @@ from orchestra.runtime.policy import decide
 from orchestra.runtime.readiness import CheckRun
 from orchestra.runtime.spawn import Child, SpawnError, spawn
 from orchestra.runtime.states import State, check_transition
+from orchestra.runtime.tasks import end_task, end_tasks
 
 #: How long pipes may stay open after a service's group is gone (a process that left the group
 #: with setsid may hold them forever; its later output is not worth hanging for).
@@ -202,9 +203,10 @@ class ServiceRunner:
             tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(r.changed())
                                                    for r in waiting]
             tasks.append(asyncio.ensure_future(asyncio.shield(self._stop_requested)))
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
-                task.cancel()
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await end_tasks(tasks)
 
     async def _run_once(self) -> float:
         """One run of the process; returns how long it was up (0 if it never started)."""
@@ -234,35 +236,36 @@ class ServiceRunner:
         checks.started(child.pid)
         pipes = Pipes()
         await pipes.attach(child, self.name, self.context.mux)
-        watcher = asyncio.create_task(self._watch_checks(checks))
+        watcher = asyncio.create_task(self._watch_checks(checks, child))
         status = await self._exited
         uptime = loop.time() - started_at
-        watcher.cancel()
+        await end_task(watcher)   # before anything else: no check may outlive its run
         self.ready, self.ready_reason = False, f"not ready: {status.describe()}"
         await self._clean_up(child, status, pipes)
         checks.close()
         self._end_run(status)
         return uptime
 
-    async def _watch_checks(self, checks: CheckRun) -> None:
+    async def _watch_checks(self, checks: CheckRun, child: Child) -> None:
         def progress(reason: str) -> None:
             self.ready_reason = f"not ready: {reason}"
             self._say(self.ready_reason, "not-ready", reason=reason)
 
         ok, reason = await checks.wait_ready(progress)
         if not ok:
-            self._fail_run(f"not ready: {reason}")
+            self._fail_run(f"not ready: {reason}", child)
             return
         self.ready, self.ready_reason = True, reason
         self.became_ready = True
         if self.instance.service.readiness is not None:
             self._say(f"ready: {reason}", "ready", reason=reason)
         self._notify_change()
-        self._fail_run(await checks.watch_liveness())
+        self._fail_run(await checks.watch_liveness(), child)
 
-    def _fail_run(self, reason: str) -> None:
-        """A check failed: end this run (stop signal, then SIGKILL) and count it a failure."""
-        if self.state is not State.RUNNING or self.child is None:
+    def _fail_run(self, reason: str, child: Child) -> None:
+        """A check of `child`'s run failed: end that run (stop signal, then SIGKILL) and count
+        it a failure. Never another run's: a check belongs to the process it watched."""
+        if self.state is not State.RUNNING or self.child is not child:
             return
         self._failure = reason
         self.ready, self.ready_reason = False, reason

@@ -1,0 +1,30 @@
+"""Ending a task for good: cancel it and wait until it has ended.
+
+A task that is only cancelled may go on: Python 3.11's `asyncio.wait_for` returns the inner
+result instead of raising when a cancellation races the inner task's completion, and the
+cancelled task then carries on with its loop. A check poller left like that keeps polling for
+a run that is over, and its failures end the next run. So every task a run starts is ended
+with `end_task` (cancelled again until it has really ended) before the run is over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+
+async def end_task(task: asyncio.Future[Any]) -> None:
+    """Cancel `task` and wait until it has ended, however it handles the cancellation."""
+    while not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([task])
+    if not task.cancelled():
+        task.exception()   # retrieved: a failure of an abandoned task is not reported
+
+
+async def end_tasks(tasks: Iterable[asyncio.Future[Any]]) -> None:
+    for task in tasks:
+        await end_task(task)
