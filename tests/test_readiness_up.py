@@ -381,13 +381,45 @@ def test_readiness_retries_bound_the_attempts(project: Project, tmp_path: Path) 
     check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)
     path = project.yaml({
         "svc": {"command": code("time.sleep(30)"),
-                "readiness": {"exec": check, "interval": "50ms", "retries": 2}},
+                "readiness": {"exec": check, "interval": "50ms", "retries": 2,
+                              "start_period": 0}},
     })
     result = up(project, path)
     assert result.rc == 1, result.dump()
     assert len(stamps(attempts)) == 3, result.dump()
     assert re.search(r"svc: not ready: exec .*: exit 3 \(attempt 3\); gave up after 3 attempts",
                      result.text), result.dump()
+
+
+def test_readiness_retries_count_even_with_no_start_period(project: Project) -> None:
+    """`start_period: 0` gives no grace period; it does not cut `retries` short."""
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(30)"),
+                "readiness": {"tcp": free_port(), "interval": "200ms", "retries": 3,
+                              "start_period": "0s"}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    assert re.search(r"svc: not ready: tcp .*: connection refused \(attempt 4\); gave up "
+                     r"after 4 attempts", result.text), result.dump()
+
+
+def test_readiness_failures_within_start_period_do_not_count(
+        project: Project, tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(30)"),
+                "readiness": {"exec": check, "interval": "100ms", "retries": 1,
+                              "start_period": "800ms"}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    times = stamps(attempts)
+    assert len(times) >= 4, (times, result.dump())   # more than retries + 1
+    assert times[-1] - times[0] >= 0.8, times       # the grace period was not cut short
+    assert re.search(rf"gave up after {len(times)} attempts \(2 failed after the 0\.8 s "
+                     r"start_period; retries: 1\)", result.text), result.dump()
 
 
 def test_exec_check_runs_in_its_own_group_and_is_killed_on_timeout(
@@ -402,7 +434,8 @@ def test_exec_check_runs_in_its_own_group_and_is_killed_on_timeout(
     """, INFO=info)
     path = project.yaml({
         "svc": {"command": code("time.sleep(30)"),
-                "readiness": {"exec": check, "timeout": "300ms", "retries": 0}},
+                "readiness": {"exec": check, "timeout": "300ms", "retries": 0,
+                              "start_period": 0}},
     })
     began = time.monotonic()
     result = up(project, path)
