@@ -4,7 +4,8 @@ stops in reverse dependency order, and computes the exit code (DESIGN §3.2).
 Exit code rules, in order of precedence (each reason keeps the first code it saw):
 - `--exit-code-from SVC`: the code of the first instance of SVC that ran and ended;
 - the first service that failed on its own (not stopped by orchestra): its code — even when
-  a signal arrived while its exit was still being cleaned up;
+  a signal arrived while its exit was still being cleaned up, unless its restart policy would
+  have restarted it (then only the stop prevented that: it is no failure of the run);
 - `orchestra run --with`: the command's code;
 - stopped by the user's signal: 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP);
 - orchestra's own stdout broke: 1;
@@ -208,7 +209,7 @@ class Orchestrator:
         service = runner.instance.service.name
         if runner.state is State.FAILED and not self.stopping:
             self._report_failure(runner)
-        if runner.state is State.FAILED and status is not None:
+        if runner.state is State.FAILED and status is not None and not runner.restart_forgone:
             self._record("failure", status.code)   # FAILED: it ended on its own, not stopped
         if (self.settings.exit_code_from == service and status is not None
                 and runner.has_started and "exit-code-from" not in self._codes):

@@ -87,6 +87,7 @@ class ServiceRunner:
         self._kill_timer: asyncio.TimerHandle | None = None
         self._failure: str | None = None     # why orchestra ended this run (a check failed)
         self.failure = ""                    # why the service failed, for annotations
+        self.restart_forgone = False         # failed, but would have been restarted
         self.done = asyncio.Event()          # set when the runner will never run again
 
     # ------------------------------------------------------------------ state
@@ -164,12 +165,15 @@ class ServiceRunner:
         restarts = 0
         while True:
             uptime = await self._run_once()
-            if self._stop_requested.done():
-                return
             assert self.exit_status is not None
             decision = decide(policy, exit_code=self.exit_status.code, stopped_by_us=False,
                               restarts=restarts, uptime=uptime,
                               liveness_failed=self._failure is not None)
+            if self._stop_requested.done():
+                # ended on its own while orchestra was stopping: only the stop keeps it from
+                # being restarted, so its failure is no failure of the run
+                self.restart_forgone = decision.restart
+                return
             if not decision.restart:
                 if decision.exhausted:
                     self._say(f"giving up: {decision.reason}", "giving-up")
