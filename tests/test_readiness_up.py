@@ -275,6 +275,56 @@ def test_notify_datagram_from_outside_the_group_is_ignored(project: Project,
     assert re.search(r"svc: .*notify.* not seen within 1\.5 s", result.text), result.dump()
 
 
+def test_notify_datagram_from_a_sender_that_is_gone_is_ignored(project: Project,
+                                                               tmp_path: Path) -> None:
+    """A datagram whose sender has exited (and been reaped) by the time orchestra reads it
+    cannot be placed in the service's group: it is ignored, however it was sent."""
+    trigger = tmp_path / "trigger"
+    service = code("""
+        import socket
+        print("pid", os.getpid(), flush=True)
+        wait_for(TRIGGER, 30)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.sendto(b"STATUS=genuine\\nREADY=1", os.environ["NOTIFY_SOCKET"])
+        time.sleep(30)
+    """, TRIGGER=trigger)
+    project.yaml({"svc": {"command": service, "readiness": {"notify": True}}})
+    orch = project.start(*TEXT)
+    pid = int(orch.wait_for(r"^svc +\| pid (\d+)$")[1])
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    orch.send(signal.SIGSTOP)   # orchestra reads the datagram only once its sender is gone
+    try:
+        subprocess.run([PY, "-c", "import socket, sys; socket.socket(socket.AF_UNIX, "
+                        "socket.SOCK_DGRAM).sendto(b'STATUS=spoofed\\nREADY=1', sys.argv[1])",
+                        env[b"NOTIFY_SOCKET"]], check=True, timeout=10)
+    finally:
+        orch.send(signal.SIGCONT)
+    trigger.touch()   # the real message comes after the spoofed one, on the same socket
+    orch.wait_for(r"^system +\| svc: ready: notify ")
+    orch.send(signal.SIGINT)
+    result = orch.wait()
+    assert "spoofed" not in result.text, result.dump()
+    assert result.index(r"svc: status: genuine") < result.index(r"svc: ready: notify")
+
+
+def test_systemd_notify_makes_a_service_ready(project: Project) -> None:
+    """The real client: `systemd-notify --ready` waits (BARRIER=1) until orchestra has read
+    its message and closed the descriptor it passed, so it is alive, and in the group."""
+    if not os.path.exists("/usr/bin/systemd-notify"):
+        pytest.skip("systemd-notify is not installed")
+    project.yaml({
+        "svc": {"command": "systemd-notify --ready --status=listening && exec sleep 30",
+                "readiness": {"notify": True, "start_period": "10s"}},
+        "app": {"command": code("print('app ran')"),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = project.run(*TEXT, "--exit-code-from", "app", timeout=20)
+    assert result.rc == 0, result.dump()
+    assert re.search(r"^system +\| svc: status: listening$", result.text, re.M), result.dump()
+    assert re.search(r"^system +\| svc: ready: notify ", result.text, re.M), result.dump()
+
+
 # ---------------------------------------------------------------------------- failing readiness
 
 
