@@ -37,9 +37,10 @@ class Lifeline:
     def start(self) -> None:
         self._watchdog, self._fd = spawn_watchdog()
 
-    def expect(self, pipe_inode: int) -> None:
-        """A service is about to be spawned with this stdout pipe (see `spawn.spawn`)."""
-        self._send(b"?%d\n" % pipe_inode)
+    def expect(self, pipe_inode: int | None) -> None:
+        """A service is about to be spawned with this stdout pipe (see `spawn.spawn`);
+        None: that spawn failed, there is nothing to look for."""
+        self._send(b"?\n" if pipe_inode is None else b"?%d\n" % pipe_inode)
 
     def track(self, pgid: int) -> None:
         """List a group; called right after its spawn returned, before anything else."""

@@ -182,7 +182,7 @@ def _start_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, st
 class Tracker(Protocol):
     """What the lifeline must hear about a service's spawn (see `runtime/lifeline.py`)."""
 
-    def expect(self, pipe_inode: int) -> None: ...
+    def expect(self, pipe_inode: int | None) -> None: ...
 
     def track(self, pgid: int) -> None: ...
 
@@ -204,6 +204,7 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], tracker: Track
     except BaseException:
         os.close(out_read)
         os.close(err_read)
+        tracker.expect(None)   # nothing to look for: the watchdog need not search at its end
         raise
     finally:
         os.close(out_write)
