@@ -183,6 +183,8 @@ class Multiplexer:
         self.flush()
         if self._writer is not None:
             self._writer.close()
+            if self._writer.error is not None and not self._broken:
+                self._on_write_error(self._writer.error)
 
     # ------------------------------------------------------------------ back-pressure
 

@@ -17,6 +17,7 @@ Nothing is dropped. A write error ends the output: `on_error` is called once, on
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import select
 import threading
@@ -59,15 +60,16 @@ class BackgroundWriter:
         self._pending = 0            # bytes queued or being written (under the lock)
         self._closing = False
         self._failed = False
+        self._error: OSError | None = None
         self._watched = False        # the loop wants to hear when the backlog shrinks
         self._pressed = False        # loop side: readers are paused
         self._idle: list[asyncio.Future[None]] = []
         self._thread: threading.Thread | None = None
 
     @property
-    def pending(self) -> int:
-        with self._cond:
-            return self._pending
+    def error(self) -> OSError | None:
+        """The write error that ended the output, if any (also one while closing)."""
+        return self._error
 
     def put(self, data: bytes) -> None:
         """Queue `data`; returns at once. Called on the loop."""
@@ -126,15 +128,17 @@ class BackgroundWriter:
                 error = exc
             with self._cond:
                 if error is not None:
-                    self._failed = True
+                    self._failed, self._error = True, error
                     self._queue.clear()
                     self._pending = 0
                 else:
                     self._pending -= len(data)
                 tell = error is not None or (self._watched
                                              and self._pending <= self._bound // 2)
-            if tell and not self._closing:
-                self._loop.call_soon_threadsafe(self._relieve, error)
+                closing = self._closing
+            if tell and not closing:   # when closing, the owner reads `error` after `close`
+                with contextlib.suppress(RuntimeError):   # the loop is already closed
+                    self._loop.call_soon_threadsafe(self._relieve, error)
             if error is not None:
                 return
 
