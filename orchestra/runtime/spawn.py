@@ -249,8 +249,9 @@ def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
 # by SIGKILL) the kernel closes that pipe, `read` sees EOF, and every group still listed gets
 # SIGTERM, then SIGKILL if any is still there a second later (the watchdog exits as soon as
 # they are all gone). "?INODE" comes before each service's spawn, naming its stdout pipe, and
-# its "+PGID" after: if orchestra died in between, the processes holding that pipe (found with
-# one `find`, only then) are the service. A "dPATH" line names the one folder to remove at EOF
+# its "+PGID" after: if orchestra died in between, the processes holding that pipe, at any fd
+# (a child may not have made it its stdout yet), are the service: found with one `find`, only
+# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet. A "dPATH" line names the one folder to remove at EOF
 # (the run's notify sockets); a bare "d" withdraws it. dash needs ~1 MB; no helper per service.
 WATCHDOG_SCRIPT = r"""
 trap '' INT HUP QUIT TSTP
@@ -268,8 +269,10 @@ while IFS= read -r line; do
   esac
 done
 if [ -n "$pending" ]; then
-  for f in $(find /proc/[0-9]*/fd/1 -maxdepth 0 -lname "pipe:\[$pending\]" 2>/dev/null); do
+  for f in $(find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname "pipe:\[$pending\]" \
+             2>/dev/null); do
     p=${f#/proc/}; p=${p%%/*}
+    [ "$p" = "$PPID" ] && continue
     kill -TERM -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; found="$found $p"
   done
 fi
