@@ -112,7 +112,8 @@ def test_checks_of_an_ended_run_do_not_reach_the_next(project: Project) -> None:
         "restart": {"policy": "on-failure", "max_restarts": runs - 1, "backoff": 0},
     }})
     result = project.run("--no-timestamps", "--no-color", timeout=60)
+    assert "liveness" not in result.text, result.dump()   # no run ended by a check
     counts = [int(line.split()[1]) for line in result.of("flappy")]
     assert len(counts) == runs, result.dump()
-    assert max(counts) <= 2 * min(counts) + 5, f"connections per run grew: {counts}"
-    assert "failed 3 times" not in result.text, result.dump()
+    first, last = sum(counts[:5]) / 5, sum(counts[-5:]) / 5
+    assert last <= first * 1.5 + 10, f"connections per run grew: {counts}"
