@@ -16,6 +16,7 @@ from readiness_support import code, free_port
 from orchestra.config.model import Check, CheckKind
 from orchestra.runtime import probes
 from orchestra.runtime.lifeline import Lifeline
+from orchestra.runtime.tasks import end_task
 
 
 class CountingServer:
@@ -50,6 +51,36 @@ def server() -> Iterator[CountingServer]:
     srv = CountingServer()
     yield srv
     srv.close()
+
+
+def test_end_task_ends_a_task_that_swallows_cancellations() -> None:
+    """What 3.11's wait_for can do to a poller: it goes on after a cancel. end_task cancels
+    again until the task has ended, and does not swallow its caller's own cancellation."""
+    async def stubborn(swallow: int) -> None:
+        while True:
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                swallow -= 1
+                if swallow < 0:
+                    raise
+
+    async def main() -> tuple[bool, bool, bool]:
+        task = asyncio.create_task(stubborn(2))
+        await asyncio.sleep(0)
+        await asyncio.wait_for(end_task(task), 5)
+        other = asyncio.create_task(stubborn(2))
+        await asyncio.sleep(0)
+        ender = asyncio.create_task(end_task(other))
+        await asyncio.sleep(0)
+        ender.cancel()
+        try:
+            await asyncio.wait_for(ender, 5)
+        except asyncio.CancelledError:
+            return task.cancelled(), other.cancelled(), True
+        return task.cancelled(), other.cancelled(), False
+
+    assert asyncio.run(main()) == (True, True, True)
 
 
 def test_a_cancelled_attempt_never_returns_a_result(server: CountingServer) -> None:

@@ -251,8 +251,9 @@ def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
 # they are all gone). "?INODE" comes before each service's spawn, naming its stdout pipe, and
 # its "+PGID" after: if orchestra died in between, the processes holding that pipe, at any fd
 # (a child may not have made it its stdout yet), are the service: found with one `find`, only
-# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet. A "dPATH" line names the one folder to remove at EOF
-# (the run's notify sockets); a bare "d" withdraws it. dash needs ~1 MB; no helper per service.
+# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet.
+# A "dPATH" line names the one folder to remove at EOF (the run's notify sockets); a bare "d"
+# withdraws it. dash needs ~1 MB; no helper per service.
 WATCHDOG_SCRIPT = r"""
 trap '' INT HUP QUIT TSTP
 groups=' '

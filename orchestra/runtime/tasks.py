@@ -10,19 +10,31 @@ with `end_task` (cancelled again until it has really ended) before the run is ov
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import Any
 
+#: How long to wait for a cancelled task to end before cancelling it again.
+RECANCEL_AFTER = 0.01
+
 
 async def end_task(task: asyncio.Future[Any]) -> None:
-    """Cancel `task` and wait until it has ended, however it handles the cancellation."""
+    """Cancel `task` and wait until it has ended, however it handles the cancellation.
+
+    If the caller is cancelled meanwhile, `task` is still ended first, then the caller's
+    cancellation goes on."""
+    interrupted = False
     while not task.done():
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait([task])
+        try:
+            # a task that swallowed the cancellation goes on to its next await, where the
+            # next cancel() finds it: so wait briefly, not for its end
+            await asyncio.wait([task], timeout=RECANCEL_AFTER)
+        except asyncio.CancelledError:
+            interrupted = True
     if not task.cancelled():
         task.exception()   # retrieved: a failure of an abandoned task is not reported
+    if interrupted:
+        raise asyncio.CancelledError
 
 
 async def end_tasks(tasks: Iterable[asyncio.Future[Any]]) -> None:
