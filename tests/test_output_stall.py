@@ -82,7 +82,7 @@ def test_a_stalled_reader_does_not_delay_signals_and_loses_nothing(project: Proj
         _read_until(read_end, rb"sentinel +\| waiting\n", out, 10)
         chatty = int(re.search(rb"chatty +\| pid (\d+)\n", out)[1])  # type: ignore[index]
         # Stop reading. Our pipe fills, then orchestra's backlog, then chatty's pipe.
-        capacity = fcntl.fcntl(read_end, 1032)   # F_GETPIPE_SZ
+        capacity = fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ)
         wait_until(lambda: _unread(read_end) >= capacity - 4096, 10, "our pipe to fill")
         wait_until(lambda: _stable(lambda: _written(chatty), 0.5), 15,
                    "chatty to be held back")
