@@ -3,11 +3,13 @@
 Feeds 200k lines of 60 bytes (8 services x 25k lines) in 64 KiB chunks, one chunk per service
 per simulated event-loop iteration followed by one flush, into a pipe drained by `cat`.
 Two baselines: plain `os.write` of the raw chunks, and of the bytes the multiplexer produces
-in prefix+timestamp mode (the floor for printing that much). Run: `python bench/mux_micro.py`.
+in prefix+timestamp mode (the floor for printing that much); the last row hands the batches
+to the writer thread, as `orchestra up` does. Run: `python bench/mux_micro.py`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -84,18 +86,23 @@ def raw_bytes(data: bytes) -> Callable[[int], None]:
     return raw([[("", data[i : i + CHUNK]) for i in range(0, len(data), CHUNK)]])
 
 
-def muxed(batches: list[list[tuple[str, bytes]]], options: OutputOptions) -> Callable[[int], None]:
+def muxed(batches: list[list[tuple[str, bytes]]], options: OutputOptions,
+          threaded: bool = False) -> Callable[[int], None]:
+    """`threaded`: hand each batch to the writer thread, as `orchestra up` does."""
     names = [f"svc{s}" for s in range(SERVICES)]
 
     def run(fd: int) -> None:
-        mux = Multiplexer(fd, names, options)
+        loop = asyncio.new_event_loop() if threaded else None
+        mux = Multiplexer(fd, names, options, loop=loop)
         for batch in batches:
             for name, chunk in batch:
                 mux.feed(name, "stdout", chunk)
             mux.flush()
         for name in names:
             mux.close_stream(name, "stdout")
-        mux.flush()
+        mux.close()
+        if loop is not None:
+            loop.close()
 
     return run
 
@@ -117,6 +124,9 @@ def main() -> None:
     for label, options in modes.items():
         took = timed(muxed(batches, options))
         print(f"{label:<22} {LINES / took / 1e6:6.2f} M lines/s  ({took / base:.2f}x raw time)")
+    took = timed(muxed(batches, OutputOptions(), threaded=True))
+    label = "prefix+ts, thread"
+    print(f"{label:<22} {LINES / took / 1e6:6.2f} M lines/s  ({took / base:.2f}x raw time)")
 
 
 if __name__ == "__main__":

@@ -345,3 +345,77 @@ def test_color_wanted(isatty: bool, environ: dict[str, str], flag: bool, wanted:
 def test_max_line_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_line"):
         OutputOptions(max_line=0)
+
+
+# ---------------------------------------------------------------------------- the writer thread
+
+
+def test_under_a_loop_the_writer_thread_writes_everything_in_order(sink: Sink) -> None:
+    import asyncio
+
+    async def main() -> None:
+        mux = Multiplexer(sink.fd, ["web"], OutputOptions(prefix=False),
+                          loop=asyncio.get_running_loop())
+        for n in range(2000):
+            mux.feed("web", "stdout", b"%06d\n" % n)
+            if n % 100 == 0:
+                await asyncio.sleep(0)   # let scheduled flushes hand batches over
+        await mux.written()
+        assert sink.read() == b"".join(b"%06d\n" % n for n in range(2000))
+        mux.feed("web", "stdout", b"last\n")
+        mux.close()
+        assert sink.read().endswith(b"001999\nlast\n")
+
+    asyncio.run(main())
+
+
+def test_under_a_loop_a_closed_reader_breaks_the_output_on_the_loop() -> None:
+    import asyncio
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        told: list[str] = []
+        broken = loop.create_future()
+
+        def on_broken() -> None:
+            told.append("loop" if asyncio.get_running_loop() is loop else "elsewhere")
+            broken.set_result(None)
+
+        mux = Multiplexer(write_end, ["web"], OutputOptions(), on_broken=on_broken, loop=loop)
+        mux.feed("web", "stdout", b"a\n")
+        await asyncio.wait_for(broken, 5)
+        mux.feed("web", "stdout", b"b\n")   # discarded
+        mux.close()
+        assert mux.broken and isinstance(mux.error, BrokenPipeError)
+        return told
+
+    try:
+        assert asyncio.run(main()) == ["loop"]
+    finally:
+        os.close(write_end)
+
+
+def test_a_write_error_at_the_end_is_still_reported() -> None:
+    """The last batch fails while closing: the output is marked broken all the same."""
+    import asyncio
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    broken: list[bool] = []
+
+    async def main() -> None:
+        mux = Multiplexer(write_end, ["web"], OutputOptions(),
+                          on_broken=lambda: broken.append(True),
+                          loop=asyncio.get_running_loop())
+        mux.system("bye")
+        mux.close()
+        assert mux.broken
+
+    try:
+        asyncio.run(main())
+    finally:
+        os.close(write_end)
+    assert broken == [True]

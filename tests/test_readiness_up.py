@@ -275,6 +275,56 @@ def test_notify_datagram_from_outside_the_group_is_ignored(project: Project,
     assert re.search(r"svc: .*notify.* not seen within 1\.5 s", result.text), result.dump()
 
 
+def test_notify_datagram_from_a_sender_that_is_gone_is_ignored(project: Project,
+                                                               tmp_path: Path) -> None:
+    """A datagram whose sender has exited (and been reaped) by the time orchestra reads it
+    cannot be placed in the service's group: it is ignored, however it was sent."""
+    trigger = tmp_path / "trigger"
+    service = code("""
+        import socket
+        print("pid", os.getpid(), flush=True)
+        wait_for(TRIGGER, 30)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.sendto(b"STATUS=genuine\\nREADY=1", os.environ["NOTIFY_SOCKET"])
+        time.sleep(30)
+    """, TRIGGER=trigger)
+    project.yaml({"svc": {"command": service, "readiness": {"notify": True}}})
+    orch = project.start(*TEXT)
+    pid = int(orch.wait_for(r"^svc +\| pid (\d+)$")[1])
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = dict(v.split(b"=", 1) for v in f.read().split(b"\0") if b"=" in v)
+    orch.send(signal.SIGSTOP)   # orchestra reads the datagram only once its sender is gone
+    try:
+        subprocess.run([PY, "-c", "import socket, sys; socket.socket(socket.AF_UNIX, "
+                        "socket.SOCK_DGRAM).sendto(b'STATUS=spoofed\\nREADY=1', sys.argv[1])",
+                        env[b"NOTIFY_SOCKET"]], check=True, timeout=10)
+    finally:
+        orch.send(signal.SIGCONT)
+    trigger.touch()   # the real message comes after the spoofed one, on the same socket
+    orch.wait_for(r"^system +\| svc: ready: notify ")
+    orch.send(signal.SIGINT)
+    result = orch.wait()
+    assert "spoofed" not in result.text, result.dump()
+    assert result.index(r"svc: status: genuine") < result.index(r"svc: ready: notify")
+
+
+def test_systemd_notify_makes_a_service_ready(project: Project) -> None:
+    """The real client: `systemd-notify --ready` waits (BARRIER=1) until orchestra has read
+    its message and closed the descriptor it passed, so it is alive, and in the group."""
+    if not os.path.exists("/usr/bin/systemd-notify"):
+        pytest.skip("systemd-notify is not installed")
+    project.yaml({
+        "svc": {"command": "systemd-notify --ready --status=listening && exec sleep 30",
+                "readiness": {"notify": True, "start_period": "10s"}},
+        "app": {"command": code("print('app ran')"),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = project.run(*TEXT, "--exit-code-from", "app", timeout=20)
+    assert result.rc == 0, result.dump()
+    assert re.search(r"^system +\| svc: status: listening$", result.text, re.M), result.dump()
+    assert re.search(r"^system +\| svc: ready: notify ", result.text, re.M), result.dump()
+
+
 # ---------------------------------------------------------------------------- failing readiness
 
 
@@ -381,13 +431,45 @@ def test_readiness_retries_bound_the_attempts(project: Project, tmp_path: Path) 
     check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)
     path = project.yaml({
         "svc": {"command": code("time.sleep(30)"),
-                "readiness": {"exec": check, "interval": "50ms", "retries": 2}},
+                "readiness": {"exec": check, "interval": "50ms", "retries": 2,
+                              "start_period": 0}},
     })
     result = up(project, path)
     assert result.rc == 1, result.dump()
     assert len(stamps(attempts)) == 3, result.dump()
     assert re.search(r"svc: not ready: exec .*: exit 3 \(attempt 3\); gave up after 3 attempts",
                      result.text), result.dump()
+
+
+def test_readiness_retries_count_even_with_no_start_period(project: Project) -> None:
+    """`start_period: 0` gives no grace period; it does not cut `retries` short."""
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(30)"),
+                "readiness": {"tcp": free_port(), "interval": "200ms", "retries": 3,
+                              "start_period": "0s"}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    assert re.search(r"svc: not ready: tcp .*: connection refused \(attempt 4\); gave up "
+                     r"after 4 attempts", result.text), result.dump()
+
+
+def test_readiness_failures_within_start_period_do_not_count(
+        project: Project, tmp_path: Path) -> None:
+    attempts = tmp_path / "attempts"
+    check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)
+    path = project.yaml({
+        "svc": {"command": code("time.sleep(30)"),
+                "readiness": {"exec": check, "interval": "100ms", "retries": 1,
+                              "start_period": "800ms"}},
+    })
+    result = up(project, path)
+    assert result.rc == 1, result.dump()
+    times = stamps(attempts)
+    assert len(times) >= 4, (times, result.dump())   # more than retries + 1
+    assert times[-1] - times[0] >= 0.8, times       # the grace period was not cut short
+    assert re.search(rf"gave up after {len(times)} attempts \(2 failed after the 0\.8 s "
+                     r"start_period; retries: 1\)", result.text), result.dump()
 
 
 def test_exec_check_runs_in_its_own_group_and_is_killed_on_timeout(
@@ -402,7 +484,8 @@ def test_exec_check_runs_in_its_own_group_and_is_killed_on_timeout(
     """, INFO=info)
     path = project.yaml({
         "svc": {"command": code("time.sleep(30)"),
-                "readiness": {"exec": check, "timeout": "300ms", "retries": 0}},
+                "readiness": {"exec": check, "timeout": "300ms", "retries": 0,
+                              "start_period": 0}},
     })
     began = time.monotonic()
     result = up(project, path)

@@ -577,7 +577,8 @@ def test_github_actions_annotates_a_failing_service_in_run(project: Project, cli
 def test_github_actions_annotation_says_why_a_check_failed(project: Project, cli: Cli) -> None:
     port = free_port()
     project.yaml({"web": {"command": py("import time; time.sleep(60)"),
-                          "readiness": {"tcp": port, "interval": "100ms", "retries": 1}}})
+                          "readiness": {"tcp": port, "interval": "100ms", "retries": 1,
+                                        "start_period": 0}}})
     result = cli.run("up", *TEXT, env={"GITHUB_ACTIONS": "true"})
     assert result.rc == 1, result.dump()
     assert re.search(rf"^::error title=orchestra%3A web failed::web: not ready: tcp 127\.0\.0\.1:"

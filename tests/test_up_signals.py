@@ -190,6 +190,40 @@ def test_stop_signal_to_orchestra_sets_exit_code(
     assert not wait_no_leftovers(project.mark, 2.0)
 
 
+# The leader exits 3 and leaves a process in its group that takes a second to stop.
+SLOW_CHILD = """
+import os, signal, time
+def slow_stop(*_):
+    os.write(1, b"child stopping\\n")
+    time.sleep(1)
+    os._exit(0)
+signal.signal(signal.SIGTERM, slow_stop)
+os.write(1, b"child up\\n")
+time.sleep(60)
+"""
+LEAVES_A_SLOW_CHILD = f"""
+    import subprocess, sys, time
+    subprocess.Popen([sys.executable, "-c", {SLOW_CHILD!r}])
+    time.sleep(0.3)
+    sys.exit(3)
+"""
+
+
+@pytest.mark.parametrize(("policy", "code"), [("on-failure", 130), ("no", 3)])
+def test_a_signal_during_a_failed_exits_clean_up(
+        project: Project, policy: str, code: int) -> None:
+    """SIGINT while a service's exit (rc 3) is still being cleaned up: if its restart policy
+    would have restarted it, only the stop prevented that, and the run ends with 130; a
+    service that would not have been restarted failed on its own, and its code wins."""
+    project.yaml({"svc": {"command": py(LEAVES_A_SLOW_CHILD), "restart": policy}})
+    orch = project.start("--no-timestamps", "--no-color")
+    orch.wait_for(r"^svc +\| child stopping$")
+    orch.send(signal.SIGINT)
+    result = orch.wait(15)
+    assert result.rc == code, result.dump()
+    assert not wait_no_leftovers(project.mark, 2.0)
+
+
 COUNTER = """
     import os, signal, sys, time
     path = sys.argv[1]

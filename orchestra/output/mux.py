@@ -5,17 +5,20 @@ prefixed, and printed. Work is done per chunk with bytes operations, never per l
 and everything fed during one event-loop iteration leaves in one batch of `os.write` calls, so
 a firehose of many services prints at close to the speed of a plain pipe.
 
-A slow reader of our stdout blocks the writes, and through the unread pipes it slows the
-children down too (back-pressure instead of dropping lines: nothing fed is ever lost). A reader
-that goes away (EPIPE, as when a pager quits) marks the output broken: from then on output is
-discarded, the owner is told once through `on_broken`, and line listeners keep working.
+Under the event loop (`loop` given), the writes are made by one writer thread
+(`output/writer.py`), so a slow reader of our stdout never blocks the loop: signals, timers and
+checks go on. Once the backlog is over its bound, the services' pipes (registered with
+`add_reader`) are no longer read, so the children block on their own writes: back-pressure
+instead of dropping lines, nothing fed is ever lost, and memory stays bounded. Without a loop
+(tests, benchmarks) `flush` writes at once. A reader that goes away (EPIPE, as when a pager
+quits) marks the output broken: from then on output is discarded, the owner is told once
+through `on_broken`, and line listeners keep working.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-import select
 import time
 from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring
@@ -24,11 +27,13 @@ from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
 from orchestra.output.style import SYSTEM, Prefixes
 from orchestra.output.terminal import needs_neutralising, neutralise
+from orchestra.output.writer import BackgroundWriter, write_all
 
 LineListener = Callable[[str], None]
 
 FLUSH_AT = 4 * 1024 * 1024
-"""Write at once when this many bytes are buffered, so memory stays bounded between flushes."""
+"""Write at once when this many bytes are buffered, so memory stays bounded between flushes;
+also the writer's bound: above it, the services' pipes are no longer read."""
 
 
 class Multiplexer:
@@ -36,6 +41,7 @@ class Multiplexer:
 
     `schedule` (e.g. `loop.call_soon`) is called with `self.flush` when data is first buffered
     after a flush, so one event-loop iteration costs one write; without it the caller flushes.
+    `loop`: write from a thread fed by that loop (and schedule flushes on it), never blocking it.
     """
 
     def __init__(
@@ -48,6 +54,7 @@ class Multiplexer:
         schedule: Callable[[Callable[[], None]], object] | None = None,
         on_broken: Callable[[], None] = lambda: None,
         record: Callable[[str, str, list[Run]], None] | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self._fd = fd
         self._options = options
@@ -63,7 +70,15 @@ class Multiplexer:
         self._size = 0
         self._scheduled = False
         self._broken = False
-        self._error: OSError | None = None
+        self.error: OSError | None = None      # why the output broke, if a write failed
+        self._readers: set[asyncio.ReadTransport] = set()
+        self._holding = False
+        self._writer: BackgroundWriter | None = None
+        if loop is not None:
+            self._schedule = schedule or loop.call_soon
+            self._writer = BackgroundWriter(fd, loop, bound=FLUSH_AT,
+                                            on_pressure=self._on_pressure,
+                                            on_error=self._on_write_error)
 
     @property
     def broken(self) -> bool:
@@ -74,7 +89,7 @@ class Multiplexer:
     def write_error(self) -> str | None:
         """Why output broke, for the user, when it was not a reader going away (which is
         no news to whoever closed it): e.g. "No space left on device"; else None."""
-        exc = self._error
+        exc = self.error
         if exc is None or isinstance(exc, BrokenPipeError):
             return None
         return exc.strerror or str(exc)
@@ -151,15 +166,62 @@ class Multiplexer:
         return unsubscribe
 
     def flush(self) -> None:
-        """Write everything buffered now, blocking until the reader has taken it."""
+        """Write everything buffered now: hand it to the writer thread (never blocks), or,
+        without one, write it at once, blocking until the reader has taken it."""
         self._scheduled = False
         if not self._out:
             return
         data = b"".join(self._out)
         self._out.clear()
         self._size = 0
-        if not self._broken:
-            self._write_all(data)
+        if self._broken:
+            return
+        if self._writer is not None:
+            self._writer.put(data)
+            return
+        try:
+            write_all(self._fd, data)
+        except OSError as exc:
+            self._on_write_error(exc)
+
+    async def written(self) -> None:
+        """Wait until everything buffered so far is written (e.g. before another program
+        writes to the same terminal)."""
+        self.flush()
+        if self._writer is not None:
+            await self._writer.written()
+
+    def close(self) -> None:
+        """The end of the run: write everything, blocking until the reader has taken it."""
+        self.flush()
+        if self._writer is not None:
+            self._writer.close()
+            if self._writer.error is not None and not self._broken:
+                self._on_write_error(self._writer.error)
+
+    # ------------------------------------------------------------------ back-pressure
+
+    @property
+    def holding(self) -> bool:
+        """True while the backlog is over its bound and the registered readers are paused."""
+        return self._holding
+
+    def add_reader(self, transport: asyncio.ReadTransport) -> Callable[[], None]:
+        """A service's pipe, to pause while the output is backlogged; returns unregister."""
+        self._readers.add(transport)
+        if self._holding:
+            transport.pause_reading()
+        return lambda: self._readers.discard(transport)
+
+    def _on_pressure(self, over: bool) -> None:
+        self._holding = over
+        for transport in tuple(self._readers):
+            if transport.is_closing():
+                continue
+            if over:
+                transport.pause_reading()
+            else:
+                transport.resume_reading()
 
     def replay(self, name: str, lines: Iterable[str]) -> None:
         """Show lines kept earlier (a quiet service's last lines) as that service's output."""
@@ -236,33 +298,20 @@ class Multiplexer:
             self._scheduled = True
             self._schedule(self.flush)
 
-    def _write_all(self, data: bytes) -> None:
-        """Loop over partial writes; a non-blocking fd waits for room instead of failing."""
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self._fd, view)
-            except InterruptedError:
-                continue
-            except BlockingIOError:
-                # stdout may be shared with a program that set O_NONBLOCK on the terminal.
-                poller = select.poll()
-                poller.register(self._fd, select.POLLOUT)
-                poller.poll()
-                continue
-            except OSError as exc:
-                self._break(exc)
-                return
-            view = view[written:]
+    def _on_write_error(self, error: OSError) -> None:
+        self.error = error
+        if not self._broken:
+            self._break()
 
     def reader_gone(self) -> None:
         """The reader of our stdout pipe went away before anything failed to reach it."""
         if not self._broken:
             self._break()
 
-    def _break(self, exc: OSError | None = None) -> None:
+    def _break(self) -> None:
         self._broken = True
-        self._error = exc
         self._out.clear()
         self._size = 0
+        if self._holding:            # output is discarded now: let the services go on
+            self._on_pressure(False)
         self._on_broken()

@@ -3,61 +3,69 @@
 Services run in process groups of their own, so nothing the kernel does on orchestra's death
 reaches them by itself. PR_SET_PDEATHSIG would need code in every child before exec (a
 `preexec_fn`, which we refuse) and does not cover grandchildren. Instead one watchdog process
-(a ~20-line `/bin/sh` script, see `spawn.WATCHDOG_SCRIPT`) reads the list of live process
+(a ~30-line `/bin/sh` script, see `spawn.WATCHDOG_SCRIPT`) reads the list of live process
 groups from a pipe. orchestra is the only writer of that pipe; when orchestra dies for any
 reason the kernel closes it, the watchdog sees end-of-file and kills every group still listed.
 
-A group is unlisted before its leader is reaped, so the watchdog never signals a process group
-id that could have been reused. Listings are batched per event-loop iteration (at most
-`BATCH` at a time): starting 200 services then wakes the watchdog a few times instead of 200,
-and a SIGKILL that lands in the same iteration as a spawn is the only case a group could miss.
+A service must be known to the watchdog before it can run, yet its pid (and group id) exists
+only once it runs. So before each spawn orchestra announces the inode of the service's stdout
+pipe (`expect`), and lists the group (`track`) right after the spawn returns, one small write
+each, before anything else. If orchestra dies in between, the watchdog kills whatever holds
+that pipe: only the new child can (orchestra's own fds are closed by then). A group is
+unlisted before its leader is reaped, so the watchdog never signals a process group id that
+could have been reused.
+
+The watchdog also removes the one folder it is told about (the run's notify sockets), so a
+SIGKILLed orchestra leaves nothing under the temporary directory either; it removes nothing
+else, and nothing once orchestra has said it removed the folder itself.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import subprocess
+from pathlib import Path
 
 from orchestra.runtime.spawn import spawn_watchdog
-
-BATCH = 16
 
 
 class Lifeline:
     def __init__(self) -> None:
         self._watchdog: subprocess.Popen[bytes] | None = None
         self._fd = -1
-        self._pending: list[str] = []
 
     def start(self) -> None:
         self._watchdog, self._fd = spawn_watchdog()
 
+    def expect(self, pipe_inode: int | None) -> None:
+        """A service is about to be spawned with this stdout pipe (see `spawn.spawn`);
+        None: that spawn failed, there is nothing to look for."""
+        self._send(b"?\n" if pipe_inode is None else b"?%d\n" % pipe_inode)
+
     def track(self, pgid: int) -> None:
-        self._pending.append(f"+{pgid}\n")
-        if len(self._pending) >= BATCH:
-            self.flush()
-        elif len(self._pending) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no loop (a probe outside the runtime): write now
-                self.flush()
+        """List a group; called right after its spawn returned, before anything else."""
+        self._send(b"+%d\n" % pgid)
 
     def untrack(self, pgid: int) -> None:
-        """Written at once: the caller reaps the leader right after."""
-        self._pending.append(f"-{pgid}\n")
-        self.flush()
+        """Unlist a group; the caller reaps its leader right after."""
+        self._send(b"-%d\n" % pgid)
 
-    def flush(self) -> None:
-        if not self._pending:
-            return
-        data = "".join(self._pending).encode()
-        self._pending.clear()
+    def remove_on_death(self, folder: Path) -> None:
+        """Have the watchdog remove `folder` if orchestra dies without doing it itself.
+        A path the line protocol cannot carry (a newline in it) is not sent."""
+        data = os.fsencode(folder)
+        if b"\n" not in data and data.startswith(b"/"):
+            self._send(b"d" + data + b"\n")
+
+    def folder_removed(self) -> None:
+        """orchestra removed the folder itself: the watchdog must not touch that path."""
+        self._send(b"d\n")
+
+    def _send(self, data: bytes) -> None:
         if self._fd < 0:
             return
         try:
-            os.write(self._fd, data)
+            os.write(self._fd, data)   # a few bytes; the watchdog keeps the pipe empty
         except OSError:
             # The watchdog is gone (someone killed it); orchestra still stops its services
             # itself on every exit path except its own SIGKILL.
@@ -66,8 +74,6 @@ class Lifeline:
 
     def close(self, timeout: float = 2.0) -> None:
         """Normal exit: every group was unlisted, so the watchdog just ends. Reap it."""
-        with contextlib.suppress(OSError):
-            self.flush()
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

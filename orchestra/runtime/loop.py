@@ -116,8 +116,7 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
             logbook.record(name, stream, runs)
             files.record(name, stream, runs)
         record = both
-    mux = Multiplexer(out_fd, names, output, schedule=loop.call_soon,
-                      on_broken=broken, record=record)
+    mux = Multiplexer(out_fd, names, output, on_broken=broken, record=record, loop=loop)
     orchestrator = Orchestrator(plan, mux, settings, environ)
     _notice_reader_gone(loop, mux, out_fd)
     if isinstance(control, str):

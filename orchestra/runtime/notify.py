@@ -1,9 +1,14 @@
 """The systemd readiness protocol: a datagram socket per service, `NOTIFY_SOCKET` in its env.
 
 The socket lives in a 0700 directory created for this run, so only the user running orchestra
-can reach it. With SO_PASSCRED the kernel attaches the sender's pid to every datagram; messages
-from a process that is alive and outside the service's process group are rejected. (A sender
-that has already exited — `systemd-notify` often has — cannot be placed, and is accepted.)
+can reach it. With SO_PASSCRED the kernel attaches the sender's pid to every datagram, and a
+message is accepted only from a process of the service's own process group (as systemd's
+`NotifyAccess=all` accepts only the unit's cgroup). A sender that cannot be placed is
+rejected: one without credentials, or one that has already exited and been reaped (any
+process of the user could have sent it and gone). The real client is alive while its message
+is read: `systemd-notify --ready` sends `READY=1`, then `BARRIER=1` with a file descriptor, and
+waits until that descriptor is closed, which orchestra does as soon as it has read the message
+(every descriptor passed with a message is closed at once).
 """
 
 from __future__ import annotations
@@ -17,7 +22,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 _CREDS = struct.Struct("3i")   # struct ucred: pid, uid, gid
+_FD = struct.Struct("i")
 MAX_DATAGRAM = 4096
+#: Room for the sender's credentials and for this many passed descriptors (systemd-notify
+#: passes one); descriptors beyond it are discarded by the kernel.
+MAX_FDS = 16
+_ANCILLARY = socket.CMSG_SPACE(_CREDS.size) + socket.CMSG_SPACE(MAX_FDS * _FD.size)
 
 
 def parse_message(data: bytes) -> dict[str, str]:
@@ -49,23 +59,23 @@ class NotifySocket:
         while True:
             try:
                 data, ancillary, _, _ = self._sock.recvmsg(
-                    MAX_DATAGRAM, socket.CMSG_SPACE(_CREDS.size))
+                    MAX_DATAGRAM, _ANCILLARY, socket.MSG_CMSG_CLOEXEC)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:
                 return
-            if self._accepted(ancillary) and self._on_message is not None:
+            sender = _close_passed_fds(ancillary)
+            if self._accepted(sender) and self._on_message is not None:
                 self._on_message(parse_message(data))
 
-    def _accepted(self, ancillary: list[tuple[int, int, bytes]]) -> bool:
-        for level, kind, payload in ancillary:
-            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
-                pid, _, _ = _CREDS.unpack(payload[:_CREDS.size])
-                try:
-                    return os.getpgid(pid) == self._pgid
-                except ProcessLookupError:
-                    return True
-        return False
+    def _accepted(self, sender: int | None) -> bool:
+        """Only a live (or not yet reaped) process of the service's group may speak for it."""
+        if sender is None or sender <= 0:
+            return False
+        try:
+            return os.getpgid(sender) == self._pgid
+        except (ProcessLookupError, PermissionError):
+            return False
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError):
@@ -73,3 +83,19 @@ class NotifySocket:
         self._sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+
+
+def _close_passed_fds(ancillary: list[tuple[int, int, bytes]]) -> int | None:
+    """Close every descriptor passed with a message (a sender may wait for that, as
+    `systemd-notify` does for `BARRIER=1`); returns the sender's pid, if the kernel gave it."""
+    sender = None
+    for level, kind, payload in ancillary:
+        if level != socket.SOL_SOCKET:
+            continue
+        if kind == socket.SCM_CREDENTIALS and len(payload) >= _CREDS.size:
+            sender = _CREDS.unpack_from(payload)[0]
+        elif kind == socket.SCM_RIGHTS:
+            for (fd,) in _FD.iter_unpack(payload[:len(payload) - len(payload) % _FD.size]):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+    return sender

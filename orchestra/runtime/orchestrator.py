@@ -4,7 +4,8 @@ stops in reverse dependency order, and computes the exit code (DESIGN §3.2).
 Exit code rules, in order of precedence (each reason keeps the first code it saw):
 - `--exit-code-from SVC`: the code of the first instance of SVC that ran and ended;
 - the first service that failed on its own (not stopped by orchestra): its code — even when
-  a signal arrived while its exit was still being cleaned up;
+  a signal arrived while its exit was still being cleaned up, unless its restart policy would
+  have restarted it (then only the stop prevented that: it is no failure of the run);
 - `orchestra run --with`: the command's code;
 - stopped by the user's signal: 128 + the signal (130 SIGINT, 143 SIGTERM, 129 SIGHUP);
 - orchestra's own stdout broke: 1;
@@ -29,6 +30,7 @@ from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.service import RunContext, ServiceRunner
 from orchestra.runtime.settings import ForegroundCommand, RunSettings
 from orchestra.runtime.states import State
+from orchestra.runtime.tasks import end_tasks
 
 if TYPE_CHECKING:  # imported where used: most runs need neither
     from orchestra.runtime.detach import Detached
@@ -86,6 +88,7 @@ class Orchestrator:
             for base in candidates:   # the first one we may create a folder in
                 try:
                     self._runtime_dir = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
+                    self._lifeline.remove_on_death(self._runtime_dir)
                     break
                 except OSError:
                     continue
@@ -131,12 +134,13 @@ class Orchestrator:
         finally:
             for signum in STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
-            lifeline.close()
             if self._runtime_dir is not None:
                 import shutil
 
                 shutil.rmtree(self._runtime_dir, ignore_errors=True)
-            self.mux.flush()
+                lifeline.folder_removed()
+            lifeline.close()
+            self.mux.close()
         return self.exit_code
 
     @property
@@ -176,7 +180,7 @@ class Orchestrator:
             report=lambda text: self.mux.system(text, event="command-error"))
         self.mux.system("all services ready; running " + shlex.join(command.argv),
                         event="command-start")
-        self.mux.flush()
+        await self.mux.written()   # before the command writes to the same terminal
         code = await self._foreground.run(discovery_env(self.plan.instances))
         self.mux.system(f"command exited rc={code}", event="command-exit", rc=code)
         if code != 0 and self._tails is not None and self.settings.show_tails:
@@ -227,9 +231,10 @@ class Orchestrator:
             if not unready:
                 return None
             waiting = [asyncio.ensure_future(runner.changed()) for runner in unready]
-            await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            for task in waiting:
-                task.cancel()
+            try:
+                await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await end_tasks(waiting)
 
     # ------------------------------------------------------------------ decisions
 
@@ -243,7 +248,7 @@ class Orchestrator:
         service = runner.instance.service.name
         if runner.state is State.FAILED and not self.stopping:
             self._report_failure(runner)
-        if runner.state is State.FAILED and status is not None:
+        if runner.state is State.FAILED and status is not None and not runner.restart_forgone:
             self._record("failure", status.code)   # FAILED: it ended on its own, not stopped
         if (self.settings.exit_code_from == service and status is not None
                 and runner.has_started and "exit-code-from" not in self._codes):

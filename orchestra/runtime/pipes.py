@@ -2,11 +2,14 @@
 
 asyncio's read-pipe transport hands over whatever one read() returned (up to 256 KiB); the
 multiplexer splits lines itself, so there is no 64 KiB readline limit and no per-line work here.
+Each transport is registered with the multiplexer, which pauses it while orchestra's own output
+is backlogged (the child then blocks on its writes, as under a slow terminal).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 
 from orchestra.output.mux import Multiplexer
@@ -20,11 +23,17 @@ class _PipeReader(asyncio.Protocol):
         self.name = name
         self.stream = stream
         self.closed = closed
+        self._unregister: Callable[[], None] = lambda: None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.ReadTransport)
+        self._unregister = self.mux.add_reader(transport)
 
     def data_received(self, data: bytes) -> None:
         self.mux.feed(self.name, self.stream, data)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._unregister()
         self.mux.close_stream(self.name, self.stream)
         if not self.closed.done():
             self.closed.set_result(None)
@@ -50,9 +59,15 @@ class Pipes:
             transport, _ = await loop.connect_read_pipe(partial(_same, reader), pipe)
             self._transports.append(transport)
 
-    async def drained(self, timeout: float) -> bool:
-        """Wait for end-of-file on both; on timeout stop reading and return False."""
+    async def drained(self, timeout: float, mux: Multiplexer) -> bool:
+        """Wait for end-of-file on both; on timeout stop reading and return False.
+
+        Time during which the output is backlogged (the pipes are paused) does not count:
+        what is left in them is the service's output, still to be shown, not a stray
+        process holding the pipe."""
         _, pending = await asyncio.wait(self._closed, timeout=timeout)
+        while pending and mux.holding:
+            _, pending = await asyncio.wait(self._closed, timeout=timeout)
         if pending:
             for transport in self._transports:
                 transport.close()

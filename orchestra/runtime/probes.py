@@ -30,12 +30,16 @@ async def attempt(check: Check, *, cwd: Path, env: Mapping[str, str],
     """Run one attempt of a periodic check; never raises for the service's failures."""
     try:
         match check.kind:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation that races the attempt's end, and the cancelled poller goes on
             case CheckKind.TCP:
                 assert check.host is not None and check.port is not None
-                return await asyncio.wait_for(_tcp(check.host, check.port), check.timeout)
+                async with asyncio.timeout(check.timeout):
+                    return await _tcp(check.host, check.port)
             case CheckKind.HTTP:
                 assert check.url is not None
-                return await asyncio.wait_for(_http(check.url), check.timeout)
+                async with asyncio.timeout(check.timeout):
+                    return await _http(check.url)
             case CheckKind.EXEC:
                 return await _exec(check, cwd, env, lifeline)
     except TimeoutError:

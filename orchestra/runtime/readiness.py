@@ -4,7 +4,8 @@ Readiness is a separate axis from the state, and always carries a human reason:
 `ready: tcp 127.0.0.1:5432 accepted after 1.4 s`, `not ready: http 503 (attempt 7)`.
 
 - tcp, http, exec: one attempt every `interval` (never faster), each bounded by `timeout`,
-  until one succeeds, `retries` failed attempts, or `start_period` runs out.
+  until one succeeds. As in compose, failures within `start_period` do not count; after it,
+  `retries` failures (default 0) are tolerated and the next one gives up.
 - log: no polling; the multiplexer hands every line of the service to a listener that is
   registered before the process starts, so even its very first line counts.
 - notify: no polling; `READY=1` arriving on the service's `NOTIFY_SOCKET`.
@@ -116,7 +117,8 @@ class CheckRun:
             waiter = self._log_match if check.kind is CheckKind.LOG else self._notify_ready
             self.reason = f"waiting for {check.describe()}"
             try:
-                await asyncio.wait_for(asyncio.shield(waiter), check.start_period)
+                async with asyncio.timeout(check.start_period):   # not wait_for: see probes
+                    await asyncio.shield(waiter)
             except TimeoutError:
                 return False, (f"{check.describe()} not seen within "
                                f"{check.start_period:g} s (start_period)")
@@ -125,7 +127,11 @@ class CheckRun:
 
     async def _poll_ready(self, check: Check, start: float,
                           on_progress: Callable[[str], None]) -> tuple[bool, str]:
-        attempts = 0
+        """Poll until an attempt succeeds. As in compose, `start_period` is a grace period:
+        failures of attempts that began within it do not count (a success does); after it,
+        `retries` failures are tolerated (unset: none), and the next one gives up."""
+        attempts = counted = 0
+        tolerated = check.retries or 0
         last_detail = ""
         while True:
             attempts += 1
@@ -138,12 +144,14 @@ class CheckRun:
             if detail != last_detail:
                 on_progress(self.reason)
                 last_detail = detail
-            if check.retries is not None and attempts > check.retries:
-                return False, f"{self.reason}; gave up after {attempts} attempts (retries)"
-            # The service has all of start_period: give up only after an attempt that began
-            # once it had run out (so the last one may come up to an interval after it).
             if began >= check.start_period:
-                return False, f"{self.reason}; not ready within {check.start_period:g} s"
+                counted += 1
+            if counted > tolerated:
+                if check.retries is None:
+                    return False, f"{self.reason}; not ready within {check.start_period:g} s"
+                return False, (f"{self.reason}; gave up after {attempts} attempts "
+                               f"({counted} failed after the {check.start_period:g} s "
+                               f"start_period; retries: {check.retries})")
             await asyncio.sleep(check.interval)
 
     @staticmethod

@@ -30,6 +30,7 @@ from orchestra.runtime.policy import decide
 from orchestra.runtime.readiness import CheckRun
 from orchestra.runtime.spawn import Child, SpawnError, spawn
 from orchestra.runtime.states import State, check_transition
+from orchestra.runtime.tasks import end_task, end_tasks
 
 #: How long pipes may stay open after a service's group is gone (a process that left the group
 #: with setsid may hold them forever; its later output is not worth hanging for).
@@ -89,6 +90,7 @@ class ServiceRunner:
         self._kill_timer: asyncio.TimerHandle | None = None
         self._failure: str | None = None     # why orchestra ended this run (a check failed)
         self.failure = ""                    # why the service failed, for annotations
+        self.restart_forgone = False         # failed, but would have been restarted
         self.done = asyncio.Event()          # set when the runner will never run again
         self.stopped_on_request = False      # `orchestra stop`/`restart` ended this run
         self.restarting = False              # `orchestra restart`: it runs again at once
@@ -169,12 +171,15 @@ class ServiceRunner:
         restarts = 0
         while True:
             uptime = await self._run_once()
-            if self._stop_requested.done():
-                return
             assert self.exit_status is not None
             decision = decide(policy, exit_code=self.exit_status.code, stopped_by_us=False,
                               restarts=restarts, uptime=uptime,
                               liveness_failed=self._failure is not None)
+            if self._stop_requested.done():
+                # ended on its own while orchestra was stopping: only the stop keeps it from
+                # being restarted, so its failure is no failure of the run
+                self.restart_forgone = decision.restart
+                return
             if not decision.restart:
                 if decision.exhausted:
                     self._say(f"giving up: {decision.reason}", "giving-up")
@@ -209,9 +214,10 @@ class ServiceRunner:
             tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(r.changed())
                                                    for r in waiting]
             tasks.append(asyncio.ensure_future(asyncio.shield(self._stop_requested)))
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            for task in tasks:
-                task.cancel()
+            try:
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await end_tasks(tasks)
 
     async def _run_once(self) -> float:
         """One run of the process; returns how long it was up (0 if it never started)."""
@@ -226,7 +232,7 @@ class ServiceRunner:
         try:
             if service.auto_ports and self.instance.port is not None:
                 _refuse_a_taken_port(self.instance.port)
-            child = spawn(service.argv, service.run_dir, checks.env)
+            child = spawn(service.argv, service.run_dir, checks.env, self.context.lifeline)
         except SpawnError as exc:
             checks.close()
             self.exit_status = ExitStatus(exc.exit_code, None)
@@ -236,7 +242,6 @@ class ServiceRunner:
         loop = asyncio.get_running_loop()
         started_at = loop.time()
         self.child = child
-        self.context.lifeline.track(child.pid)
         loop.add_reader(child.pidfd, self._on_pidfd)
         # No await between spawn and RUNNING: a stop request always finds a state it can act on.
         self.has_started = True
@@ -245,35 +250,36 @@ class ServiceRunner:
         checks.started(child.pid)
         pipes = Pipes()
         await pipes.attach(child, self.name, self.context.mux)
-        watcher = asyncio.create_task(self._watch_checks(checks))
+        watcher = asyncio.create_task(self._watch_checks(checks, child))
         status = await self._exited
         uptime = loop.time() - started_at
-        watcher.cancel()
+        await end_task(watcher)   # before anything else: no check may outlive its run
         self.ready, self.ready_reason = False, f"not ready: {status.describe()}"
         await self._clean_up(child, status, pipes)
         checks.close()
         self._end_run(status)
         return uptime
 
-    async def _watch_checks(self, checks: CheckRun) -> None:
+    async def _watch_checks(self, checks: CheckRun, child: Child) -> None:
         def progress(reason: str) -> None:
             self.ready_reason = f"not ready: {reason}"
             self._say(self.ready_reason, "not-ready", reason=reason)
 
         ok, reason = await checks.wait_ready(progress)
         if not ok:
-            self._fail_run(f"not ready: {reason}")
+            self._fail_run(f"not ready: {reason}", child)
             return
         self.ready, self.ready_reason = True, reason
         self.became_ready = True
         if self.instance.service.readiness is not None:
             self._say(f"ready: {reason}", "ready", reason=reason)
         self._notify_change()
-        self._fail_run(await checks.watch_liveness())
+        self._fail_run(await checks.watch_liveness(), child)
 
-    def _fail_run(self, reason: str) -> None:
-        """A check failed: end this run (stop signal, then SIGKILL) and count it a failure."""
-        if self.state is not State.RUNNING or self.child is None:
+    def _fail_run(self, reason: str, child: Child) -> None:
+        """A check of `child`'s run failed: end that run (stop signal, then SIGKILL) and count
+        it a failure. Never another run's: a check belongs to the process it watched."""
+        if self.state is not State.RUNNING or self.child is not child:
             return
         self._failure = reason
         self.ready, self.ready_reason = False, reason
@@ -308,7 +314,7 @@ class ServiceRunner:
             how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
             self._say(f"{found} process(es) left in its group after it exited; {how}",
                       "group-cleanup")
-        if not await pipes.drained(DRAIN_TIMEOUT):
+        if not await pipes.drained(DRAIN_TIMEOUT, self.context.mux):
             self._say(f"output still open {DRAIN_TIMEOUT:g} s after exit (held by a process "
                       "outside its group); no longer read", "drain-timeout")
         self._cancel_kill_timer()

@@ -22,7 +22,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 #: Signals whose inherited "ignore" must not leak into children (SIGPIPE is restored by Popen).
 _RESETTABLE = tuple(s for s in signal.Signals
@@ -179,12 +179,39 @@ def _start_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, st
                   stderr=stderr)
 
 
-def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> Child:
-    """Start a service's `argv` in `cwd` with exactly `env`, in a new process group."""
-    popen = _start_command(argv, cwd, env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE)
-    assert popen.stdout is not None and popen.stderr is not None  # both are PIPE
-    return Child(popen, os.pidfd_open(popen.pid), popen.stdout, popen.stderr)
+class Tracker(Protocol):
+    """What the lifeline must hear about a service's spawn (see `runtime/lifeline.py`)."""
+
+    def expect(self, pipe_inode: int | None) -> None: ...
+
+    def track(self, pgid: int) -> None: ...
+
+
+def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], tracker: Tracker) -> Child:
+    """Start a service's `argv` in `cwd` with exactly `env`, in a new process group.
+
+    The watchdog must know the child before it can run, but its pid exists only once it
+    runs. So the stdout pipe is made here and its inode announced first (`expect`): if
+    orchestra dies during the spawn, whatever holds that pipe is the child. Its group is
+    listed (`track`) as soon as the spawn returns, before anything else.
+    """
+    out_read, out_write = os.pipe()
+    err_read, err_write = os.pipe()
+    try:
+        tracker.expect(os.fstat(out_write).st_ino)
+        popen = _start_command(argv, cwd, env, stdin=subprocess.DEVNULL, stdout=out_write,
+                               stderr=err_write)
+    except BaseException:
+        os.close(out_read)
+        os.close(err_read)
+        tracker.expect(None)   # nothing to look for: the watchdog need not search at its end
+        raise
+    finally:
+        os.close(out_write)
+        os.close(err_write)
+    tracker.track(popen.pid)
+    return Child(popen, os.pidfd_open(popen.pid), open(out_read, "rb", buffering=0),
+                 open(err_read, "rb", buffering=0))
 
 
 def spawn_attached(argv: Sequence[str], cwd: Path,
@@ -221,26 +248,45 @@ def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
 # "+PGID" / "-PGID" lines from a pipe whose only writer is orchestra; when orchestra dies (even
 # by SIGKILL) the kernel closes that pipe, `read` sees EOF, and every group still listed gets
 # SIGTERM, then SIGKILL if any is still there a second later (the watchdog exits as soon as
-# they are all gone). dash needs ~1 MB, and no helper per service is needed.
+# they are all gone). "?INODE" comes before each service's spawn, naming its stdout pipe, and
+# its "+PGID" after: if orchestra died in between, the processes holding that pipe, at any fd
+# (a child may not have made it its stdout yet), are the service: found with one `find`, only
+# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet.
+# A "dPATH" line names the one folder to remove at EOF (the run's notify sockets); a bare "d"
+# withdraws it. dash needs ~1 MB; no helper per service.
 WATCHDOG_SCRIPT = r"""
 trap '' INT HUP QUIT TSTP
 groups=' '
+pending=
+found=
+folder=
 while IFS= read -r line; do
   case $line in
-    +*) groups="$groups${line#+} " ;;
+    +*) groups="$groups${line#+} "; pending= ;;
     -*) p=${line#-}
         case $groups in *" $p "*) groups="${groups%% $p *} ${groups#* $p }" ;; esac ;;
+    \?*) pending=${line#?} ;;
+    d*) folder=${line#d} ;;
   esac
 done
-[ "$groups" = ' ' ] && exit 0
+if [ -n "$pending" ]; then
+  for f in $(find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname "pipe:\[$pending\]" \
+             2>/dev/null); do
+    p=${f#/proc/}; p=${p%%/*}
+    [ "$p" = "$PPID" ] && continue
+    kill -TERM -"$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; found="$found $p"
+  done
+fi
 for p in $groups; do kill -TERM -"$p" 2>/dev/null; done
+[ -n "$folder" ] && rm -rf -- "$folder"
+[ "$groups$found" = ' ' ] && exit 0
 for tick in 1 2 3 4 5 6 7 8 9 10; do
   alive=
-  for p in $groups; do kill -0 -"$p" 2>/dev/null && alive=1; done
+  for p in $groups $found; do kill -0 -"$p" 2>/dev/null && alive=1; done
   [ -z "$alive" ] && exit 0
   sleep 0.1
 done
-for p in $groups; do kill -KILL -"$p" 2>/dev/null; done
+for p in $groups $found; do kill -KILL -"$p" 2>/dev/null; done
 exit 0
 """
 

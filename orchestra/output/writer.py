@@ -1,0 +1,161 @@
+"""Writing orchestra's output without ever blocking the event loop (DESIGN §3.3).
+
+A write to stdout blocks while its reader does not read (a paused terminal, tmux copy mode, a
+stuck log shipper). Made on the event loop, such a write would stop everything else with it:
+signals, timers, readiness checks. Making stdout non-blocking is not an option either: its
+file description is shared with the processes around orchestra (the shell, `run --with`'s
+command), which expect it blocking.
+
+So the multiplexer hands each batch to one writer thread, which makes the blocking writes.
+It is the only thread orchestra runs, one per process, not one per service; it touches no
+runtime state, only a queue of bytes. Memory stays bounded: when more than `bound` bytes wait,
+`on_pressure(True)` asks the owner to stop reading the services' pipes (they then block on
+their own writes, as under a slow terminal), and `on_pressure(False)` once half has left.
+Nothing is dropped. A write error ends the output: `on_error` is called once, on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import select
+import threading
+from collections import deque
+from collections.abc import Callable
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data`, looping over partial writes; raises OSError when writing fails.
+
+    A non-blocking fd (stdout may be shared with a program that set O_NONBLOCK on the
+    terminal) waits for room instead of failing."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            poller = select.poll()
+            poller.register(fd, select.POLLOUT)
+            poller.poll()
+            continue
+        view = view[written:]
+
+
+class BackgroundWriter:
+    """Blocking writes to `fd` in one thread, fed from the event loop without blocking it."""
+
+    def __init__(self, fd: int, loop: asyncio.AbstractEventLoop, *, bound: int,
+                 on_pressure: Callable[[bool], None],
+                 on_error: Callable[[OSError], None]) -> None:
+        self._fd = fd
+        self._loop = loop
+        self._bound = bound
+        self._on_pressure = on_pressure
+        self._on_error = on_error
+        self._cond = threading.Condition()
+        self._queue: deque[bytes] = deque()
+        self._pending = 0            # bytes queued or being written (under the lock)
+        self._closing = False
+        self._failed = False
+        self._error: OSError | None = None
+        self._watched = False        # the loop wants to hear when the backlog shrinks
+        self._pressed = False        # loop side: readers are paused
+        self._idle: list[asyncio.Future[None]] = []
+        self._thread: threading.Thread | None = None
+
+    @property
+    def error(self) -> OSError | None:
+        """The write error that ended the output, if any (also one while closing)."""
+        return self._error
+
+    def put(self, data: bytes) -> None:
+        """Queue `data`; returns at once. Called on the loop."""
+        with self._cond:
+            if self._failed:
+                return
+            self._queue.append(data)
+            self._pending += len(data)
+            over = self._pending > self._bound
+            if over:
+                self._watched = True
+            self._cond.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="orchestra-output",
+                                            daemon=True)
+            self._thread.start()
+        if over and not self._pressed:
+            self._pressed = True
+            self._on_pressure(True)
+
+    async def written(self) -> None:
+        """Wait until everything queued so far has been written (or writing failed)."""
+        with self._cond:
+            if self._pending == 0 or self._failed:
+                return
+            self._watched = True
+        waiter = self._loop.create_future()
+        self._idle.append(waiter)
+        self._relieve()      # the thread may have emptied the queue before `_watched` was set
+        await waiter
+
+    def close(self) -> None:
+        """Write what is queued, blocking until the reader took it, and end the thread."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    # ------------------------------------------------------------------ the thread
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closing:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                data = b"".join(self._queue)
+                self._queue.clear()
+            error: OSError | None = None
+            try:
+                write_all(self._fd, data)
+            except OSError as exc:
+                error = exc
+            with self._cond:
+                if error is not None:
+                    self._failed, self._error = True, error
+                    self._queue.clear()
+                    self._pending = 0
+                else:
+                    self._pending -= len(data)
+                tell = error is not None or (self._watched
+                                             and self._pending <= self._bound // 2)
+                closing = self._closing
+            if tell and not closing:   # when closing, the owner reads `error` after `close`
+                with contextlib.suppress(RuntimeError):   # the loop is already closed
+                    self._loop.call_soon_threadsafe(self._relieve, error)
+            if error is not None:
+                return
+
+    # ------------------------------------------------------------------ back on the loop
+
+    def _relieve(self, error: OSError | None = None) -> None:
+        with self._cond:
+            pending, failed = self._pending, self._failed
+        if error is not None:
+            self._on_error(error)
+        if self._pressed and pending <= self._bound // 2:
+            self._pressed = False
+            self._on_pressure(False)
+        if pending == 0 or failed:
+            idle, self._idle = self._idle, []
+            for waiter in idle:
+                if not waiter.done():
+                    waiter.set_result(None)
+        with self._cond:   # a later `put` over the bound sets it again itself
+            self._watched = self._pressed or bool(self._idle)
