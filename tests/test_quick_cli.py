@@ -64,6 +64,7 @@ CASES = [
     ["run", "echo", "--help"],
     ["up", "-t", "-1"],
     ["up", "-p", "+70"],
+    ["up", "--tui", "--wait", "--project-name", "shop"],
 ]
 
 

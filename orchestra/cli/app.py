@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from orchestra.cli import commands, control, export, inspect
+from orchestra.cli import commands, control, export, inspect, tui
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
 from orchestra.cli.report import report
 from orchestra.errors import OrchestraError
@@ -41,6 +41,7 @@ app.command(name="run", context_settings={"allow_interspersed_args": False,
 app.command(name="ps")(control.ps)
 app.command(name="logs")(control.logs)
 app.command(name="down")(control.down)
+app.command(name="tui")(tui.tui)
 app.command(name="check")(inspect.check)
 app.command(name="config")(inspect.config)
 app.command(name="graph")(inspect.graph)
