@@ -286,3 +286,27 @@ def test_without_a_terminal_the_view_refuses_before_anything_starts(cli: Cli,
     up = _running(cli, project)
     assert cli.run("tui").err.strip().endswith(b"without one")
     _stopped_cleanly(cli, up)
+
+
+def test_a_stack_that_stops_under_the_view_is_reported_not_fatal(cli: Cli, project: Project,
+                                                                 runtime: Path) -> None:
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            panel = app.query_one(LogPanel)
+            await _until(pilot, lambda: panel.instance is not None and panel.shown(),
+                         lambda: repr(panel.shown()))
+            down = await asyncio.to_thread(cli.run, "down")
+            assert down.rc == 0, down.dump()
+            await _until(pilot, lambda: "does not answer" in app.status_text,
+                         lambda: app.status_text)
+            assert "no running stack for this project" in app.status_text
+            await _until(pilot, lambda: panel.shown()[-1].strip() == "-- the stack has ended --",
+                         lambda: repr(panel.shown()[-3:]))
+            assert app.is_running
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    assert up.wait(10).rc == 0
