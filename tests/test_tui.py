@@ -25,6 +25,7 @@ from helpers.orch import PY, Orchestra, Project, alive, py, select_read, wait_go
 from orchestra.control.paths import project_name, socket_path
 from orchestra.tui.app import STOPPED, StackApp
 from orchestra.tui.graph import graph_of
+from orchestra.tui.screens import ConfirmDown
 from orchestra.tui.source import CpuMeter
 from orchestra.tui.widgets import InstanceTable, LogPanel, format_line
 
@@ -162,8 +163,11 @@ def test_keys_send_commands_and_down_needs_a_yes(cli: Cli, project: Project,
                 await _until(pilot, lambda: table.cells_of("web")[2] not in (old_pid, "-"),
                              lambda: repr(table.cells_of("web")))
             assert app.is_running
+            before = app.status_text
 
-            await pilot.press("d", "n")
+            await pilot.press("d", "x")    # the confirmation is open: x does nothing
+            assert app.status_text == before and isinstance(app.screen, ConfirmDown)
+            await pilot.press("n")
             assert app.status_text == "the stack keeps running" and alive(up.pid)
             await pilot.press("d", "y")
             await _until(pilot, lambda: not app.is_running, lambda: app.status_text)
