@@ -75,6 +75,7 @@ CASES = [
     ["-f", "a.yaml", "-f", "b.yaml", "up", "--profile", "tools"],
     ["-f", "a.yaml", "-f", "b.yaml", "up", "-f", "c.yaml"],
     ["-f", "a.yaml", "run", "-f", "b.yaml", "-f", "c.yaml", "true"],
+    ["up", "--tui", "--wait", "--project-name", "shop"],
 ]
 
 

@@ -65,6 +65,7 @@ def up(
     detach: Annotated[bool, option(flags.DETACH)] = False,
     wait: Annotated[bool, option(flags.WAIT)] = False,
     log_dir: Annotated[Path | None, option(flags.LOG_DIR)] = None,
+    tui: Annotated[bool, option(flags.TUI)] = False,
 ) -> None:
     """Start the services in dependency order and show their output until they end.
 
@@ -79,7 +80,7 @@ def up(
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,
-        log_dir=log_dir)
+        log_dir=log_dir, tui=tui)
     raise typer.Exit(up_command(request))
 
 

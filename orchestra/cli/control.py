@@ -47,38 +47,19 @@ def ps(ctx: typer.Context, file: FileOption = None, app_root: AppRootOption = No
     """Every instance of the running stack: state, pid, uptime, restarts, readiness, exit
     code, port, and the CPU time and memory of its process group."""
     from orchestra.control import client
+    from orchestra.control.usage import UNKNOWN, usage_of_groups
 
     if output_format not in ("table", "json"):
         raise UsageError(f"invalid --format '{output_format}' (expected table or json)")
     rows = client.request(_socket(ctx, file, app_root, project_name), {"command": "ps"})
     assert isinstance(rows, list)
+    usage = usage_of_groups(row.get("pid") for row in rows)
     for row in rows:
-        row.update(_group_usage(row.get("pid")))
+        row.update(usage.get(row.get("pid"), UNKNOWN).as_dict())
     if output_format == "json":
         sys.stdout.write(json.dumps(rows, indent=1) + "\n")
         return
     sys.stdout.write(_table(rows))
-
-
-def _group_usage(pid: object) -> dict[str, object]:
-    """CPU seconds and resident memory of every process in the instance's process group."""
-    if not isinstance(pid, int):
-        return {"cpu_s": None, "rss_bytes": None}
-    import os
-
-    import psutil
-
-    cpu, rss = 0.0, 0
-    for process in psutil.process_iter():
-        try:
-            if os.getpgid(process.pid) != pid:
-                continue
-            times = process.cpu_times()
-            cpu += times.user + times.system
-            rss += process.memory_info().rss
-        except (OSError, psutil.Error):
-            continue
-    return {"cpu_s": round(cpu, 2), "rss_bytes": rss}
 
 
 def _table(rows: list[dict[str, object]]) -> str:

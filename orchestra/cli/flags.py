@@ -96,12 +96,15 @@ WAIT = Flag("wait", ("--wait",), "flag",
 LOG_DIR = Flag("log_dir", ("--log-dir",), "path",
                "With --detach: the folder for the log files (default: "
                "$XDG_STATE_HOME/orchestra/PROJECT).")
+TUI = Flag("tui", ("--tui",), "flag",
+           "Start the stack in the background (as --detach) and open the live view on it "
+           "(orchestra tui, needs the tui extra); quitting the view leaves the stack running.")
 
 #: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
 GLOBAL = (FILE, ENV, APP_ROOT)
 OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW)
 UP = (*GLOBAL, PROFILE, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
-      EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR)
+      EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR, TUI)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)
 
 DEFAULT_MAX_LINE = 4 * 1024 * 1024

@@ -41,6 +41,7 @@ class UpRequest(CommonRequest):
     detach: bool = False
     wait: bool = False
     log_dir: Path | None = None
+    tui: bool = False
 
 
 def up(request: UpRequest) -> int:
@@ -48,8 +49,13 @@ def up(request: UpRequest) -> int:
     from orchestra.runtime.loop import run_detached, run_plan
     from orchestra.runtime.settings import RunSettings
 
-    if (request.wait or request.log_dir) and not request.detach:
+    if (request.wait or request.log_dir) and not (request.detach or request.tui):
         raise UsageError("--wait and --log-dir go with --detach (-D)")
+    if request.tui:
+        from orchestra.tui.view import require_terminal, require_textual
+
+        require_textual()   # before anything starts
+        require_terminal()
     check_timeout(request.timeout)
     check_port(request.port)
     options = replace(load_options(request.file, request.env, request.app_root),
@@ -75,11 +81,24 @@ def up(request: UpRequest) -> int:
                            exit_code_from=exit_code_from,
                            github=os.environ.get("GITHUB_ACTIONS") == "true",
                            project_name=request.project_name)
-    if request.detach:
+    if request.detach or request.tui:
         log_dir = request.log_dir.absolute() if request.log_dir else None
-        return run_detached(plan, out, settings, dict(os.environ), wait=request.wait,
+        code = run_detached(plan, out, settings, dict(os.environ), wait=request.wait,
                             log_dir=log_dir)
+        return _view(plan, request) if code == 0 and request.tui else code
     return run_plan(plan, out, settings, dict(os.environ))
+
+
+def _view(plan: Plan, request: UpRequest) -> int:
+    """`up --tui`: the view on the stack just started in the background; it runs on."""
+    from orchestra.control.client import socket_of
+    from orchestra.control.paths import project_name
+    from orchestra.tui.view import after_view, open_view
+
+    stopped = open_view(socket_of(project_name(plan.spec.path.parent, request.project_name)))
+    print(after_view(stopped, request.file, request.app_root, request.project_name),
+          file=sys.stderr)
+    return 0
 
 
 def instance_names(plan: Plan, names: list[str]) -> frozenset[str]:

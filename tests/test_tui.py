@@ -1,0 +1,313 @@
+"""`orchestra tui`: textual's headless driver against a real stack that `orchestra up` runs
+in another process; the view is a client of its control socket and nothing more."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import pty
+import shutil
+import struct
+import subprocess
+import tempfile
+import termios
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import TEXT, Cli
+from helpers.orch import PY, Orchestra, Project, alive, py, select_read, wait_gone
+
+from orchestra.control.paths import project_name, socket_path
+from orchestra.tui.app import STOPPED, StackApp
+from orchestra.tui.graph import graph_of
+from orchestra.tui.screens import ConfirmDown
+from orchestra.tui.source import CpuMeter
+from orchestra.tui.widgets import InstanceTable, LogPanel, format_line
+
+TICK = py("""
+    import time
+    while True:
+        print('tick', flush=True)
+        time.sleep(0.1)
+""")
+FRUIT = py("""
+    import itertools, time
+    for n in itertools.count():
+        print('apple' if n % 2 else 'banana', n, flush=True)
+        time.sleep(0.05)
+""")
+SERVICES = {
+    "migrate": {"command": py("print('migrated')")},
+    "web": {"command": TICK, "readiness": {"log": "tick"},
+            "depends_on": {"migrate": {"condition": "completed_successfully"}}},
+    "fruit": {"command": FRUIT},
+}
+
+
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    """A private XDG_RUNTIME_DIR short enough for socket paths."""
+    folder = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def cli(project: Project, runtime: Path) -> Iterator[Cli]:
+    tool = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    yield tool
+    tool.close()
+
+
+def _running(cli: Cli, project: Project) -> Orchestra:
+    project.yaml(SERVICES)
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"system +\| web: ready")
+    up.wait_for(r"fruit +\| apple")
+    return up
+
+
+def _app(project: Project, runtime: Path) -> StackApp:
+    path = socket_path(project_name(project.root), {"XDG_RUNTIME_DIR": str(runtime)})
+    return StackApp(path, "test", graph_of(project.root / "orchestra.yaml"))
+
+
+async def _until(pilot: object, predicate: Callable[[], object], what: Callable[[], str],
+                 timeout: float = 10.0) -> None:
+    """Let the view run until `predicate()` holds; at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s; saw {what()}")
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+def _states(table: InstanceTable) -> dict[str, tuple[str, str]]:
+    return {name: (table.cells_of(name)[1], table.cells_of(name)[7]) for name in table.names}
+
+
+def _stopped_cleanly(cli: Cli, up: Orchestra) -> None:
+    assert alive(up.pid), "quitting the view stopped the stack"
+    assert cli.run("ps").rc == 0
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+def test_rows_filter_graph_and_quit_leave_the_stack_running(cli: Cli, project: Project,
+                                                            runtime: Path) -> None:
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one(InstanceTable)
+            await _until(pilot, lambda: _states(table).get("web", ("",))[0] == "running"
+                         and _states(table)["migrate"][0] == "exited"
+                         and table.cells_of("web")[5] != "-",
+                         lambda: repr(_states(table)))
+            assert sorted(table.names) == ["fruit", "migrate", "web"]   # in start order
+            assert _states(table)["web"][1].startswith("ready: log /tick/"), _states(table)
+            assert _states(table)["fruit"][0] == "running"
+            assert table.cells_of("migrate")[2] == "-"    # no pid once it has exited
+            assert table.cells_of("web")[2].isdigit() and alive(int(table.cells_of("web")[2]))
+            assert table.cells_of("web")[6].endswith("M")   # RSS of its group
+
+            panel = app.query_one(LogPanel)
+            table.move_cursor(row=table.names.index("fruit"))
+            await _until(pilot, lambda: panel.instance == "fruit"
+                         and {"apple", "banana"} <= {w for line in panel.shown()
+                                                     for w in line.split()},
+                         lambda: f"{panel.instance}: {panel.shown()[-5:]}")
+            await pilot.press("slash", *"banana")
+            await _until(pilot, lambda: panel.filter == "banana", lambda: panel.filter)
+            shown = panel.shown()
+            assert shown and all("banana" in line for line in shown), shown
+            assert all("banana" in line for line in panel.lines), panel.lines[-5:]
+            await pilot.press("escape")
+            assert panel.filter == "" and any("apple" in line for line in panel.lines)
+
+            await pilot.press("g")
+            graph = str(app.screen.query_one("#graph").render())
+            assert "web      <- migrate (completed_successfully)" in graph, graph
+            assert "fruit    (no dependencies)" in graph, graph
+            await pilot.press("escape", "q")
+        assert app.return_value is None
+
+    asyncio.run(scenario())
+    _stopped_cleanly(cli, up)
+
+
+def test_keys_send_commands_and_down_needs_a_yes(cli: Cli, project: Project,
+                                                 runtime: Path) -> None:
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one(InstanceTable)
+            await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
+            table.move_cursor(row=table.names.index("web"))
+            old_pid = table.cells_of("web")[2]
+            await pilot.press("r")
+            await _until(pilot, lambda: app.status_text.startswith("restart web:"),
+                         lambda: app.status_text)
+            assert app.status_text.startswith("restart web: done"), app.status_text
+            await _until(pilot, lambda: table.cells_of("web")[2] not in (old_pid, "-"),
+                         lambda: repr(table.cells_of("web")))
+            assert app.is_running
+            before = app.status_text
+
+            await pilot.press("d", "x")    # the confirmation is open: x does nothing
+            assert app.status_text == before and isinstance(app.screen, ConfirmDown)
+            await pilot.press("n")
+            assert app.status_text == "the stack keeps running" and alive(up.pid)
+            await pilot.press("d", "y")
+            await _until(pilot, lambda: not app.is_running, lambda: app.status_text)
+        assert app.return_value == STOPPED
+
+    asyncio.run(scenario())
+    result = up.wait(10)
+    assert result.rc == 0 and "stopping all services: orchestra down" in result.text
+
+
+def test_without_a_stack_or_without_textual_one_line_and_exit_1(cli: Cli,
+                                                                project: Project) -> None:
+    project.yaml(SERVICES)
+    result = cli.run("tui")
+    assert result.rc == 1, result.dump()
+    assert result.err.strip().splitlines() == [
+        b"error: no running stack for this project (start it with `orchestra up`)"]
+
+    hidden = ("import sys; sys.modules['textual'] = None; sys.argv[0] = 'orchestra'; "
+              "from orchestra.launch import main; main()")
+    for args in (["tui"], ["up", "--tui"]):
+        orch = Orchestra([PY, "-c", hidden, *args], project.root,
+                         project.env(cli.base_env))
+        result = orch.wait(20)
+        assert result.rc == 1, result.dump()
+        assert result.err.strip().splitlines() == [
+            b"error: orchestra tui needs textual, which is not installed: "
+            b"pip install 'orchestra[tui]'"], result.dump()
+        assert result.out == b"", result.dump()   # `up --tui` started nothing
+
+
+def _terminal(rows: int = 24, columns: int = 80) -> tuple[int, int]:
+    """A pseudo-terminal of that size: (master, slave)."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    return master, slave
+
+
+def _read_until(fd: int, needle: bytes, seen: bytearray, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while needle not in seen:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"no {needle!r} on the terminal within {timeout:g} s; "
+                                 f"saw {bytes(seen[-2000:])!r}")
+        chunk = select_read(fd, left)
+        if not chunk:
+            raise AssertionError(f"the terminal closed before {needle!r}; "
+                                 f"saw {bytes(seen[-2000:])!r}")
+        seen.extend(chunk)
+
+
+def test_up_tui_starts_the_stack_and_quitting_leaves_it_running(cli: Cli, project: Project,
+                                                                runtime: Path) -> None:
+    project.yaml(SERVICES)
+    master, slave = _terminal()
+    env = project.env({**cli.base_env, "TERM": "xterm-256color"})
+    proc = subprocess.Popen([PY, "-m", "orchestra", "up", "--tui"], cwd=project.root,
+                            env=env, stdin=slave, stdout=slave, stderr=slave,
+                            start_new_session=True)
+    os.close(slave)
+    seen = bytearray()
+    try:
+        _read_until(master, b"instance(s) started", seen, 20)
+        _read_until(master, b"Restart", seen, 20)     # the view's footer
+        _read_until(master, b"running", seen, 20)     # a row
+        os.write(master, b"q")
+        _read_until(master, b"keeps running", seen, 20)
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        with contextlib.suppress(OSError):
+            while select_read(master, 1):
+                pass
+        os.close(master)
+    assert b"the stack keeps running; stop it with `orchestra down`" in seen
+    rows = json.loads(cli.run("ps", "--format", "json").out)
+    assert {row["name"]: row["state"] for row in rows} == {
+        "migrate": "exited", "web": "running", "fruit": "running"}, rows
+    assert all(alive(row["pid"]) for row in rows if row["pid"] is not None)
+    assert cli.run("down").rc == 0
+    assert not wait_gone([row["pid"] for row in rows if row["pid"] is not None], 10)
+
+
+def test_cpu_is_the_rate_between_two_samples_of_one_group() -> None:
+    meter = CpuMeter()
+    assert meter.percent(10, 1.0, now=100.0) is None          # nothing to compare with yet
+    assert meter.percent(10, 1.5, now=101.0) == pytest.approx(50.0)
+    assert meter.percent(11, 0.2, now=101.0) is None          # another group (a restart)
+    assert meter.percent(None, None, now=102.0) is None
+
+
+def test_a_log_line_cannot_drive_the_terminal() -> None:
+    text = format_line({"ts": 0.0, "stream": "stderr", "text": "\x1b[2Jgone\rback"})
+    assert text.startswith("!") and text.endswith(" \\x1b[2Jgone\\rback"), text
+    assert text.isprintable()
+
+
+def test_the_graph_lists_each_service_with_its_conditions(project: Project) -> None:
+    path = project.yaml(SERVICES)
+    assert graph_of(path) == ("migrate  (no dependencies)\n"
+                              "web      <- migrate (completed_successfully)\n"
+                              "fruit    (no dependencies)\n")
+    path.write_text("services: [")
+    assert graph_of(path).startswith("the dependency graph cannot be read: ")
+
+
+def test_without_a_terminal_the_view_refuses_before_anything_starts(cli: Cli,
+                                                                   project: Project) -> None:
+    project.yaml(SERVICES)
+    result = cli.run("up", "--tui")     # stdin is /dev/null, stdout a pipe
+    assert result.rc == 1, result.dump()
+    assert result.err.strip().splitlines() == [
+        b"error: orchestra tui needs a terminal (stdin and stdout); use `orchestra ps` and "
+        b"`orchestra logs` without one"], result.dump()
+    assert result.out == b""
+    assert cli.run("ps").rc == 1     # no stack
+    up = _running(cli, project)
+    assert cli.run("tui").err.strip().endswith(b"without one")
+    _stopped_cleanly(cli, up)
+
+
+def test_a_stack_that_stops_under_the_view_is_reported_not_fatal(cli: Cli, project: Project,
+                                                                 runtime: Path) -> None:
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            panel = app.query_one(LogPanel)
+            await _until(pilot, lambda: panel.instance is not None and panel.shown(),
+                         lambda: repr(panel.shown()))
+            down = await asyncio.to_thread(cli.run, "down")
+            assert down.rc == 0, down.dump()
+            await _until(pilot, lambda: "does not answer" in app.status_text,
+                         lambda: app.status_text)
+            assert "no running stack for this project" in app.status_text
+            await _until(pilot, lambda: panel.shown()[-1].strip() == "-- the stack has ended --",
+                         lambda: repr(panel.shown()[-3:]))
+            assert app.is_running
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    assert up.wait(10).rc == 0
