@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Condition
+from orchestra.output import github
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance, Plan, stop_waves
 from orchestra.runtime.lifeline import Lifeline
@@ -173,7 +174,8 @@ class Orchestrator:
             self.mux.system(f"not running the command: {reason}", event="command-skipped",
                             reason=reason)
             if self.settings.github:
-                self._annotate("orchestra: command not run", f"not running the command: {reason}")
+                self.mux.raw(github.error("orchestra: command not run",
+                                               f"not running the command: {reason}"))
             return
         self._foreground = ForegroundRun(
             command, self._stop_timeout(None), self._lifeline,
@@ -322,24 +324,15 @@ class Orchestrator:
         if self._tails is None:
             return
         if self.settings.github:
-            self._annotate(f"orchestra: {runner.name} failed",
-                           f"{runner.name}: {runner.failure or 'failed'}")
+            self.mux.raw(github.error(f"orchestra: {runner.name} failed",
+                                           f"{runner.name}: {runner.failure or 'failed'}"))
             lines = self._tails.lines(runner.name)
             if lines:
-                self.mux.raw(f"::group::{runner.name}: last lines")
+                self.mux.raw(github.group(f"{runner.name}: last lines"))
                 self.mux.replay(runner.name, lines)
-                self.mux.raw("::endgroup::")
+                self.mux.raw(github.END_GROUP)
         elif self.settings.show_tails and runner.state is not State.SKIPPED:
             self._tails.show([runner.name])
-
-    def _annotate(self, title: str, message: str) -> None:
-        """A GitHub `::error::` workflow command: one line, its parts escaped as GitHub's own
-        toolkit escapes them (%, CR, LF everywhere; also : and , in the title property)."""
-        def escape(text: str, *, prop: bool = False) -> str:
-            text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            return text.replace(":", "%3A").replace(",", "%2C") if prop else text
-
-        self.mux.raw(f"::error title={escape(title, prop=True)}::{escape(message)}")
 
     def _on_signal(self, signum: int) -> None:
         self._signals += 1
