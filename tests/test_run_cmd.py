@@ -630,3 +630,15 @@ def test_no_annotations_outside_github_actions(project: Project, cli: Cli,
     assert [line for line in result.lines if line.startswith("::")] == [], result.dump()
     assert result.of("bad") == [f"bad line {i}" for i in range(3)], result.dump()
     nothing_left(project)
+
+
+def test_run_alone_reports_a_missing_command_through_the_multiplexer(
+        project: Project, cli: Cli) -> None:
+    """Without --with too, every line orchestra itself writes is a JSON object under
+    `--output json` (one writer for every byte orchestra prints)."""
+    project.procfile("web: sleep 60\n")
+    result = cli.run("run", "--output", "json", "--", "no-such-cmd-xyz", merge_stderr=True)
+    assert result.rc == 127, result.dump()
+    objects = [json.loads(line) for line in result.lines]   # fails on a plain line
+    assert [o["text"] for o in objects if o.get("event") == "command-error"] == [
+        "cannot run: 'no-such-cmd-xyz' not found"], result.dump()

@@ -51,11 +51,11 @@ def run(request: RunRequest) -> int:
         raise UsageError("--with needs at least one service name, e.g. --with db,api")
     if not names and not config_exists(options):
         # honcho's and foreman's `run` need no Procfile: the .env and the environment will do
-        return _run_alone(_without_config(command, options), request.timeout)
+        return _run_alone(_without_config(command, options), request)
     spec = load_spec(options)
     foreground = _foreground(spec, command, options)
     if not names:
-        return _run_alone(foreground, request.timeout)
+        return _run_alone(foreground, request)
     return _run_with(spec, names, foreground, options, request)
 
 
@@ -80,19 +80,31 @@ def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> Foregro
     return ForegroundCommand(tuple(command), cwd, {**base_env, "PWD": str(cwd)})
 
 
-def _run_alone(foreground: ForegroundCommand, timeout: float | None) -> int:
+def _run_alone(foreground: ForegroundCommand, request: RunRequest) -> int:
+    """honcho's and foreman's `run`: the command alone. orchestra's own word about it (it
+    could not be started) is a `system` line on stderr, through a multiplexer like every line
+    orchestra prints, so `--output json` stays JSON."""
     import asyncio
     import signal
 
+    from orchestra.output.mux import Multiplexer
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.lifeline import Lifeline
+
+    timeout = request.timeout
+    out = output_options(request, quiet=frozenset(), stream=sys.stderr)
+    mux = Multiplexer(sys.stderr.fileno(), ["system"], out)
+
+    def report(text: str) -> None:
+        mux.system(text, event="command-error")
+        mux.flush()
 
     async def main() -> int:
         loop = asyncio.get_running_loop()
         lifeline = Lifeline()
         lifeline.start()
         command = ForegroundRun(foreground, DEFAULT_STOP_TIMEOUT if timeout is None else timeout,
-                                lifeline)
+                                lifeline, report=report)
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             loop.add_signal_handler(signum, command.on_signal, signum)
         try:

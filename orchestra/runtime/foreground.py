@@ -60,17 +60,13 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-def _print_to_stderr(text: str) -> None:
-    print(f"orchestra: {text}", file=sys.stderr)
-
-
 class ForegroundRun:
-    """`report` shows orchestra's own message about the command (it could not be started):
-    on stderr alone, through the multiplexer with services (so `--output json` stays JSON)."""
+    """`report` shows orchestra's own message about the command (it could not be started),
+    through a multiplexer (so `--output json` stays JSON)."""
 
     def __init__(self, command: ForegroundCommand, stop_timeout: float,
                  lifeline: Lifeline | None = None,
-                 report: Callable[[str], None] = _print_to_stderr) -> None:
+                 *, report: Callable[[str], None]) -> None:
         self.command = command
         self.stop_timeout = stop_timeout
         self.lifeline = lifeline
