@@ -91,7 +91,7 @@ def test_near_valid_documents_agree_and_many_are_valid() -> None:
     agreement means something only if many of them are valid."""
     valid = 0
 
-    @settings(max_examples=400, deadline=None, database=None)
+    @settings(max_examples=800, deadline=None, database=None)
     @given(st.fixed_dictionaries({"services": st.dictionaries(
         st.sampled_from(["web", "db"]),
         st.fixed_dictionaries({"command": st.sampled_from(["x", ["a", "b"]])},

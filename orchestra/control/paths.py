@@ -14,7 +14,6 @@ import contextlib
 import os
 import re
 import stat
-import tempfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,9 +60,19 @@ def _candidates(environ: Mapping[str, str]) -> list[Path]:
     runtime = environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isabs(runtime):
         found.append(Path(runtime) / "orchestra")
-    found.append(Path(tempfile.gettempdir()) / f"orchestra-{uid}")
+    found.append(Path(_temp_dir(environ)) / f"orchestra-{uid}")
     found.append(Path("/tmp") / f"orchestra-{uid}")
     return found
+
+
+def _temp_dir(environ: Mapping[str, str]) -> str:
+    """The temp directory as `tempfile.gettempdir` finds it on POSIX ($TMPDIR, $TEMP, $TMP,
+    else /tmp), without importing tempfile (with shutil and random) on every start."""
+    for name in ("TMPDIR", "TEMP", "TMP"):
+        folder = environ.get(name)
+        if folder and os.path.isdir(folder):
+            return folder
+    return "/tmp"
 
 
 def _private_folder(folder: Path) -> None:

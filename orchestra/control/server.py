@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import struct
@@ -20,22 +19,12 @@ from pathlib import Path
 from typing import Protocol
 
 from orchestra.control import protocol
+from orchestra.control.claim import claim
 from orchestra.control.protocol import Request, RequestError
-from orchestra.errors import OrchestraError
 
 #: A follower whose unread replies pass this many bytes is dropped.
 MAX_BACKLOG = 4 * 1024 * 1024
 _UCRED = struct.Struct("3i")   # struct ucred: pid, uid, gid
-
-
-class AlreadyRunning(OrchestraError):
-    """Another orchestra serves this project's socket."""
-
-    def __init__(self, path: Path, pid: object) -> None:
-        super().__init__(f"this project is already running (orchestra pid {pid}); see it with "
-                         "`orchestra ps`, stop it with `orchestra down`")
-        self.path = path
-        self.pid = pid
 
 
 class Stack(Protocol):
@@ -70,41 +59,6 @@ def peer_uid(sock: socket.socket) -> int | None:
         return None
     _, uid, _ = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
     return int(uid)
-
-
-def claim(path: Path) -> socket.socket:
-    """A listening socket at `path`; replaces a stale one, refuses a live one."""
-    if path.exists() or path.is_symlink():
-        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            probe.settimeout(2.0)
-            probe.connect(str(path))
-        except (ConnectionRefusedError, FileNotFoundError):
-            path.unlink(missing_ok=True)   # its orchestra died without removing it
-        except OSError:
-            path.unlink(missing_ok=True)
-        else:
-            raise AlreadyRunning(path, _ask_pid(probe))
-        finally:
-            probe.close()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    previous = os.umask(0o177)   # created 0600: no moment when others could connect
-    try:
-        listener.bind(str(path))
-    finally:
-        os.umask(previous)
-    listener.listen(16)
-    listener.setblocking(False)
-    return listener
-
-
-def _ask_pid(probe: socket.socket) -> object:
-    try:
-        probe.sendall(protocol.encode({"command": "info"}))
-        reply = probe.makefile("rb").readline(protocol.MAX_REQUEST)
-        return json.loads(reply)["result"]["pid"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "unknown"
 
 
 class ControlServer:

@@ -1,0 +1,61 @@
+"""Take a project's control socket before anything starts, or say who has it.
+
+Kept free of asyncio: `up` claims the socket before the event loop exists, so a second `up`
+of a running project is refused having started nothing. A socket that nobody answers belongs to an orchestra that died (SIGKILL) and is
+replaced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from pathlib import Path
+
+from orchestra.control import protocol
+from orchestra.errors import OrchestraError
+
+
+class AlreadyRunning(OrchestraError):
+    """Another orchestra serves this project's socket."""
+
+    def __init__(self, path: Path, pid: object) -> None:
+        super().__init__(f"this project is already running (orchestra pid {pid}); see it with "
+                         "`orchestra ps`, stop it with `orchestra down`")
+        self.path = path
+        self.pid = pid
+
+
+def claim(path: Path) -> socket.socket:
+    """A listening socket at `path`; replaces a stale one, refuses a live one."""
+    if path.exists() or path.is_symlink():
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.settimeout(2.0)
+            probe.connect(str(path))
+        except (ConnectionRefusedError, FileNotFoundError):
+            path.unlink(missing_ok=True)   # its orchestra died without removing it
+        except OSError:
+            path.unlink(missing_ok=True)
+        else:
+            raise AlreadyRunning(path, _ask_pid(probe))
+        finally:
+            probe.close()
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    previous = os.umask(0o177)   # created 0600: no moment when others could connect
+    try:
+        listener.bind(str(path))
+    finally:
+        os.umask(previous)
+    listener.listen(16)
+    listener.setblocking(False)
+    return listener
+
+
+def _ask_pid(probe: socket.socket) -> object:
+    try:
+        probe.sendall(protocol.encode({"command": "info"}))
+        reply = probe.makefile("rb").readline(protocol.MAX_REQUEST)
+        return json.loads(reply)["result"]["pid"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unknown"
