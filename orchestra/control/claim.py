@@ -1,8 +1,8 @@
 """Take a project's control socket before anything starts, or say who has it.
 
 Kept free of asyncio: `up` claims the socket before the event loop exists, so a second `up`
-of a running project is refused having started nothing. A socket that nobody answers belongs to an orchestra that died (SIGKILL) and is
-replaced.
+of a running project is refused having started nothing. A socket that nobody answers
+belongs to an orchestra that died (SIGKILL) and is replaced.
 """
 
 from __future__ import annotations

@@ -73,8 +73,8 @@ def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[st
 
     A project that is running already is an error (AlreadyRunning), before anything starts.
     """
-    from orchestra.control.paths import project_name, socket_path
     from orchestra.control.claim import claim
+    from orchestra.control.paths import project_name, socket_path
 
     project = project_name(plan.spec.path.parent, settings.project_name)
     try:
