@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from helpers.orch import Project
-from readiness_support import code, free_port
+from helpers.readiness import code, free_port
 
 from orchestra.config.model import Check, CheckKind
 from orchestra.runtime import probes

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TEXT, Cli
+from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Orchestra, Project, alive, wait_gone
 
 from orchestra.control.paths import project_name, socket_path

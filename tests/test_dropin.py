@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TEXT, Cli
+from helpers.cli import TEXT, Cli
 from helpers.orch import Project, describe, py, wait_no_leftovers
 
 FOREVER = "import time; print('forever up', flush=True); time.sleep(60)"

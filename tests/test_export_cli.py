@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from export_support import export, run_cli, write_project
+from helpers.export import export, run_cli, write_project
 from supervisor.options import ServerOptions
 
 PROCFILE = "web: python3 -m http.server $PORT\nworker: python3 worker.py --queue 'high prio'\n"

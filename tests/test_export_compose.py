@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from export_support import (
+from helpers.export import (
     ARGS,
     ENV,
     ENV_ANY,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from export_support import export
+from helpers.export import export
 
 from orchestra.cli.export import FORMAT_NAMES
 from orchestra.export import FORMATS

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from export_support import (
+from helpers.export import (
     ARGS,
     ENV,
     ENV_ANY,

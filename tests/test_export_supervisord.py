@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from export_support import (
+from helpers.export import (
     ARGS,
     ENV,
     ENV_ANY,

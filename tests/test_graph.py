@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import Cli
+from helpers.cli import Cli
 from helpers.orch import Project
 
 GOLDEN = Path(__file__).parent / "golden"

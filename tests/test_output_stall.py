@@ -107,7 +107,8 @@ def test_a_stalled_reader_does_not_delay_signals_and_loses_nothing(project: Proj
         os.close(read_end)
 
     assert rc == 143, bytes(out[-2000:])
-    assert reaction < 1.0, f"the stop signal took {reaction:.2f} s to reach the services"
+    # before the fix: never, while the reader stalls; the bound leaves room for a loaded machine
+    assert reaction < 3.0, f"the stop signal took {reaction:.2f} s to reach the services"
     numbers = [int(n) for n in re.findall(rb"^chatty +\| (\d{8}) x+$", out, re.M)]
     assert numbers, bytes(out[-2000:])
     assert numbers == list(range(len(numbers))), "lines were lost or reordered"

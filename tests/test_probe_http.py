@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from helpers.orch import Project, py
-from readiness_support import TEXT
+from helpers.readiness import TEXT
 
 from orchestra.config.model import Check, CheckKind
 from orchestra.runtime.lifeline import Lifeline

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TEXT, Cli
+from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Project
 
 from orchestra.config.model import Dependency, Service, SourceKind, Spec

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers.orch import PY, Project, alive, wait_no_leftovers, wait_until
-from readiness_support import TEXT, code, free_port, gaps, script, stamps
+from helpers.readiness import TEXT, code, free_port, gaps, script, stamps
 
 #: A dependent that stamps its start time and ends.
 STARTER = """

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TEXT, Cli
+from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Project, describe, py, wait_no_leftovers
-from readiness_support import free_port
+from helpers.readiness import free_port
 
 FOREVER = "import time; print('up', flush=True); time.sleep(60)"
 

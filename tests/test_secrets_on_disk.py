@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cli_support import TEXT, Cli
+from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Project
 
 FROM_ENV_FILE = "sentinel-from-dotenv-5e1f0c"

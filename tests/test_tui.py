@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import TEXT, Cli
+from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Orchestra, Project, alive, py, select_read, wait_gone
 
 from orchestra.control.paths import project_name, socket_path
