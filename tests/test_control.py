@@ -277,3 +277,41 @@ def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Projec
     assert _pids(cli) == before
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+def test_stop_of_several_goes_in_waves_dependents_first(cli: Cli, project: Project) -> None:
+    project.yaml({"db": {"command": TICK},
+                  "web": {"command": TICK, "depends_on": ["db"]},
+                  "other": {"command": TICK}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    assert cli.run("stop", "db", "web").rc == 0
+    text = up.output()
+    assert text.index("web: sending SIGTERM") < text.index("db: sending SIGTERM"), text
+    assert "other: sending" not in text
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+COUNTER = [PY, "-c", "import sys, time\nfor n in range(3000):\n    print(n, flush=True)\n"
+           "    time.sleep(0.0005)\ntime.sleep(60)\n"]
+
+
+def test_a_flood_of_requests_loses_no_line(cli: Cli, project: Project,
+                                           runtime: Path) -> None:
+    """Hundreds of requests (and clients hanging up mid-reply) while a service prints:
+    every line still arrives, in order."""
+    project.yaml({"counter": {"command": COUNTER}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"counter +\| 10\n")
+    path = _socket(project, runtime)
+    for index in range(300):
+        with socket.socket(socket.AF_UNIX) as client:
+            client.connect(str(path))
+            client.sendall(b'{"command": "ps"}\n' if index % 3 else
+                           b'{"command": "logs", "follow": true}\n')
+            # every third one hangs up without reading its (long) reply
+    up.wait_for(r"counter +\| 2999\n", timeout=30)
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.of("counter") == [str(n) for n in range(3000)], result.dump()[-2000:]

@@ -277,9 +277,18 @@ class Orchestrator:
 
     async def stop_instances(self, names: list[str]) -> list[str]:
         """`orchestra stop`: these instances stop as at shutdown; the others go on."""
-        runners = [self.runners[name] for name in names]
-        await asyncio.gather(*(r.stop_on_request() for r in runners if not r.final))
+        await self._stop_in_waves_on_request(names)
         return names
+
+    async def _stop_in_waves_on_request(self, names: list[str]) -> None:
+        """Stop these instances as shutdown does: in waves, each after its dependents among
+        them (`web` before `db` when both are asked for)."""
+        chosen = [self.runners[name] for name in names]
+        services = [n for n in self.plan.order
+                    if any(r.instance.service.name == n and not r.final for r in chosen)]
+        for wave in stop_waves(self.plan, services):
+            await asyncio.gather(*(r.stop_on_request() for r in chosen
+                                   if r.instance.service.name in wave and not r.final))
 
     async def start_instances(self, names: list[str]) -> list[str]:
         """`orchestra start`: the instances that have ended run again (waiting for their
@@ -300,7 +309,7 @@ class Orchestrator:
         for runner in runners:
             runner.restarting = True
         try:
-            await asyncio.gather(*(r.stop_on_request() for r in runners if not r.final))
+            await self._stop_in_waves_on_request(names)
         finally:
             for runner in runners:
                 runner.restarting = False
