@@ -136,6 +136,25 @@ def test_action_signal_sends_the_signal_instead(project: Project) -> None:
     assert "restarting" not in result.text, result.dump()
 
 
+def test_a_watched_file_saved_by_rename_is_still_watched(project: Project) -> None:
+    """Editors save by writing a new file and renaming it over the old one: the file's
+    inode changes at each save, and every save must still count."""
+    config = project.root / "site.ini"
+    config.write_text("v = 0\n")
+    project.yaml({"web": {"command": announcing("web"), "readiness": {"log": "web up"},
+                          "watch": {"paths": ["site.ini"], "debounce": "100ms"}}})
+    orch = project.start(*TEXT)
+    orch.wait_for(r"web: ready: ", 20)
+    for n in (1, 2):
+        fresh = project.root / f".site.ini.new{n}"
+        fresh.write_text(f"v = {n}\n")
+        fresh.replace(config)
+        orch.wait_for(rf"(?s)(web: site\.ini changed; restarting.*){{{n}}}web: ready: ", 20)
+    (project.root / "unrelated.txt").write_text("")   # beside it, not watched
+    result = stop(orch)
+    assert restarts(result.text) == ["site.ini", "site.ini"], result.dump()
+
+
 def test_no_watch_switches_it_off(project: Project) -> None:
     stack(project, {"paths": ["src"], "debounce": "100ms"})
     orch = up(project, "--no-watch")

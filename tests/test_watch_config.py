@@ -166,10 +166,18 @@ def test_which_changes_concern_a_service(settings: Watch, changed: str, expected
     assert concerns(settings, ROOT, ROOT / changed) is expected
 
 
-def test_the_union_of_paths_watches_each_folder_once() -> None:
-    paths = [ROOT / "src", ROOT / "src/a", ROOT / "lib", ROOT / "src", Path("/q/x.cfg")]
-    assert sorted(watch_roots(paths)) == sorted([ROOT / "src", ROOT / "lib", Path("/q/x.cfg")])
-    assert watch_roots([ROOT / "src/a", ROOT]) == [ROOT]
+def test_the_union_of_paths_watches_each_folder_once(tmp_path: Path) -> None:
+    for folder in ("src/a", "lib", "etc"):
+        (tmp_path / folder).mkdir(parents=True)
+    for file in ("src/a/x.py", "etc/site.ini", "setup.cfg"):
+        (tmp_path / file).write_text("")
+    paths = [tmp_path / p for p in ("src", "src/a", "lib", "src", "src/a/x.py", "etc/site.ini",
+                                    "setup.cfg")]
+    folders, parents = watch_roots(paths)
+    assert sorted(folders) == [tmp_path / "lib", tmp_path / "src"]
+    # files outside those folders: through their own folders, not recursively
+    assert parents == [tmp_path, tmp_path / "etc"]
+    assert watch_roots([tmp_path / "src/a", tmp_path]) == ([tmp_path], [])
 
 
 def test_what_changed_is_told_briefly() -> None:

@@ -23,9 +23,11 @@ import asyncio
 import contextlib
 import os
 import stat
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from orchestra.config.model import Service, WatchAction
 from orchestra.config.values import signal_name
@@ -33,8 +35,11 @@ from orchestra.plan import Plan
 from orchestra.runtime.groups import signal_group
 from orchestra.runtime.orchestrator import Orchestrator, StoppingError
 from orchestra.runtime.states import State
-from orchestra.runtime.tasks import end_task, end_tasks
+from orchestra.runtime.tasks import end_tasks
 from orchestra.runtime.watch_paths import concerns, describe, shown, watch_roots
+
+if TYPE_CHECKING:   # imported in `_watch`, once the run has started
+    from watchfiles.main import FileChange
 
 #: watchfiles groups the changes of one burst until none came for this long (milliseconds).
 STEP_MS = 50
@@ -70,45 +75,48 @@ class FileWatcher:
                 known.instances.append(instance.name)
         self._stop = asyncio.Event()
         self._turn = asyncio.Lock()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._actions: set[asyncio.Task[None]] = set()
         self._own = _own_output(orchestrator)
 
     async def __aenter__(self) -> FileWatcher:
-        self._task = asyncio.create_task(self._watch(), name="watch")
+        import watchfiles
+
+        paths = {w.service.name: (list(w.service.watch.paths), w.service.dir)
+                 for w in self.watched if w.service.watch is not None}
+        folders, parents = watch_roots([p for listed, _ in paths.values() for p in listed])
+        self.orchestrator.mux.system("watching files: " + "; ".join(
+            f"{name}: {', '.join(shown(listed, folder))}"
+            for name, (listed, folder) in paths.items()), event="watch")
+        # Folders recursively; the folders of single files (watched through their folder, see
+        # `watch_roots`) on their own, by a second watcher only when there are such files.
+        # Each sets up its inotify watches in its task's first step, which comes before any
+        # service's: these tasks are created before the orchestrator creates the runners'.
+        self._tasks = [asyncio.create_task(self._follow(watchfiles.awatch(
+            *roots, watch_filter=None, step=STEP_MS, stop_event=self._stop, recursive=recursive,
+            ignore_permission_denied=True)), name="watch")
+            for roots, recursive in ((folders, True), (parents, False)) if roots]
         return self
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
-        self._stop.set()   # the Rust thread sees it within STEP_MS and returns
+        self._stop.set()   # the Rust threads see it within STEP_MS and return
         for watched in self.watched:
             if watched.timer is not None:
                 watched.timer.cancel()
         await end_tasks(list(self._actions))
-        if self._task is not None:
-            await asyncio.wait([self._task], timeout=5 * STEP_MS / 1000)
-            await end_task(self._task)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5 * STEP_MS / 1000)
+        await end_tasks(self._tasks)
 
-    async def _watch(self) -> None:
-        import watchfiles
-
-        mux = self.orchestrator.mux
-        paths = {w.service.name: (list(w.service.watch.paths), w.service.dir)
-                 for w in self.watched if w.service.watch is not None}
-        roots = watch_roots([p for listed, _ in paths.values() for p in listed])
-        mux.system("watching files: " + "; ".join(
-            f"{name}: {', '.join(shown(listed, folder))}"
-            for name, (listed, folder) in paths.items()), event="watch")
+    async def _follow(self, changes: AsyncIterator[set[FileChange]]) -> None:
         try:
-            # The inotify watches are set up when the iteration starts, in this task's first
-            # step: before any service is spawned (their tasks run after this one).
-            async for changes in watchfiles.awatch(
-                    *roots, watch_filter=None, step=STEP_MS, stop_event=self._stop,
-                    ignore_permission_denied=True):
-                self._dispatch([Path(path) for _, path in changes])
+            async for batch in changes:
+                self._dispatch([Path(path) for _, path in batch])
         except (OSError, RuntimeError) as exc:   # e.g. the inotify watch limit reached
-            mux.system(f"watching files failed: {exc}; services are no longer restarted "
-                       "on changes", event="watch-failed", reason=str(exc))
+            self.orchestrator.mux.system(
+                f"watching files failed: {exc}; services are no longer restarted on changes",
+                event="watch-failed", reason=str(exc))
 
     def _dispatch(self, paths: list[Path]) -> None:
         if self.orchestrator.stopping:

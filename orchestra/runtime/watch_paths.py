@@ -72,11 +72,21 @@ def describe(paths: list[Path], directory: Path) -> str:
     return shown_paths[0] + more
 
 
-def watch_roots(paths: list[Path]) -> list[Path]:
-    """The union of every service's paths, without those inside another one: one inotify
-    watcher for the whole stack, each folder watched once."""
-    roots: list[Path] = []
-    for path in sorted(set(paths), key=lambda p: len(p.parts)):
-        if not any(root == path or root in path.parents for root in roots):
-            roots.append(path)
-    return roots
+def watch_roots(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """What to watch for the union of every service's paths: the folders, recursively (each
+    once, none inside another), and the folders of the files outside them, on their own.
+
+    A file is watched through its folder: an editor that saves by writing a new file and
+    renaming it over the old one replaces the inode, and a watch on the file itself would
+    end with that first save.
+    """
+    folders: list[Path] = []
+    for path in sorted({p for p in paths if p.is_dir()}, key=lambda p: len(p.parts)):
+        if not _inside(path, folders):
+            folders.append(path)
+    parents = sorted({p.parent for p in paths if not p.is_dir() and not _inside(p, folders)})
+    return folders, parents
+
+
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(folder == path or folder in path.parents for folder in folders)
