@@ -243,3 +243,48 @@ def test_its_own_output_file_in_a_watched_folder_restarts_nothing(project: Proje
             proc.kill()
             proc.wait(5)
     assert restarts(log.read_text()) == ["src/a.py", "src/b.py"], log.read_text()
+
+
+def test_a_change_during_an_orchestra_restart_starts_it_once(project: Project) -> None:
+    """`orchestra restart web` and a save that restarts web while it stops: both wait for
+    the same stop; the first to go on starts web again, the other finds it started and
+    leaves it (it used to fail on starting a runner that was not over)."""
+    import shutil
+    import tempfile
+
+    from cli_support import Cli
+
+    runtime = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
+    cli = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    try:
+        (project.root / "src").mkdir()
+        project.yaml({"web": {
+            "command": py("""
+                import os, signal, sys, time
+                def slow_stop(*_):
+                    print("stopping", flush=True)
+                    time.sleep(1)
+                    sys.exit(0)
+                signal.signal(signal.SIGTERM, slow_stop)
+                print("web up", os.getpid(), flush=True)
+                while True:
+                    time.sleep(1)
+            """),
+            "readiness": {"log": "web up"},
+            "watch": {"paths": ["src"], "debounce": "100ms"}}})
+        orch = cli.start("up", *TEXT)
+        orch.wait_for(r"web: ready: ", 20)
+        restart = cli.start("restart", "web")
+        orch.wait_for(r"^web +\| stopping$", 15)
+        (project.root / "src/a.py").write_text("")   # during the slow stop
+        orch.wait_for(r"web: src/a\.py changed; restarting", 15)
+        assert restart.wait(15).rc == 0
+        orch.wait_for(r"(?s)(web: ready: .*){2}", 20)
+        (project.root / "src/b.py").write_text("")   # the watcher still acts afterwards
+        orch.wait_for(r"(?s)web: src/b\.py changed; restarting.*web: ready: ", 20)
+        result = stop(orch)
+        assert "could not act" not in result.text and "Error" not in result.text, result.dump()
+        assert len(pids(result.text, "web")) == 3, result.dump()
+    finally:
+        cli.close()
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -146,20 +146,30 @@ class FileWatcher:
         task.add_done_callback(self._actions.discard)
 
     async def _act(self, watched: WatchedService) -> None:
-        async with self._turn:
-            while watched.changed and not self.orchestrator.stopping:
-                changed, watched.changed = sorted(watched.changed), set()
-                watch = watched.service.watch
-                assert watch is not None
-                what = describe(changed, watched.service.dir)
-                try:
-                    if watch.action is WatchAction.SIGNAL:
-                        self._signal(watched, what, watch.signal)
-                    else:
-                        await self._restart(watched, what)
-                except StoppingError:
-                    break
-        watched.queued = False
+        try:
+            async with self._turn:
+                while watched.changed and not self.orchestrator.stopping:
+                    changed, watched.changed = sorted(watched.changed), set()
+                    await self._act_once(watched, describe(changed, watched.service.dir))
+        except StoppingError:   # the stack began to stop meanwhile: nothing starts now
+            pass
+        finally:
+            watched.queued = False
+
+    async def _act_once(self, watched: WatchedService, what: str) -> None:
+        watch = watched.service.watch
+        assert watch is not None
+        try:
+            if watch.action is WatchAction.SIGNAL:
+                self._signal(watched, what, watch.signal)
+            else:
+                await self._restart(watched, what)
+        except StoppingError:
+            raise
+        except Exception as exc:   # e.g. an `orchestra restart` of it at the same moment
+            name = watched.service.name
+            self.orchestrator.mux.system(f"{name}: could not act on the change: {exc!r}",
+                                         service=name, event="watch-error", reason=repr(exc))
 
     def _signal(self, watched: WatchedService, what: str, signum: int) -> None:
         name = watched.service.name
