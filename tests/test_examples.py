@@ -72,3 +72,21 @@ def test_devloop_client_finds_the_api_on_its_auto_port(tmp_path: Path, mark: str
     [answer] = result.of("client")
     assert answer.startswith("api answered 200 at http://127.0.0.1:"), answer
     assert result.of("shell") == [], "its profile is not active"
+
+
+def test_devloop_client_runs_again_when_it_is_edited(tmp_path: Path, mark: str) -> None:
+    project = Path(shutil.copytree(ROOT / "examples" / "devloop", tmp_path / "devloop"))
+    orch = Orchestra([sys.executable, "-m", "orchestra", "up", "--no-color", "--no-timestamps"],
+                     project, base_env(mark))
+    try:
+        orch.wait_for(r"^client +\| api answered 200 ", 30)
+        client = project / "client.py"
+        client.write_text(client.read_text().replace("api answered", "api said"))
+        orch.wait_for(r"client: client\.py changed; restarting", 15)
+        orch.wait_for(r"^client +\| api said 200 ", 15)
+        orch.send(signal.SIGINT)
+        result = orch.wait(20)
+    finally:
+        orch.close()
+    assert result.rc == 130, result.dump()
+    assert wait_no_leftovers(mark, 5) == []

@@ -76,6 +76,8 @@ CASES = [
     ["-f", "a.yaml", "-f", "b.yaml", "up", "-f", "c.yaml"],
     ["-f", "a.yaml", "run", "-f", "b.yaml", "-f", "c.yaml", "true"],
     ["up", "--tui", "--wait", "--project-name", "shop"],
+    ["up", "--watch", "web"],
+    ["up", "--no-watch", "-D", "--watch"],
 ]
 
 
@@ -122,7 +124,7 @@ TOKENS = ["up", "start", "run", "--", "-", "web", "db", "-f", "-fP", "--file", "
           "-e", ".env", "-d", "-p", "5000", "-p5", "-t", "1.5", "-t.5", "--no-color",
           "--no-prefix", "-q", "web", "--with", "--with=db", "--no-deps", "--output", "json",
           "-c", "web=2", "--max-line", "90", "-x", "--", "pytest", "-n", "ns",
-          "--profile", "--profile=debug", "-fQ"]
+          "--profile", "--profile=debug", "-fQ", "--watch", "--no-watch"]
 
 
 @settings(max_examples=300, deadline=None)
@@ -172,3 +174,28 @@ def test_a_yaml_with_problems_still_gets_the_full_messages(project: Project) -> 
     result = project.run("--no-color")
     assert result.rc == 2, result.dump()
     assert b"unknown key 'comand' (did you mean 'command'?)" in result.err, result.dump()
+
+
+def _imported_modules(project: Project) -> set[str]:
+    """Every module (full dotted name) that `orchestra up --no-color` imports."""
+    result = subprocess.run([PY, "-X", "importtime", "-m", "orchestra", "up", "--no-color"],
+                            cwd=project.root, env=base_env(project.mark), capture_output=True,
+                            timeout=30, check=False)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+WATCHING = {"watchfiles", "anyio", "orchestra.runtime.watch", "orchestra.runtime.watch_paths"}
+
+
+def test_a_stack_without_watch_imports_nothing_for_watching(project: Project) -> None:
+    project.yaml({"web": {"command": ["echo", "hi"]}})
+    assert _imported_modules(project) & WATCHING == set()
+
+
+def test_a_stack_with_watch_imports_the_watcher(project: Project) -> None:
+    """The other side of the test above: the names it looks for are the ones really used."""
+    (project.root / "src").mkdir()
+    project.yaml({"web": {"command": ["echo", "hi"], "watch": ["src"]}})
+    assert _imported_modules(project) & WATCHING == WATCHING

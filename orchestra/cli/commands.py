@@ -66,6 +66,8 @@ def up(
     wait: Annotated[bool, option(flags.WAIT)] = False,
     log_dir: Annotated[Path | None, option(flags.LOG_DIR)] = None,
     tui: Annotated[bool, option(flags.TUI)] = False,
+    watch: Annotated[bool, option(flags.WATCH)] = False,
+    no_watch: Annotated[bool, option(flags.NO_WATCH)] = False,
 ) -> None:
     """Start the services in dependency order and show their output until they end.
 
@@ -80,7 +82,7 @@ def up(
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,
-        log_dir=log_dir, tui=tui)
+        log_dir=log_dir, tui=tui, watch=watch, no_watch=no_watch)
     raise typer.Exit(up_command(request))
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 
-from orchestra.config.model import Check, Service, Spec
+from orchestra.config.model import Check, Dependency, Service, Spec, Watch, WatchAction
 from orchestra.config.values import signal_name
 
 MASK = "***"
@@ -28,6 +28,24 @@ def _check(check: Check | None) -> dict[str, object] | None:
         data["argv"] = list(check.argv)
     data.update(interval=check.interval, timeout=check.timeout, retries=check.retries,
                 start_period=check.start_period)
+    return data
+
+
+def _dependency(dependency: Dependency) -> object:
+    """`ready`, or `{condition: ready, restart: true}` when it restarts with the dependency."""
+    if not dependency.restart:
+        return dependency.condition.value
+    return {"condition": dependency.condition.value, "restart": True}
+
+
+def _watch(watch: Watch | None) -> dict[str, object] | None:
+    if watch is None:
+        return None
+    data: dict[str, object] = {"paths": [str(p) for p in watch.paths],
+                               "ignore": list(watch.ignore), "debounce": watch.debounce,
+                               "action": watch.action.value}
+    if watch.action is WatchAction.SIGNAL:
+        data["signal"] = signal_name(watch.signal)
     return data
 
 
@@ -54,7 +72,7 @@ def _settings(service: Service, show_env: bool) -> dict[str, object]:
         "cwd": str(service.run_dir),
         "env": env,
         "namespace": service.namespace,
-        "depends_on": {d.service: d.condition.value for d in service.depends_on},
+        "depends_on": {d.service: _dependency(d) for d in service.depends_on},
         "readiness": _check(service.readiness),
         "liveness": _check(service.liveness),
         "restart": {"policy": service.restart.mode.value,
@@ -67,6 +85,7 @@ def _settings(service: Service, show_env: bool) -> dict[str, object]:
         **({"auto_ports": list(service.auto_ports)} if service.auto_ports else {}),
         "disabled": service.disabled,
         "profiles": list(service.profiles),
+        **({"watch": _watch(service.watch)} if service.watch else {}),
     }
 
 

@@ -96,6 +96,11 @@ WAIT = Flag("wait", ("--wait",), "flag",
 LOG_DIR = Flag("log_dir", ("--log-dir",), "path",
                "With --detach: the folder for the log files (default: "
                "$XDG_STATE_HOME/orchestra/PROJECT).")
+WATCH = Flag("watch", ("--watch",), "flag",
+             "Restart (or signal) the services that have `watch:` when their files change "
+             "(the default; an error when no service of the run has `watch:`).")
+NO_WATCH = Flag("no_watch", ("--no-watch",), "flag",
+                "Ignore every `watch:` setting for this run: no service restarts on a change.")
 TUI = Flag("tui", ("--tui",), "flag",
            "Start the stack in the background (as --detach) and open the live view on it "
            "(orchestra tui, needs the tui extra); quitting the view leaves the stack running.")
@@ -104,7 +109,7 @@ TUI = Flag("tui", ("--tui",), "flag",
 GLOBAL = (FILE, ENV, APP_ROOT)
 OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW)
 UP = (*GLOBAL, PROFILE, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
-      EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR, TUI)
+      EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR, TUI, WATCH, NO_WATCH)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)
 
 DEFAULT_MAX_LINE = 4 * 1024 * 1024

@@ -42,6 +42,8 @@ class UpRequest(CommonRequest):
     wait: bool = False
     log_dir: Path | None = None
     tui: bool = False
+    watch: bool = False
+    no_watch: bool = False
 
 
 def up(request: UpRequest) -> int:
@@ -75,18 +77,30 @@ def up(request: UpRequest) -> int:
         # it would never end, so neither would orchestra
         raise UsageError(f"--exit-code-from: '{exit_code_from}' is not among the services "
                          "this run starts (not selected, disabled, or 0 instances)")
+    watch = _watching(plan, request)
     out = output_options(request, quiet=instance_names(plan, split_names(request.quiet)),
                          stream=sys.stdout)
     settings = RunSettings(stop_timeout=request.timeout, abort_on_exit=request.abort_on_exit,
                            exit_code_from=exit_code_from,
                            github=os.environ.get("GITHUB_ACTIONS") == "true",
-                           project_name=request.project_name)
+                           project_name=request.project_name, watch=watch)
     if request.detach or request.tui:
         log_dir = request.log_dir.absolute() if request.log_dir else None
         code = run_detached(plan, out, settings, dict(os.environ), wait=request.wait,
                             log_dir=log_dir)
         return _view(plan, request) if code == 0 and request.tui else code
     return run_plan(plan, out, settings, dict(os.environ))
+
+
+def _watching(plan: Plan, request: UpRequest) -> bool:
+    """Whether the run acts on `watch:`: yes, unless --no-watch. --watch asks for it
+    explicitly, so a run in which no service has `watch:` is told rather than ignored."""
+    if request.watch and request.no_watch:
+        raise UsageError("--watch and --no-watch contradict each other; give one")
+    if request.watch and all(i.service.watch is None for i in plan.instances):
+        raise UsageError("--watch: no service of this run has a `watch:` setting "
+                         "(see docs/CONFIG.md, watch)")
+    return not request.no_watch
 
 
 def _view(plan: Plan, request: UpRequest) -> int:

@@ -33,6 +33,7 @@ from orchestra.config.model import (
 )
 from orchestra.config.source import PathKey, SourceMap
 from orchestra.config.values import parse_duration, parse_port, parse_signal
+from orchestra.config.watch import build_watch
 from orchestra.errors import Location, Problem
 
 T = TypeVar("T")
@@ -98,6 +99,7 @@ class ServiceBuilder:
             auto_ports=auto_ports,
             disabled=bool(raw.get("disabled", False)),
             profiles=tuple(str(p) for p in as_list(raw.get("profiles"))),
+            watch=build_watch(raw.get("watch"), (*path, "watch"), directory, self.problems),
             location=self.problems.source.locate_key(path),
         )
         self._check_ports(service, path)
@@ -200,13 +202,15 @@ class ServiceBuilder:
         deps = []
         for name, options in value.items():
             condition = Condition.STARTED
+            restart = isinstance(options, dict) and options.get("restart") is True
             if isinstance(options, dict) and options.get("condition") is not None:
                 text = str(options["condition"])
                 if text in CONDITION_ALIASES:
                     condition = CONDITION_ALIASES[text]
                 else:
                     self.problems.add((*path, name, "condition"), f"invalid condition '{text}'")
-            deps.append(Dependency(str(name), condition, source.locate_key((*path, name))))
+            deps.append(Dependency(str(name), condition, restart,
+                                   source.locate_key((*path, name))))
         return tuple(deps)
 
     def _restart(self, value: object, path: PathKey) -> RestartPolicy | None:

@@ -57,6 +57,13 @@ class RestartMode(StrEnum):
     ALWAYS = "always"
 
 
+class WatchAction(StrEnum):
+    """What a change under a service's `watch` paths does to it."""
+
+    RESTART = "restart"
+    SIGNAL = "signal"
+
+
 class CheckKind(StrEnum):
     TCP = "tcp"
     HTTP = "http"
@@ -71,6 +78,9 @@ class Dependency:
 
     service: str
     condition: Condition = Condition.STARTED
+    # compose's `restart: true`: when the dependency is restarted because its files changed,
+    # this service is restarted after it (and waits for its condition again)
+    restart: bool = False
     # Where the dependency is named, so a check can point at that line rather than the service.
     location: Location | None = field(default=None, compare=False)
 
@@ -135,6 +145,24 @@ class RestartPolicy:
     backoff: float = 1.0
 
 
+#: Ignored under every watched path, whatever `ignore` says: version control, caches,
+#: dependencies, orchestra's own folder, and the swap and backup files editors write on save.
+DEFAULT_WATCH_IGNORE = (".git", ".hg", ".svn", "__pycache__", "node_modules", ".orchestra",
+                        "*.swp", "*.swo", "*.swx", "*~", ".#*", "#*#", "4913", ".DS_Store")
+DEFAULT_WATCH_DEBOUNCE = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class Watch:
+    """`watch:` — the files whose changes restart (or signal) a service."""
+
+    paths: tuple[Path, ...]          # absolute; each one existed when the config was read
+    ignore: tuple[str, ...] = ()     # the user's patterns (DEFAULT_WATCH_IGNORE always applies)
+    debounce: float = DEFAULT_WATCH_DEBOUNCE   # quiet time after the last change, in seconds
+    action: WatchAction = WatchAction.RESTART
+    signal: int = signal.SIGHUP      # with action signal: sent to the service's process group
+
+
 def frozen_env(values: Mapping[str, str] | None = None) -> Mapping[str, str]:
     """A read-only copy, so a built model cannot be mutated through its env."""
     return MappingProxyType(dict(values or {}))
@@ -164,6 +192,7 @@ class Service:
     auto_ports: tuple[int, ...] = ()  # `port: auto`: the port picked for each instance
     disabled: bool = False
     profiles: tuple[str, ...] = ()   # started only when one is active (or when named)
+    watch: Watch | None = None       # restart (or signal) it when these files change
     location: Location = field(default_factory=lambda: Location("<unknown>"))
     # The settings use ${PORT} or ${PS}, which have another value in each instance; then
     # `instances` holds instances 2..replicas as built from their own values.

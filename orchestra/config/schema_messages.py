@@ -125,6 +125,7 @@ _FORMS = {
     "condition": "expected started, ready, completed_successfully, or the aliases healthy, "
     "service_started, service_healthy, service_completed_successfully",
     "restart policy": "expected no, on-failure, always",
+    "watch action": "expected restart or signal",
     "tcp address": "expected PORT or HOST:PORT",
     "profile": "use letters, digits, '_', '.' and '-', starting with a letter or digit",
     "URL": "expected http://... or https://...",

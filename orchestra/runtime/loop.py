@@ -121,14 +121,14 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     _notice_reader_gone(loop, mux, out_fd)
     if isinstance(control, str):
         mux.system(control, event="control-unavailable")
-        code = await orchestrator.run()
+        code = await _run_stack(orchestrator, plan, settings)
     else:
         project, path, listener = control
         target = StackControl(orchestrator, logbook, project)
         server = ControlServer(path, target, listener)
         await server.start()
         try:
-            code = await orchestrator.run()
+            code = await _run_stack(orchestrator, plan, settings)
         finally:
             target.end()
             await server.close()
@@ -136,6 +136,17 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
         with contextlib.suppress(OSError):
             print(f"error: cannot write output: {mux.write_error}", file=sys.stderr, flush=True)
     return code
+
+
+async def _run_stack(orchestrator: Orchestrator, plan: Plan, settings: RunSettings) -> int:
+    """The run, with its files watched for the services that ask for it (`watch:`); a stack
+    without `watch` imports nothing for it."""
+    if not settings.watch or all(i.service.watch is None for i in plan.instances):
+        return await orchestrator.run()
+    from orchestra.runtime.watch import FileWatcher
+
+    async with FileWatcher(orchestrator, plan):
+        return await orchestrator.run()
 
 
 def output_stream(settings: RunSettings) -> TextIO:

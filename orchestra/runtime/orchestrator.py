@@ -317,7 +317,8 @@ class Orchestrator:
             self._maybe_all_final()
         self._refuse_while_stopping()
         for runner in runners:
-            self._rerun(runner)
+            if runner.final:   # another restart that awaited the same stop may have run it
+                self._rerun(runner)
         return names
 
     def _refuse_while_stopping(self) -> None:

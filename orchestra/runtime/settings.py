@@ -31,3 +31,4 @@ class RunSettings:
     github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
     project_name: str | None = None       # --project-name: names the control socket
     detached: Detached | None = None      # up --detach: report to the waiting command
+    watch: bool = False                   # act on `watch:` (up, unless --no-watch)

@@ -1,0 +1,224 @@
+"""`watch:` at run time: restart (or signal) a service when its files change.
+
+One watcher for the whole stack: `watchfiles.awatch` over the union of every service's paths
+(its Rust side, inotify on Linux, runs in one thread of its own; nothing runs per service).
+Each batch of changes is dispatched here, on the event loop, to the services whose paths and
+ignore patterns it concerns (`watch_paths.concerns`). A service acts once its files have been
+quiet for its `debounce`, so a burst of saves (an editor's write, rename and chmod, or a
+`git checkout`) restarts it once.
+
+A restart goes through `Orchestrator.restart_instances`, the path of `orchestra restart`: the
+stop signal and timeout, then the dependencies and readiness awaited again. The services that
+depend on it with `restart: true` are restarted with it and start again after it, as their
+conditions say. `action: signal` sends the signal to each instance's process group instead.
+Actions run one at a time, so two services never restart the same dependent at once. Changes
+that arrive while a service restarts restart it once more afterwards.
+
+Imported only when a service of the run has `watch` (and `up --no-watch` was not given).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from orchestra.config.model import Service, WatchAction
+from orchestra.config.values import signal_name
+from orchestra.plan import Plan
+from orchestra.runtime.groups import signal_group
+from orchestra.runtime.orchestrator import Orchestrator, StoppingError
+from orchestra.runtime.states import State
+from orchestra.runtime.tasks import end_tasks
+from orchestra.runtime.watch_paths import concerns, describe, shown, watch_roots
+
+if TYPE_CHECKING:   # imported in `_watch`, once the run has started
+    from watchfiles.main import FileChange
+
+#: watchfiles groups the changes of one burst until none came for this long (milliseconds).
+STEP_MS = 50
+
+
+@dataclass(eq=False)
+class WatchedService:
+    """One watching service: its settings, its instances and what changed since it acted."""
+
+    service: Service
+    instances: list[str]
+    changed: set[Path] = field(default_factory=set)
+    timer: asyncio.TimerHandle | None = None
+    queued: bool = False     # an action is waiting for its turn or running
+
+
+class FileWatcher:
+    """Watches the files of every service with `watch` for the length of one run:
+    `async with FileWatcher(orchestrator, plan): await orchestrator.run()`."""
+
+    def __init__(self, orchestrator: Orchestrator, plan: Plan) -> None:
+        self.orchestrator = orchestrator
+        self.plan = plan
+        self.watched: list[WatchedService] = []
+        for instance in plan.instances:
+            service = instance.service
+            if service.watch is None:
+                continue
+            known = next((w for w in self.watched if w.service.name == service.name), None)
+            if known is None:
+                self.watched.append(WatchedService(service, [instance.name]))
+            else:
+                known.instances.append(instance.name)
+        self._stop = asyncio.Event()
+        self._turn = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._actions: set[asyncio.Task[None]] = set()
+        self._own = _own_output(orchestrator)
+
+    async def __aenter__(self) -> FileWatcher:
+        import watchfiles
+
+        paths = {w.service.name: (list(w.service.watch.paths), w.service.dir)
+                 for w in self.watched if w.service.watch is not None}
+        folders, parents = watch_roots([p for listed, _ in paths.values() for p in listed])
+        self.orchestrator.mux.system("watching files: " + "; ".join(
+            f"{name}: {', '.join(shown(listed, folder))}"
+            for name, (listed, folder) in paths.items()), event="watch")
+        # Folders recursively; the folders of single files (watched through their folder, see
+        # `watch_roots`) on their own, by a second watcher only when there are such files.
+        # Each sets up its inotify watches in its task's first step, which comes before any
+        # service's: these tasks are created before the orchestrator creates the runners'.
+        self._tasks = [asyncio.create_task(self._follow(watchfiles.awatch(
+            *roots, watch_filter=None, step=STEP_MS, stop_event=self._stop, recursive=recursive,
+            ignore_permission_denied=True)), name="watch")
+            for roots, recursive in ((folders, True), (parents, False)) if roots]
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        trace: TracebackType | None) -> None:
+        self._stop.set()   # the Rust threads see it within STEP_MS and return
+        for watched in self.watched:
+            if watched.timer is not None:
+                watched.timer.cancel()
+        await end_tasks(list(self._actions))
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5 * STEP_MS / 1000)
+        await end_tasks(self._tasks)
+
+    async def _follow(self, changes: AsyncIterator[set[FileChange]]) -> None:
+        try:
+            async for batch in changes:
+                self._dispatch([Path(path) for _, path in batch])
+        except (OSError, RuntimeError) as exc:   # e.g. the inotify watch limit reached
+            self.orchestrator.mux.system(
+                f"watching files failed: {exc}; services are no longer restarted on changes",
+                event="watch-failed", reason=str(exc))
+
+    def _dispatch(self, paths: list[Path]) -> None:
+        if self.orchestrator.stopping:
+            return
+        loop = asyncio.get_running_loop()
+        paths = [p for p in paths if not any(p == own or own in p.parents for own in self._own)]
+        for watched in self.watched:
+            watch = watched.service.watch
+            assert watch is not None
+            mine = [p for p in paths if concerns(watch, watched.service.dir, p)]
+            if not mine:
+                continue
+            watched.changed.update(mine)
+            if watched.timer is not None:
+                watched.timer.cancel()
+            watched.timer = loop.call_later(watch.debounce, self._act_soon, watched)
+
+    def _act_soon(self, watched: WatchedService) -> None:
+        """The files stayed quiet for the debounce: act, unless an action of this service is
+        queued or running already (it looks at the changes when its turn comes)."""
+        watched.timer = None
+        if watched.queued or self.orchestrator.stopping:
+            return
+        watched.queued = True
+        task = asyncio.create_task(self._act(watched), name=f"watch {watched.service.name}")
+        self._actions.add(task)
+        task.add_done_callback(self._actions.discard)
+
+    async def _act(self, watched: WatchedService) -> None:
+        try:
+            async with self._turn:
+                while watched.changed and not self.orchestrator.stopping:
+                    changed, watched.changed = sorted(watched.changed), set()
+                    await self._act_once(watched, describe(changed, watched.service.dir))
+        except StoppingError:   # the stack began to stop meanwhile: nothing starts now
+            pass
+        finally:
+            watched.queued = False
+
+    async def _act_once(self, watched: WatchedService, what: str) -> None:
+        watch = watched.service.watch
+        assert watch is not None
+        try:
+            if watch.action is WatchAction.SIGNAL:
+                self._signal(watched, what, watch.signal)
+            else:
+                await self._restart(watched, what)
+        except StoppingError:
+            raise
+        except Exception as exc:   # e.g. an `orchestra restart` of it at the same moment
+            name = watched.service.name
+            self.orchestrator.mux.system(f"{name}: could not act on the change: {exc!r}",
+                                         service=name, event="watch-error", reason=repr(exc))
+
+    def _signal(self, watched: WatchedService, what: str, signum: int) -> None:
+        name = watched.service.name
+        self.orchestrator.mux.system(
+            f"{name}: {what} changed; sending {signal_name(signum)} to its process group",
+            service=name, event="watch-signal", signal=signal_name(signum))
+        for instance in watched.instances:
+            runner = self.orchestrator.runners[instance]
+            if runner.state is State.RUNNING and runner.child is not None:
+                signal_group(runner.child.pid, signum)
+
+    async def _restart(self, watched: WatchedService, what: str) -> None:
+        name = watched.service.name
+        services = self._with_dependents(name)
+        also = f" with {', '.join(services[1:])} (restart: true)" if len(services) > 1 else ""
+        self.orchestrator.mux.system(f"{name}: {what} changed; restarting{also}",
+                                     service=name, event="watch-restart", dependents=services[1:])
+        wanted = set(services)
+        await self.orchestrator.restart_instances(
+            [i.name for i in self.plan.instances if i.service.name in wanted])
+
+    def _with_dependents(self, name: str) -> list[str]:
+        """`name`, then every service of the run that depends on it with `restart: true`,
+        directly or through another such service; in start order."""
+        dependents: dict[str, set[str]] = {}
+        for instance in self.plan.instances:
+            for dependency in instance.service.depends_on:
+                if dependency.restart:
+                    dependents.setdefault(dependency.service, set()).add(instance.service.name)
+        found = {name}
+        todo = [name]
+        while todo:
+            for dependent in dependents.get(todo.pop(), ()):
+                if dependent not in found:
+                    found.add(dependent)
+                    todo.append(dependent)
+        return [name, *(s for s in self.plan.order if s in found and s != name)]
+
+
+def _own_output(orchestrator: Orchestrator) -> list[Path]:
+    """Where orchestra itself writes: `orchestra up > dev.log` (or `--detach --log-dir`)
+    inside a watched folder must not restart a service for every line it prints, which would
+    print more lines. (A `| tee dev.log` there is the user's to `ignore`.)"""
+    own: list[Path] = []
+    detached = orchestrator.settings.detached
+    if detached is not None:
+        own.append(detached.log_dir.resolve())
+    for fd in (1, 2):
+        with contextlib.suppress(OSError):
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                own.append(Path(os.readlink(f"/proc/self/fd/{fd}")))
+    return own

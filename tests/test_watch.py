@@ -1,0 +1,290 @@
+"""`watch:` with real files and processes: a save restarts the service once (a new process,
+readiness awaited again) and the dependents that opted in with `restart: true`; a burst of
+saves restarts it once; ignored paths do not; `action: signal` signals instead;
+`up --no-watch` turns it off. Every wait is bounded; the fixtures kill what is left."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+from helpers.cli import TEXT
+from helpers.orch import Orchestra, Project, Result, alive, py, wait_gone
+
+
+def announcing(name: str) -> list[str]:
+    """A service that prints `NAME up PID` and stays up."""
+    return py(f"""
+        import os, time
+        print("{name} up", os.getpid(), flush=True)
+        time.sleep(600)
+    """)
+
+
+def stack(project: Project, watch: object) -> None:
+    """web watches src; worker restarts with it (restart: true); other depends on it only."""
+    (project.root / "src").mkdir(exist_ok=True)
+    (project.root / "src/app.py").write_text("v = 0\n")
+    project.yaml({
+        "web": {"command": announcing("web"), "watch": watch,
+                "readiness": {"log": "web up"}},
+        "worker": {"command": announcing("worker"),
+                   "depends_on": {"web": {"condition": "ready", "restart": True}}},
+        "other": {"command": announcing("other"),
+                  "depends_on": {"web": {"condition": "ready"}}},
+    })
+
+
+def up(project: Project, *args: str) -> Orchestra:
+    orch = project.start(*TEXT, *args)
+    orch.wait_for(r"^worker +\| worker up \d+$", 20)
+    orch.wait_for(r"^other +\| other up \d+$", 20)
+    return orch
+
+
+def pids(text: str, name: str) -> list[int]:
+    return [int(p) for p in re.findall(rf"^{name} +\| {name} up (\d+)$", text, re.M)]
+
+
+def restarts(text: str) -> list[str]:
+    return re.findall(r"^system +\| web: (.*) changed; ", text, re.M)
+
+
+def stop(orch: Orchestra) -> Result:
+    orch.send(signal.SIGINT)
+    result = orch.wait(20)
+    assert result.rc == 130, result.dump()
+    return result
+
+
+def test_a_save_restarts_the_service_and_its_opted_in_dependents(project: Project) -> None:
+    stack(project, ["src"])
+    orch = up(project)
+    first = {name: pids(orch.output(), name)[0] for name in ("web", "worker", "other")}
+    (project.root / "src/app.py").write_text("v = 1\n")
+    orch.wait_for(r"web: src/app\.py changed; restarting with worker \(restart: true\)$", 15)
+    orch.wait_for(r"(?s)^worker +\| worker up \d+$.*^worker +\| worker up \d+$", 20)
+    result = stop(orch)
+    text = result.text
+    web, worker = pids(text, "web"), pids(text, "worker")
+    assert len(web) == 2 and web[1] != web[0], result.dump()
+    assert len(worker) == 2 and worker[1] != worker[0], result.dump()
+    assert pids(text, "other") == [first["other"]], result.dump()   # not opted in
+    assert len(re.findall(r"web: ready: ", text)) == 2, result.dump()
+    # the worker starts again only once web is ready again
+    assert text.index(f"worker up {worker[1]}") > text.rindex("web: ready: "), result.dump()
+    assert restarts(text) == ["src/app.py"], result.dump()
+    assert not wait_gone([*web, *worker, first["other"]], 5)
+
+
+def test_a_burst_of_saves_restarts_once(project: Project) -> None:
+    stack(project, {"paths": ["src"], "debounce": "400ms"})
+    orch = up(project)
+    for n in range(10):   # far quicker than the debounce: one burst
+        (project.root / "src/app.py").write_text(f"v = {n}\n")
+        (project.root / f"src/new{n}.py").write_text("")
+    orch.wait_for(r"web: src/app\.py and 10 more changed; restarting", 15)
+    orch.wait_for(r"(?s)web: ready: .*web: ready: ", 20)
+    # a later, separate save: every restart the burst caused is reported before this one's
+    (project.root / "src/later.py").write_text("")
+    orch.wait_for(r"web: src/later\.py changed; restarting", 15)
+    orch.wait_for(r"(?s)(web: ready: .*){3}", 20)
+    result = stop(orch)
+    assert restarts(result.text) == ["src/app.py and 10 more", "src/later.py"], result.dump()
+    assert len(set(pids(result.text, "web"))) == 3, result.dump()
+
+
+def test_ignored_paths_do_not_restart(project: Project) -> None:
+    stack(project, {"paths": ["src"], "ignore": ["*.log", "src/generated/"]})
+    src = project.root / "src"
+    orch = up(project)
+    for relative in ("x.log", "generated/code.py", "__pycache__/app.cpython-311.pyc",
+                     ".app.py.swp", "app.py~", ".git/index", "node_modules/m/index.js"):
+        (src / relative).parent.mkdir(parents=True, exist_ok=True)
+        (src / relative).write_text("ignored\n")
+    # one file that counts, afterwards: had any of the above counted, it would be named in
+    # this restart's line (same burst) or in an earlier restart
+    (src / "real.py").write_text("")
+    orch.wait_for(r"web: src/real\.py changed; restarting", 15)
+    orch.wait_for(r"(?s)web: ready: .*web: ready: ", 20)
+    result = stop(orch)
+    assert restarts(result.text) == ["src/real.py"], result.dump()
+
+
+def test_action_signal_sends_the_signal_instead(project: Project) -> None:
+    (project.root / "conf").mkdir()
+    project.yaml({"web": {
+        "command": py("""
+            import os, signal, time
+            signal.signal(signal.SIGUSR1, lambda *_: print("reloading", flush=True))
+            print("web up", os.getpid(), flush=True)
+            while True:
+                time.sleep(1)
+        """),
+        "readiness": {"log": "web up"},
+        "watch": {"paths": ["conf"], "action": "signal", "signal": "USR1"}}})
+    orch = project.start(*TEXT)
+    orch.wait_for(r"web: ready: ", 20)
+    (project.root / "conf/site.ini").write_text("x = 1\n")
+    orch.wait_for(r"web: conf/site\.ini changed; sending SIGUSR1 to its process group$", 15)
+    orch.wait_for(r"^web +\| reloading$", 10)
+    (project.root / "conf/site.ini").write_text("x = 2\n")
+    orch.wait_for(r"(?s)reloading.*^web +\| reloading$", 15)
+    result = stop(orch)
+    assert len(pids(result.text, "web")) == 1, result.dump()   # the same process throughout
+    assert "restarting" not in result.text, result.dump()
+
+
+def test_a_watched_file_saved_by_rename_is_still_watched(project: Project) -> None:
+    """Editors save by writing a new file and renaming it over the old one: the file's
+    inode changes at each save, and every save must still count."""
+    config = project.root / "site.ini"
+    config.write_text("v = 0\n")
+    project.yaml({"web": {"command": announcing("web"), "readiness": {"log": "web up"},
+                          "watch": {"paths": ["site.ini"], "debounce": "100ms"}}})
+    orch = project.start(*TEXT)
+    orch.wait_for(r"web: ready: ", 20)
+    for n in (1, 2):
+        fresh = project.root / f".site.ini.new{n}"
+        fresh.write_text(f"v = {n}\n")
+        fresh.replace(config)
+        orch.wait_for(rf"(?s)(web: site\.ini changed; restarting.*){{{n}}}web: ready: ", 20)
+    (project.root / "unrelated.txt").write_text("")   # beside it, not watched
+    result = stop(orch)
+    assert restarts(result.text) == ["site.ini", "site.ini"], result.dump()
+
+
+def test_no_watch_switches_it_off(project: Project) -> None:
+    stack(project, {"paths": ["src"], "debounce": "100ms"})
+    orch = up(project, "--no-watch")
+    first = pids(orch.output(), "web")
+    (project.root / "src/app.py").write_text("v = 1\n")
+    (project.root / "src/new.py").write_text("")
+    # nothing to wait for when nothing happens: ten times the debounce, and the watcher
+    # would have reacted well within it (the tests above see it react)
+    try:
+        orch.wait_for(r"changed; restarting|watching files", 1.0)
+    except AssertionError:
+        pass
+    else:
+        raise AssertionError(f"a restart or a watcher with --no-watch:\n{orch.output()}")
+    result = stop(orch)
+    assert pids(result.text, "web") == first and alive(first[0]) is False, result.dump()
+
+
+def test_the_watcher_announces_what_it_watches(project: Project) -> None:
+    stack(project, ["src", "src/app.py"])
+    orch = up(project)
+    orch.wait_for(r"^system +\| watching files: web: src, src/app\.py$", 5)
+    stop(orch)
+
+
+def test_a_change_while_restarting_restarts_once_more(project: Project, tmp_path: Path) -> None:
+    """A save that arrives while the service stops is not lost: it restarts it again."""
+    (project.root / "src").mkdir()
+    project.yaml({"web": {
+        "command": py("""
+            import os, signal, sys, time
+            def slow_stop(*_):
+                print("stopping", flush=True)
+                time.sleep(1)
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, slow_stop)
+            print("web up", os.getpid(), flush=True)
+            while True:
+                time.sleep(1)
+        """),
+        "readiness": {"log": "web up"},
+        "watch": {"paths": ["src"], "debounce": "100ms"}}})
+    orch = project.start(*TEXT)
+    orch.wait_for(r"web: ready: ", 20)
+    (project.root / "src/a.py").write_text("")
+    orch.wait_for(r"^web +\| stopping$", 15)
+    (project.root / "src/b.py").write_text("")   # during the slow stop
+    orch.wait_for(r"(?s)web: src/b\.py changed; restarting.*web: ready: ", 20)
+    result = stop(orch)
+    assert re.findall(r"web: (.*) changed; restarting", result.text) == [
+        "src/a.py", "src/b.py"], result.dump()
+
+
+def test_its_own_output_file_in_a_watched_folder_restarts_nothing(project: Project) -> None:
+    """`orchestra up > dev.log` in the watched folder: each restart writes lines to the log,
+    which would restart the service again, for ever."""
+    import subprocess
+    import time
+
+    from helpers.orch import PY
+
+    (project.root / "src").mkdir()
+    project.yaml({"web": {"command": announcing("web"), "watch": ["."]}})
+    log = project.root / "dev.log"
+
+    def wait_in_log(pattern: str) -> None:
+        deadline = time.monotonic() + 15
+        while not re.search(pattern, log.read_text(), re.M):
+            assert time.monotonic() < deadline, f"no {pattern!r} in:\n{log.read_text()}"
+            time.sleep(0.05)
+
+    with log.open("wb") as out:
+        proc = subprocess.Popen([PY, "-m", "orchestra", "up", *TEXT], cwd=project.root,
+                                env=project.env(), stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_in_log(r"^web +\| web up \d+$")
+        (project.root / "src/a.py").write_text("")
+        wait_in_log(r"(?s)changed; restarting.*^web +\| web up \d+$")
+        (project.root / "src/b.py").write_text("")   # every restart before it is in the log
+        wait_in_log(r"web: src/b\.py changed; restarting")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(20) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert restarts(log.read_text()) == ["src/a.py", "src/b.py"], log.read_text()
+
+
+def test_a_change_during_an_orchestra_restart_starts_it_once(project: Project) -> None:
+    """`orchestra restart web` and a save that restarts web while it stops: both wait for
+    the same stop; the first to go on starts web again, the other finds it started and
+    leaves it (it used to fail on starting a runner that was not over)."""
+    import shutil
+    import tempfile
+
+    from helpers.cli import Cli
+
+    runtime = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
+    cli = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    try:
+        (project.root / "src").mkdir()
+        project.yaml({"web": {
+            "command": py("""
+                import os, signal, sys, time
+                def slow_stop(*_):
+                    print("stopping", flush=True)
+                    time.sleep(1)
+                    sys.exit(0)
+                signal.signal(signal.SIGTERM, slow_stop)
+                print("web up", os.getpid(), flush=True)
+                while True:
+                    time.sleep(1)
+            """),
+            "readiness": {"log": "web up"},
+            "watch": {"paths": ["src"], "debounce": "100ms"}}})
+        orch = cli.start("up", *TEXT)
+        orch.wait_for(r"web: ready: ", 20)
+        restart = cli.start("restart", "web")
+        orch.wait_for(r"^web +\| stopping$", 15)
+        (project.root / "src/a.py").write_text("")   # during the slow stop
+        orch.wait_for(r"web: src/a\.py changed; restarting", 15)
+        assert restart.wait(15).rc == 0
+        orch.wait_for(r"(?s)(web: ready: .*){2}", 20)
+        (project.root / "src/b.py").write_text("")   # the watcher still acts afterwards
+        orch.wait_for(r"(?s)web: src/b\.py changed; restarting.*web: ready: ", 20)
+        result = stop(orch)
+        assert "could not act" not in result.text and "Error" not in result.text, result.dump()
+        assert len(pids(result.text, "web")) == 3, result.dump()
+    finally:
+        cli.close()
+        shutil.rmtree(runtime, ignore_errors=True)
