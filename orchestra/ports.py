@@ -160,6 +160,18 @@ def pick_ports(count: int, avoid: Collection[int] = ()) -> list[int]:
     return _reservations.pick(count, avoid)
 
 
+def hand_over_ports() -> None:
+    """A detached stack's daemon keeps the ports its `up` reserved: their lines move to the
+    daemon's pid, since the `up` that picked them exits as soon as the stack is up."""
+    held_by = _reservations
+    if held_by is None or not held_by.mine:
+        return
+    old, new = held_by.pid, os.getpid()
+    with contextlib.suppress(OSError), held_by._locked() as held:
+        _write(held, [(port, new if pid == old else pid) for port, pid in _entries(held)])
+    held_by.pid = new
+
+
 def release_ports() -> None:
     """Called at exit (also by `launch.exit_now`, which skips the interpreter's atexit)."""
     if _reservations is not None:

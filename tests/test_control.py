@@ -315,3 +315,18 @@ def test_a_flood_of_requests_loses_no_line(cli: Cli, project: Project,
     assert cli.run("down").rc == 0
     result = up.wait(10)
     assert result.of("counter") == [str(n) for n in range(3000)], result.dump()[-2000:]
+
+
+def test_a_detached_stack_keeps_its_auto_ports_reserved(cli: Cli, project: Project,
+                                                         runtime: Path, tmp_path: Path) -> None:
+    """The `up` that picked the ports exits once the stack is up; the reservation passes to
+    the stack, so no other orchestra is given the same port while it runs."""
+    project.yaml({"web": {"command": TICK, "port": "auto"}})
+    assert cli.run("up", "-D", "--log-dir", str(tmp_path / "logs"), timeout=30).rc == 0
+    reserved = (runtime / "orchestra-ports" / "ports").read_text().split()
+    port, holder = int(reserved[0]), int(reserved[1])
+    info = {row["name"]: row for row in json.loads(cli.run("ps", "--format", "json").out)}
+    assert info["web"]["port"] == port
+    assert alive(holder), "the reservation belongs to a process that is gone"
+    assert cli.run("down").rc == 0
+    assert (runtime / "orchestra-ports" / "ports").read_text() == ""

@@ -58,11 +58,17 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
     prepare_log_dir(folder)
 
     def run_stack(status_fd: int) -> int:
-        prepare_parent()
-        _raise_fd_limit(len(plan.instances))
-        detached = replace(settings, detached=Detached(status_fd, wait, folder))
-        return asyncio.run(_main(plan, replace(output, color=False, terminal=False), detached,
-                                 environ, control))
+        from orchestra.ports import hand_over_ports, release_ports
+
+        hand_over_ports()
+        try:
+            prepare_parent()
+            _raise_fd_limit(len(plan.instances))
+            detached = replace(settings, detached=Detached(status_fd, wait, folder))
+            return asyncio.run(_main(plan, replace(output, color=False, terminal=False),
+                                     detached, environ, control))
+        finally:
+            release_ports()   # the daemon ends with os._exit, which runs no atexit
 
     return start_detached(run_stack)
 
