@@ -18,7 +18,7 @@ def exit_now(code: int) -> None:
 
     Only after a run: every service is gone, the watchdog is reaped, output is flushed here.
     """
-    ports = sys.modules.get("orchestra.ports")   # loaded only for `port: auto`
+    ports = sys.modules.get("orchestra.config.ports")   # loaded only for `port: auto`
     if ports is not None:
         ports.release_ports()   # os._exit skips atexit, which would do it otherwise
     for stream in (sys.stdout, sys.stderr):

@@ -14,7 +14,7 @@ import pytest
 from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Project, py
 
-from orchestra.ports import PortError, PortReservations, runtime_directory
+from orchestra.config.ports import PortError, PortReservations, runtime_directory
 
 
 def _ports(*ports: int) -> object:
@@ -234,7 +234,7 @@ def test_up_without_ports_never_loads_the_reservations_or_discovery(
                            cwd=project.root, env=project.env(), capture_output=True,
                            timeout=30, check=False)
     assert found.returncode == 0, found.stderr.decode()[-2000:]
-    assert b"orchestra.ports" not in found.stderr
+    assert b"orchestra.config.ports" not in found.stderr
     assert b"orchestra.discovery" not in found.stderr
 
 

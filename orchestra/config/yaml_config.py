@@ -98,14 +98,14 @@ def read_env_files(load: YamlLoad) -> None:
 def pick_auto_ports(load: YamlLoad) -> None:
     """`port: auto`: a free port for each instance, picked before interpolation so that
     `${PORT}` and `${services.NAME.port}` have their values (and reserved against every other
-    orchestra of the user until this one exits: `orchestra/ports.py`). Nothing is imported
+    orchestra of the user until this one exits: `orchestra/config/ports.py`). Nothing is imported
     or reserved for a config without `port: auto`."""
     services = _mapping(_mapping(load.document.data).get("services"))
     wanted = {name: raw for name, raw in services.items()
               if isinstance(raw, dict) and raw.get("port") == "auto"}
     if not wanted:
         return
-    from orchestra.ports import pick_ports
+    from orchestra.config.ports import pick_ports
 
     fixed = {port + n for raw in services.values() if isinstance(raw, dict)
              for port in [raw.get("port")] if isinstance(port, int)

@@ -58,7 +58,7 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
     prepare_log_dir(folder)
 
     def run_stack(status_fd: int) -> int:
-        from orchestra.ports import hand_over_ports, release_ports
+        from orchestra.config.ports import hand_over_ports, release_ports
 
         hand_over_ports()
         try:

@@ -412,7 +412,7 @@ def _refuse_a_taken_port(port: int) -> None:
     """`port: auto` picked a port that was free then; if another process listens on it by
     now, the service could not bind it (or a readiness check would reach the wrong process):
     say so rather than hide it."""
-    from orchestra.ports import taken_since_picked  # only for `port: auto`
+    from orchestra.config.ports import taken_since_picked  # only for `port: auto`
 
     reason = taken_since_picked(port)
     if reason is not None:
