@@ -84,8 +84,11 @@ def _run_alone(foreground: ForegroundCommand, timeout: float | None) -> int:
     import asyncio
     import signal
 
+    from orchestra.runtime.backends import select_backend
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.lifeline import Lifeline
+
+    select_backend(os.environ)   # a bad ORCHESTRA_PROCESS_BACKEND: exit 2, nothing started
 
     async def main() -> int:
         loop = asyncio.get_running_loop()

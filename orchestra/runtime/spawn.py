@@ -27,7 +27,7 @@ from typing import IO, Protocol
 #: Signals whose inherited "ignore" must not leak into children (SIGPIPE is restored by Popen).
 _RESETTABLE = tuple(s for s in signal.Signals
                     if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGCHLD)
-                    and s < signal.SIGRTMIN)
+                    and s < getattr(signal, "SIGRTMIN", 65))   # no SIGRTMIN on macOS
 
 
 def _ignore(signum: int, frame: object) -> None:
@@ -59,10 +59,10 @@ class SpawnError(Exception):
 
 @dataclass(slots=True)
 class Child:
-    """A started process: its pid, a pidfd to watch its exit, and its output pipes."""
+    """A started process: its pid and its output pipes (its exit is watched by the
+    process backend, `runtime/backends`)."""
 
     popen: subprocess.Popen[bytes]
-    pidfd: int
     stdout: IO[bytes]
     stderr: IO[bytes]
 
@@ -210,20 +210,18 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], tracker: Track
         os.close(out_write)
         os.close(err_write)
     tracker.track(popen.pid)
-    return Child(popen, os.pidfd_open(popen.pid), open(out_read, "rb", buffering=0),
+    return Child(popen, open(out_read, "rb", buffering=0),
                  open(err_read, "rb", buffering=0))
 
 
 def spawn_attached(argv: Sequence[str], cwd: Path,
-                   env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+                   env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start `orchestra run`'s command with orchestra's stdin, stdout and stderr.
 
     It gets a process group of its own, like a shell's job, so that a signal can reach its
     children too; `runtime/foreground.py` makes that group the terminal's foreground group.
-    Returns it and a pidfd.
     """
-    popen = _start(argv, cwd, env)
-    return popen, os.pidfd_open(popen.pid)
+    return _start(argv, cwd, env)
 
 
 def spawn_quiet(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
