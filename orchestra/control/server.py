@@ -1,8 +1,8 @@
 """The control socket of a running stack, served from the runtime's one event loop.
 
 Only the socket's owner may talk to it: the folder is 0700, the socket 0600, and every peer's
-uid is checked (SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS and the BSDs) before its first
-request is read. A malformed, oversized or
+uid is checked (`control/peers.py`: SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS and the
+BSDs) before its first request is read. A malformed, oversized or
 unknown request gets an error reply; nothing a client sends or fails to read can disturb the
 services: replies are queued on the client's own transport, and a follower that stops reading
 is dropped once its backlog is over a bound, never waited for.
@@ -15,23 +15,17 @@ import contextlib
 import json
 import os
 import socket
-import struct
-import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from orchestra.control import protocol
+from orchestra.control.peers import peer_uid
 from orchestra.control.protocol import Request, RequestError
 from orchestra.errors import OrchestraError
 
 #: A follower whose unread replies pass this many bytes is dropped.
 MAX_BACKLOG = 4 * 1024 * 1024
-_UCRED = struct.Struct("3i")   # struct ucred: pid, uid, gid
-#: struct xucred's head (macOS, FreeBSD): cr_version, cr_uid; at SOL_LOCAL (0), LOCAL_PEERCRED (1)
-_XUCRED = struct.Struct("2I")
-_XUCRED_SIZE = 76   # cr_version, cr_uid, cr_ngroups, cr_groups[16]
-SOL_LOCAL, LOCAL_PEERCRED = 0, 1
 
 
 class AlreadyRunning(OrchestraError):
@@ -67,23 +61,6 @@ class Stack(Protocol):
     async def start(self, names: Sequence[str]) -> list[str]: ...
 
     def down(self, timeout: float | None) -> None: ...
-
-
-def peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end, where the platform tells it (None where it
-    does not: the 0600 socket in a 0700 folder is then the only check)."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is not None:
-        _, uid, _ = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
-        return int(uid)
-    if sys.platform == "darwin" or "bsd" in sys.platform:
-        try:
-            raw = sock.getsockopt(SOL_LOCAL, LOCAL_PEERCRED, _XUCRED_SIZE)
-        except OSError:
-            return None
-        _, uid = _XUCRED.unpack_from(raw)
-        return int(uid)
-    return None
 
 
 def claim(path: Path) -> socket.socket:
