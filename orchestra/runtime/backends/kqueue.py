@@ -71,6 +71,10 @@ class KqueueBackend(ProcessBackend):
 
     def watch(self, pid: int, on_exit: Callable[[], None]) -> None:
         self._add(pid, on_exit)
+        # A child that exited just before may have been registered as a zombie, whose
+        # NOTE_EXIT has passed on some kernels: its status says so, whatever the kernel did.
+        if pid in self._callbacks and self._statuses.peek(pid) is not None:
+            self._loop.call_soon(self._fire, pid)
 
     def unwatch(self, pid: int) -> None:
         self._remove(pid)
