@@ -75,12 +75,18 @@ def test_a_killed_child_reports_128_plus_the_signal(name: str) -> None:
 @pytest.mark.parametrize("name", HERE)
 def test_a_child_that_exited_before_it_was_watched_is_seen(name: str) -> None:
     async def body(backend: ProcessBackend) -> None:
-        child = subprocess.Popen(["true"])
-        while not unreaped(child.pid):   # bounded by pytest-timeout; `true` ends at once
-            time.sleep(0.005)
+        child = subprocess.Popen(["true"], stdout=subprocess.PIPE)
+        if HAS_WAITID:
+            while not unreaped(child.pid):   # bounded by pytest-timeout; `true` ends at once
+                time.sleep(0.005)
+        else:   # it has closed its stdout, so it is exiting; give it the time to be done
+            assert child.stdout is not None and child.stdout.read() == b""
+            time.sleep(0.2)
         await asyncio.wait_for(exit_seen(backend, child.pid), 10)
         assert backend.reap(child.pid) == (0, None)
         child.returncode = 0
+        assert child.stdout is not None
+        child.stdout.close()
     on_backend(name, body)
 
 

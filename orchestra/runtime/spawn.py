@@ -249,7 +249,8 @@ def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
 # they are all gone). "?INODE" comes before each service's spawn, naming its stdout pipe, and
 # its "+PGID" after: if orchestra died in between, the processes holding that pipe, at any fd
 # (a child may not have made it its stdout yet), are the service: found with one `find`, only
-# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet.
+# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet; where
+# there is no /proc (macOS, the BSDs) that child is not found (docs/ARCHITECTURE.md).
 # A "dPATH" line names the one folder to remove at EOF (the run's notify sockets); a bare "d"
 # withdraws it. dash needs ~1 MB; no helper per service.
 WATCHDOG_SCRIPT = r"""
@@ -267,7 +268,7 @@ while IFS= read -r line; do
     d*) folder=${line#d} ;;
   esac
 done
-if [ -n "$pending" ]; then
+if [ -n "$pending" ] && [ -d /proc/self/fd ]; then
   for f in $(find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname "pipe:\[$pending\]" \
              2>/dev/null); do
     p=${f#/proc/}; p=${p%%/*}
