@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
-from helpers.orch import Project
+from helpers.orch import HAS_PROC, PROC, Orchestra, Project, wait_until
 
 from orchestra.runtime import backends
 from orchestra.runtime.backends import ProcessBackend, available, choose, make
@@ -172,3 +172,55 @@ def test_without_pidfd_the_status_is_read_with_waitid_not_waitpid(name: str) -> 
         assert unreaped(child.pid)
         child.returncode = backend.reap(child.pid)[0]
     on_backend(name, body)
+
+
+def _zombie(pid: int) -> bool:
+    """`pid` has exited and nobody has reaped it yet."""
+    if HAS_PROC:
+        try:
+            with open(f"{PROC}/{pid}/stat", "rb") as f:
+                return f.read().rpartition(b")")[2].split()[0] == b"Z"
+        except OSError:
+            return False
+    import psutil
+
+    try:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("name", HERE)
+def test_up_never_reaps_a_child_it_did_not_start(project: Project, name: str) -> None:
+    """A child orchestra inherits (started by the process that exec'd it, as `sh -c 'cmd &
+    exec orchestra up'` does) is not orchestra's to reap, even when other children's exits
+    wake the backend: it stays a zombie while orchestra runs, its status untouched."""
+    project.yaml({"quick": {"command": ["true"]},
+                  "slow": {"command": [sys.executable, "-c", "import time; time.sleep(30)"]}})
+    launcher = [sys.executable, "-c",
+                "import os, subprocess, sys\n"
+                "child = subprocess.Popen(['true'])\n"
+                "print('inherited', child.pid, flush=True)\n"
+                "os.execv(sys.executable, [sys.executable, '-m', 'orchestra', 'up', "
+                "'--no-color', '--no-timestamps'])\n"]
+    orch = Orchestra(launcher, project.root, project.env({backends.VARIABLE: name}))
+    try:
+        inherited = int(orch.wait_for(r"^inherited (\d+)$")[1])
+        orch.wait_for(r"^system +\| quick: exited rc=0$")   # a SIGCHLD orchestra handled
+        orch.wait_for(r"^system +\| slow: started")
+        wait_until(lambda: _zombie(inherited) or not _exists(inherited), 5,
+                   "the inherited child to have exited")
+        time.sleep(0.2)   # no event says "not reaped": give a stray reaping the time to happen
+        assert _zombie(inherited), f"{inherited} was reaped by orchestra ({name})"
+        orch.send(signal.SIGINT)
+        assert orch.wait(15).rc == 130
+    finally:
+        orch.close()
