@@ -10,9 +10,10 @@ is read: `systemd-notify --ready` sends `READY=1`, then `BARRIER=1` with a file 
 waits until that descriptor is closed, which orchestra does as soon as it has read the message
 (every descriptor passed with a message is closed at once).
 
-macOS and the BSDs attach no sender pid to a datagram (LOCAL_PEERCRED and getpeereid need a
-connected stream socket, which the protocol does not use): there the 0700 directory is the
-only check, so any process of the same user can report a service ready. docs/CONFIG.md says so.
+macOS attaches no sender pid to a datagram (LOCAL_PEERCRED and getpeereid need a connected
+stream socket, which the protocol does not use), and FreeBSD's LOCAL_CREDS_PERSISTENT is not
+used yet: there the 0700 directory is the only check, so any process of the same user can
+report a service ready. docs/CONFIG.md says so.
 """
 
 from __future__ import annotations
