@@ -4,6 +4,7 @@ children: pidfd on Linux, kqueue on macOS and the BSDs, posix everywhere."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -224,3 +225,25 @@ def test_up_never_reaps_a_child_it_did_not_start(project: Project, name: str) ->
         assert orch.wait(15).rc == 130
     finally:
         orch.close()
+
+
+def _pidfds_of(pid: int) -> int:
+    count = 0
+    for fd in os.listdir(f"{PROC}/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"{PROC}/{pid}/fd/{fd}") == "anon_inode:[pidfd]"
+    return count
+
+
+@pytest.mark.skipif(not HAS_PROC or "pidfd" not in HERE, reason="counts pidfds in Linux's /proc")
+@pytest.mark.parametrize("name", ["pidfd", "posix"])
+def test_the_variable_picks_the_backend_up_runs_on(project: Project, name: str) -> None:
+    """What `make test`'s second run relies on: the variable reaches `up`, which then holds a
+    pidfd per running service on pidfd, and none on posix."""
+    project.yaml({"slow": {"command": [sys.executable, "-c", "import time; time.sleep(30)"]}})
+    orch = project.start("--no-color", "--no-timestamps", env={backends.VARIABLE: name})
+    orch.wait_for(r"^system +\| slow: started")
+    held = _pidfds_of(orch.pid)
+    orch.send(signal.SIGINT)
+    assert orch.wait(15).rc == 130
+    assert held == (1 if name == "pidfd" else 0), held
