@@ -4,7 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint check clean bytecode
+.PHONY: up test test-without-proc lint check clean bytecode
+
+# The tests that exercise processes, run a second time on the `posix` process backend (the
+# one every POSIX system has; see orchestra/runtime/backends).
+RUNTIME_TESTS := tests/test_up_lifecycle.py tests/test_up_output.py tests/test_up_shell.py \
+	tests/test_up_signals.py tests/test_run_cmd.py tests/test_lifeline.py \
+	tests/test_readiness_up.py tests/test_control.py tests/test_process_backends.py
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +31,12 @@ test: $(STAMP)
 	$(BIN)/ruff check orchestra tests
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
+	ORCHESTRA_PROCESS_BACKEND=posix $(BIN)/pytest -n 2 -q $(RUNTIME_TESTS)
+
+# As root (a private mount namespace): the runtime tests with /proc hidden and Linux's pidfd,
+# SO_PASSCRED and SO_PEERCRED absent, as on a platform that has none of them.
+test-without-proc: $(STAMP)
+	tests/portability/without_proc.sh -n 2 -q $(RUNTIME_TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check orchestra tests

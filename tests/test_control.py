@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Orchestra, Project, alive, wait_gone
 
 from orchestra.control.paths import project_name, socket_path
+from orchestra.control.peers import PEERS_CHECKED
 
 TICK = [PY, "-c", "import sys, time\nwhile True:\n    print('tick', flush=True)\n"
         "    time.sleep(0.1)\n"]
@@ -58,7 +60,11 @@ def test_ps_logs_and_down_reach_the_running_stack(cli: Cli, project: Project) ->
     assert {row["name"]: row["state"] for row in rows} == {
         "web": "running", "worker.1": "running", "worker.2": "running"}
     assert all(isinstance(row["pid"], int) and alive(row["pid"]) for row in rows)
-    assert all(row["rss_bytes"] > 0 for row in rows)
+    if sys.platform == "linux" and not os.path.isdir("/proc/self"):
+        # psutil reads Linux's /proc: without it the usage is unknown, not made up
+        assert all(row["rss_bytes"] is None for row in rows), rows
+    else:
+        assert all(row["rss_bytes"] > 0 for row in rows), rows
 
     logs = cli.run("logs", "worker.*", "--tail", "2", *TEXT)
     assert logs.rc == 0, logs.dump()
@@ -147,6 +153,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 
 @pytest.mark.skipif(os.getuid() != 0 or not os.access(SYSTEM_PYTHON, os.X_OK),
                     reason="needs root and a system python to run a client as another user")
+@pytest.mark.skipif(not PEERS_CHECKED, reason="the platform names no peer (docs/CONTROL.md)")
 def test_another_user_is_refused(project: Project, runtime: Path) -> None:
     """Even with the folder and socket opened up, a peer of another uid gets an error."""
     tool = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})

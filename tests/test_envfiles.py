@@ -98,6 +98,7 @@ def test_not_utf8(tmp_path: Path) -> None:
     assert str(caught.value) == f"{path}:2:6: not valid UTF-8 (byte 0xe9)"
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="uses Linux's /proc/self/mem")
 def test_unreadable() -> None:
     """A file that exists but cannot be read (even by root): reading /proc/self/mem fails."""
     path = Path("/proc/self/mem")

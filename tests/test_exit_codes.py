@@ -7,6 +7,7 @@ import re
 import signal
 import time
 
+import pytest
 from helpers.orch import Project, py, wait_no_leftovers
 
 # A service that exits with rc 3 on its own, leaving a member of its process group that
@@ -20,6 +21,7 @@ sys.exit(3)
 """
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGRTMIN"), reason="no real-time signals here")
 def test_service_killed_by_realtime_signal_does_not_hang_orchestra(project: Project) -> None:
     """A service killed by a real-time signal (SIGRTMIN+6) is reported as failed with
     128+N, like any killed service, and orchestra still stops everything and exits."""

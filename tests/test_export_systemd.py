@@ -204,6 +204,7 @@ def read_by_systemd(env_file: str, folder: Path) -> dict[str, str]:
     return values
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="systemd's tools need /proc")
 def test_env_file_is_read_back_by_systemds_own_parser(tmp_path: Path) -> None:
     root = tmp_path / "app"
     hostile = SECRETS_ANY
@@ -250,6 +251,7 @@ def test_notify_exec_readiness_user_units_and_log(tmp_path: Path) -> None:
         out / "app-web.service").read_text()
 
 
+@pytest.mark.skipif(not hasattr(signal, "SIGRTMIN"), reason="no real-time signals here")
 def test_a_real_time_stop_signal_is_named_as_systemd_spells_it(tmp_path: Path) -> None:
     root = tmp_path / "app"
     number = int(signal.SIGRTMIN) + 2

@@ -16,6 +16,7 @@ import subprocess
 import termios
 import time
 
+import pytest
 from helpers.orch import Project, py, wait_until
 
 LINES = 400_000           # 36 MB: far more than orchestra may hold back
@@ -37,6 +38,9 @@ SENTINEL = """
     signal.pause()
 """
 
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"),
+                                reason="measures a process's writes and memory in Linux's /proc")
 
 def _unread(fd: int) -> int:
     return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")

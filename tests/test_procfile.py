@@ -118,6 +118,7 @@ def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     assert str(caught.value) == f"{fifo}: is not a regular file"
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="uses Linux's /proc/self/mem")
 def test_read_error_becomes_problem() -> None:
     """A file that exists but cannot be read (even by root): reading /proc/self/mem fails."""
     path = Path("/proc/self/mem")

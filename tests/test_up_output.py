@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from helpers.orch import Project, describe, py, select_read, wait_no_leftovers
 
 TEXT = ("--no-timestamps", "--no-color")
@@ -150,6 +151,7 @@ def test_json_output_is_one_object_per_line(project: Project) -> None:
     assert exited.get("rc") == 0, exited
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/fd"), reason="lists fds from Linux's /proc")
 def test_fd_hygiene_children_see_only_stdio(project: Project, tmp_path: Path) -> None:
     lister = py("""
         import json, os

@@ -15,6 +15,8 @@ import pytest
 from helpers.orch import PY, Project
 
 TEXT = ("--no-timestamps", "--no-color")
+NEEDS_PROC_EXE = pytest.mark.skipif(not os.path.exists("/proc/self/exe"),
+                                    reason="a service reads its program from Linux's /proc")
 
 # What a service can see of how it was started: its program, its parent, its env and argv.
 REPORT = """\
@@ -41,6 +43,7 @@ def report(project: Project, command: object, **service: object) -> tuple[dict[s
     return seen, orch.pid
 
 
+@NEEDS_PROC_EXE
 def test_plain_string_is_the_program_itself_with_the_shells_view(project: Project) -> None:
     seen, orchestra = report(project, f"{PY} ../report.py one two", dir="sub")
     assert seen["exe"] == os.path.realpath(PY), seen
@@ -57,6 +60,7 @@ def test_string_with_shell_syntax_runs_under_the_shell(project: Project) -> None
     assert seen["PWD"] == seen["cwd"] == str(project.root / "sub"), seen
 
 
+@NEEDS_PROC_EXE
 def test_list_is_execd_as_given_and_told_where_it_runs(project: Project) -> None:
     seen, orchestra = report(project, [PY, "../report.py", "one two"], dir="sub")
     assert seen["exe"] == os.path.realpath(PY) and seen["parent"] == str(orchestra), seen

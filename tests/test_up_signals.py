@@ -291,6 +291,8 @@ def test_ctrl_c_on_a_terminal_gives_each_service_exactly_one_signal(
         os.close(master)
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"),
+                    reason="reads a process's masks from Linux's /proc/PID/status")
 def test_children_get_default_dispositions_and_empty_mask(project: Project) -> None:
     # grep, not python: the interpreter ignores SIGPIPE and SIGXFSZ on its own
     project.yaml({"status": {"command": ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]}})

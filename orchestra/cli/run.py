@@ -88,9 +88,11 @@ def _run_alone(foreground: ForegroundCommand, request: RunRequest) -> int:
     import signal
 
     from orchestra.output.mux import Multiplexer
+    from orchestra.runtime.backends import select_backend
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.lifeline import Lifeline
 
+    select_backend(os.environ)   # a bad ORCHESTRA_PROCESS_BACKEND: exit 2, nothing started
     timeout = request.timeout
     out = output_options(request, quiet=frozenset(), stream=sys.stderr)
     mux = Multiplexer(sys.stderr.fileno(), ["system"], out)

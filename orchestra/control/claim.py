@@ -41,7 +41,7 @@ def claim(path: Path) -> socket.socket:
             raise AlreadyRunning(path, _ask_pid(probe))
         finally:
             probe.close()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)   # not inheritable (PEP 446)
     previous = os.umask(0o177)   # created 0600: no moment when others could connect
     try:
         listener.bind(str(path))

@@ -18,8 +18,9 @@ import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-#: sun_path holds 108 bytes with its NUL: a longer socket path cannot be bound.
-MAX_SOCKET_PATH = 104
+#: sun_path holds 108 bytes with its NUL on Linux, 104 on macOS and the BSDs: a longer socket
+#: path cannot be bound there.
+MAX_SOCKET_PATH = 103
 
 
 class ControlPathError(OSError):

@@ -1,7 +1,8 @@
 """The control socket of a running stack, served from the runtime's one event loop.
 
 Only the socket's owner may talk to it: the folder is 0700, the socket 0600, and every peer's
-uid is checked (SO_PEERCRED) before its first request is read. A malformed, oversized or
+uid is checked (`control/peers.py`: SO_PEERCRED on Linux, LOCAL_PEERCRED on macOS and the
+BSDs) before its first request is read. A malformed, oversized or
 unknown request gets an error reply; nothing a client sends or fails to read can disturb the
 services: replies are queued on the client's own transport, and a follower that stops reading
 is dropped once its backlog is over a bound, never waited for.
@@ -13,18 +14,17 @@ import asyncio
 import contextlib
 import os
 import socket
-import struct
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
 from orchestra.control import protocol
 from orchestra.control.claim import claim
+from orchestra.control.peers import peer_uid
 from orchestra.control.protocol import Request, RequestError
 
 #: A follower whose unread replies pass this many bytes is dropped.
 MAX_BACKLOG = 4 * 1024 * 1024
-_UCRED = struct.Struct("3i")   # struct ucred: pid, uid, gid
 
 
 class Stack(Protocol):
@@ -52,13 +52,6 @@ class Stack(Protocol):
     def down(self, timeout: float | None) -> None: ...
 
 
-def peer_uid(sock: socket.socket) -> int | None:
-    """The uid of the process at the other end, where the platform tells it."""
-    option = getattr(socket, "SO_PEERCRED", None)
-    if option is None:
-        return None
-    _, uid, _ = _UCRED.unpack(sock.getsockopt(socket.SOL_SOCKET, option, _UCRED.size))
-    return int(uid)
 
 
 class ControlServer:

@@ -35,7 +35,11 @@ def usage_of_groups(leaders: Iterable[object]) -> dict[int, Usage]:
     rss = dict.fromkeys(wanted, 0)
     if not wanted:
         return {}
-    for process in psutil.process_iter():
+    try:
+        processes = list(psutil.process_iter())
+    except (OSError, psutil.Error, IndexError):   # psutil on a Linux whose /proc is hidden
+        return dict.fromkeys(wanted, UNKNOWN)
+    for process in processes:
         try:
             group = os.getpgid(process.pid)
             if group not in wanted:

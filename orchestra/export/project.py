@@ -95,8 +95,8 @@ def _without_ps(env: Mapping[str, str]) -> dict[str, str]:
 
 def target_signal_name(number: int) -> str:
     """`SIGTERM`; a real-time signal as `SIGRTMIN+N`, the spelling systemd and docker accept."""
-    rtmin = int(signal.SIGRTMIN)
-    if rtmin <= number <= int(signal.SIGRTMAX):
+    rtmin = int(getattr(signal, "SIGRTMIN", 0))   # macOS and the BSDs have none
+    if rtmin and rtmin <= number <= int(getattr(signal, "SIGRTMAX", 0)):
         return "SIGRTMIN" if number == rtmin else f"SIGRTMIN+{number - rtmin}"
     return signal.Signals(number).name
 

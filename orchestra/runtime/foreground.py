@@ -19,6 +19,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 
+from orchestra.runtime.backends import ProcessBackend, for_loop
 from orchestra.runtime.groups import signal_group
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.settings import ForegroundCommand
@@ -66,11 +67,13 @@ class ForegroundRun:
 
     def __init__(self, command: ForegroundCommand, stop_timeout: float,
                  lifeline: Lifeline | None = None,
-                 *, report: Callable[[str], None]) -> None:
+                 *, report: Callable[[str], None],
+                 processes: ProcessBackend | None = None) -> None:
         self.command = command
         self.stop_timeout = stop_timeout
         self.lifeline = lifeline
         self.report = report
+        self.processes = processes   # None: the running loop's (`backends.for_loop`)
         self._popen: subprocess.Popen[bytes] | None = None
         self._timer: asyncio.TimerHandle | None = None
 
@@ -83,30 +86,30 @@ class ForegroundRun:
         env = {**self.command.env, **extra_env}
         sys.stdout.flush()
         try:
-            popen, pidfd = spawn_attached(self.command.argv, self.command.cwd, env)
+            popen = spawn_attached(self.command.argv, self.command.cwd, env)
         except SpawnError as exc:
             self.report(f"cannot run: {exc.message}")
             return exc.exit_code
         self._popen = popen
         if self.lifeline is not None:
             self.lifeline.track(popen.pid)
-        loop = asyncio.get_running_loop()
-        exited: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(pidfd, _resolve, exited)
+        processes = self.processes or for_loop()
+        exited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        processes.watch(popen.pid, lambda: _resolve(exited))
         try:
             with _foreground(popen.pid):
                 await exited
         finally:
-            loop.remove_reader(pidfd)
-            os.close(pidfd)
+            processes.unwatch(popen.pid)
             if self._timer is not None:
                 self._timer.cancel()
             # Unreaped, the leader keeps its group id ours: end what it left behind, then reap.
             signal_group(popen.pid, signal.SIGKILL)
             if self.lifeline is not None:
                 self.lifeline.untrack(popen.pid)
-            code = popen.wait()
-        return 128 - code if code < 0 else code
+            code, _ = processes.reap(popen.pid)   # only this pid: never another child
+            popen.returncode = code
+        return code
 
     def on_signal(self, signum: int) -> None:
         """orchestra received a stop signal while the command runs: pass it on."""

@@ -2,7 +2,12 @@
 
 While a service's leader is unreaped (a zombie), its pid, and so its process group id, cannot be
 reused, which is what makes signalling the group after the leader exited safe. Members are
-listed from /proc and awaited through pidfds, so waiting is event-driven, not polling.
+listed from /proc where it exists; elsewhere from psutil (sysctl on macOS and the BSDs). On a
+Linux without a readable /proc, psutil has nothing to read either: the group can then only be
+probed with `killpg(pgid, 0)`, which a zombie leader answers too, so the leader is reaped
+first (`can_list_members`). POSIX keeps a group's id from being reused while any member is
+left, so what is lost is only the case where the group empties and a new group takes its id
+in the moment between two probes. Members are awaited through the process backend.
 """
 
 from __future__ import annotations
@@ -11,6 +16,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import sys
+from functools import cache
+
+from orchestra.runtime.backends import for_loop
 
 
 def signal_group(pgid: int, signum: int) -> bool:
@@ -47,7 +56,56 @@ class _Scan:
         cls.groups = None
 
 
+@cache
+def membership() -> str:
+    """Where group members are listed from: "proc", "psutil", or "probe" (none)."""
+    if os.path.exists("/proc/self/stat"):
+        return "proc"
+    return "psutil" if sys.platform != "linux" else "probe"
+
+
+def can_list_members() -> bool:
+    return membership() != "probe"
+
+
+def is_zombie(pid: int) -> bool:
+    """An exited process its parent has not reaped (False when the platform cannot say)."""
+    if membership() == "proc":
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                return f.read().rpartition(b")")[2].split(None, 1)[0] == b"Z"
+        except (OSError, IndexError):
+            return False
+    if membership() == "psutil":
+        import psutil
+
+        try:
+            return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return False
+    return False
+
+
 def _read_groups() -> dict[int, list[int]]:
+    if membership() == "probe":
+        return {}
+    return _read_proc_groups() if membership() == "proc" else _read_psutil_groups()
+
+
+def _read_psutil_groups() -> dict[int, list[int]]:
+    import psutil
+
+    groups: dict[int, list[int]] = {}
+    for process in psutil.process_iter(["status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE:
+                groups.setdefault(os.getpgid(process.pid), []).append(process.pid)
+        except (OSError, psutil.Error):
+            continue
+    return groups
+
+
+def _read_proc_groups() -> dict[int, list[int]]:
     """Process group id → its live (non-zombie) processes.
 
     Raw os.open/os.read and a split that stops after the fields it needs: this runs on the
@@ -73,39 +131,17 @@ def _read_groups() -> dict[int, list[int]]:
 
 
 def group_members(pgid: int, exclude: int | None = None) -> list[int]:
-    """Live (non-zombie) processes in the group, from /proc."""
+    """Live (non-zombie) processes in the group (empty where they cannot be listed)."""
     return [pid for pid in _Scan.members(pgid) if pid != exclude]
 
 
 async def wait_for_exit(pids: list[int], timeout: float) -> bool:
     """Wait until every pid has exited, at most `timeout` seconds; True if they all did."""
-    loop = asyncio.get_running_loop()
-    waiters: list[asyncio.Future[None]] = []
-    fds: list[int] = []
-    for pid in pids:
-        try:
-            fd = os.pidfd_open(pid)
-        except ProcessLookupError:
-            continue
-        fds.append(fd)
-        waiter: asyncio.Future[None] = loop.create_future()
-        loop.add_reader(fd, _resolve, loop, fd, waiter)
-        waiters.append(waiter)
-    try:
-        if not waiters:
-            return True
-        _, pending = await asyncio.wait(waiters, timeout=timeout)
-        return not pending
-    finally:
-        for fd in fds:
-            loop.remove_reader(fd)
-            os.close(fd)
+    return await for_loop().gone(pids, timeout)
 
 
-def _resolve(loop: asyncio.AbstractEventLoop, fd: int, waiter: asyncio.Future[None]) -> None:
-    loop.remove_reader(fd)
-    if not waiter.done():
-        waiter.set_result(None)
+#: `empty_group`'s count where members cannot be listed: some were there, how many is unknown.
+SOME = -1
 
 
 async def empty_group(pgid: int, leader: int, signum: int | None,
@@ -113,8 +149,12 @@ async def empty_group(pgid: int, leader: int, signum: int | None,
     """Signal what is left in a group whose leader exited; SIGKILL it after `timeout`.
 
     `signum` None: the group already got its stop signal (it must get it only once), so just
-    wait for it to go. Returns (how many processes were found, whether SIGKILL was needed).
+    wait for it to go. Returns (how many processes were found, `SOME` where they cannot be
+    counted; whether SIGKILL was needed). Where members cannot be listed the leader must have
+    been reaped already (see the module's docstring).
     """
+    if not can_list_members():
+        return await _empty_probed_group(pgid, signum, timeout)
     members = group_members(pgid, exclude=leader)
     if not members:
         return 0, False
@@ -131,3 +171,28 @@ async def empty_group(pgid: int, leader: int, signum: int | None,
             return found, True
         members = group_members(pgid, exclude=leader)  # a fresh scan: they may have forked
     return found, False
+
+
+async def _empty_probed_group(pgid: int, signum: int | None, timeout: float) -> tuple[int, bool]:
+    if not signal_group(pgid, 0):
+        return 0, False
+    if signum is not None:
+        signal_group(pgid, signum)
+    if await _probe_until_empty(pgid, timeout):
+        return SOME, False
+    signal_group(pgid, signal.SIGKILL)
+    await _probe_until_empty(pgid, 1.0)
+    return SOME, True
+
+
+async def _probe_until_empty(pgid: int, timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    interval = 0.001
+    while signal_group(pgid, 0):
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            return False
+        await asyncio.sleep(min(interval, remaining))
+        interval = min(interval * 2, 0.05)
+    return True

@@ -11,9 +11,11 @@ A service must be known to the watchdog before it can run, yet its pid (and grou
 only once it runs. So before each spawn orchestra announces the inode of the service's stdout
 pipe (`expect`), and lists the group (`track`) right after the spawn returns, one small write
 each, before anything else. If orchestra dies in between, the watchdog kills whatever holds
-that pipe: only the new child can (orchestra's own fds are closed by then). A group is
-unlisted before its leader is reaped, so the watchdog never signals a process group id that
-could have been reused.
+that pipe: only the new child can (orchestra's own fds are closed by then); where there is
+no /proc that child is not found (docs/ARCHITECTURE.md). A group is unlisted before its leader
+is reaped, so the watchdog never signals a process group id that could have been reused
+(except where group members cannot be listed and the leader is reaped first, `groups.py`:
+there the id stays reserved while any member is left).
 
 The watchdog also removes the one folder it is told about (the run's notify sockets), so a
 SIGKILLed orchestra leaves nothing under the temporary directory either; it removes nothing

@@ -18,12 +18,14 @@ from orchestra.output.lines import Run
 from orchestra.output.mux import Multiplexer
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Plan
+from orchestra.runtime.backends import select_backend
 from orchestra.runtime.logbook import Logbook
 from orchestra.runtime.orchestrator import Orchestrator
 from orchestra.runtime.settings import RunSettings
 from orchestra.runtime.spawn import prepare_parent
 
-#: File descriptors per instance: stdout pipe, stderr pipe, pidfd, plus headroom for probes.
+#: File descriptors per instance: stdout pipe, stderr pipe, pidfd (pidfd backend), plus headroom
+#: for probes.
 FDS_PER_INSTANCE = 4
 
 
@@ -39,6 +41,7 @@ def _raise_fd_limit(instances: int) -> None:
 def run_plan(plan: Plan, output: OutputOptions, settings: RunSettings,
              environ: Mapping[str, str]) -> int:
     """Run every instance of the plan until they end or are stopped; the exit code."""
+    select_backend(environ)   # a bad ORCHESTRA_PROCESS_BACKEND fails before anything starts
     prepare_parent()
     _raise_fd_limit(len(plan.instances))
     control = _claim_control_socket(plan, settings, environ)   # before anything starts
@@ -52,6 +55,7 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
     from orchestra.control.paths import project_name
     from orchestra.runtime.detach import Detached, prepare_log_dir, start_detached, state_folder
 
+    select_backend(environ)
     control = _claim_control_socket(plan, settings, environ)
     folder = log_dir or state_folder(project_name(plan.spec.path.parent, settings.project_name),
                                      dict(environ))

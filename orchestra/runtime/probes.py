@@ -2,8 +2,8 @@
 
 Each attempt is a coroutine returning (ok, detail) and is bounded by the check's `timeout`.
 Everything runs on the event loop: sockets through asyncio streams, the exec check as a child
-process watched by a pidfd — no thread per check. `log` and `notify` are not polled at all;
-see `runtime/readiness.py`.
+process watched by the process backend (`runtime/backends`) — no thread per check. `log` and
+`notify` are not polled at all; see `runtime/readiness.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from orchestra.config.model import Check, CheckKind
-from orchestra.runtime.groups import signal_group, wait_for_exit
+from orchestra.runtime.backends import for_loop
+from orchestra.runtime.groups import signal_group
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.spawn import SpawnError, spawn_quiet
 
@@ -107,13 +108,15 @@ async def _exec(check: Check, cwd: Path, env: Mapping[str, str], lifeline: Lifel
     except SpawnError as exc:
         return False, exc.message
     lifeline.track(popen.pid)
+    processes = for_loop()
     try:
-        exited = await wait_for_exit([popen.pid], check.timeout)
+        exited = await processes.exited(popen.pid, check.timeout)
     finally:
         # The leader is not reaped yet, so its group id is still ours to signal.
         signal_group(popen.pid, signal.SIGKILL)
         lifeline.untrack(popen.pid)
-        return_code = popen.wait()
+        return_code, _ = processes.reap(popen.pid)
+        popen.returncode = return_code
     if not exited:
         return False, f"still running after {check.timeout:g} s; killed"
     return return_code == 0, f"exit {return_code}"

@@ -2,20 +2,20 @@
 
 The runner waits for its dependencies (abortably), then runs its process — again and again
 if its restart policy says so. Each run: spawn, feed the pipes to the multiplexer, watch
-readiness then liveness, observe the exit through a pidfd, clean up what is left in the process
-group, drain the pipes with a bound, and only then reap the leader. Every state change goes
-through `_transition`, which checks the move against `states.TRANSITIONS` and reports it.
+readiness then liveness, observe the exit through the process backend (`runtime/backends`),
+clean up what is left in the process group, drain the pipes with a bound, and only then reap
+the leader. Every state change goes through `_transition`, which checks the move against
+`states.TRANSITIONS` and reports it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,7 +23,8 @@ from orchestra.config.model import Condition
 from orchestra.config.values import signal_name
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance
-from orchestra.runtime.groups import empty_group, signal_group
+from orchestra.runtime.backends import ProcessBackend, for_loop
+from orchestra.runtime.groups import SOME, can_list_members, empty_group, signal_group
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.pipes import Pipes
 from orchestra.runtime.policy import decide
@@ -66,6 +67,7 @@ class RunContext:
     stop_timeout: Callable[[Instance | None], float]
     on_final: Callable[[ServiceRunner], None]
     notify_path: Callable[[str], Path]
+    processes: ProcessBackend = field(default_factory=for_loop)   # made on the running loop
 
 
 class ServiceRunner:
@@ -242,7 +244,7 @@ class ServiceRunner:
         loop = asyncio.get_running_loop()
         started_at = loop.time()
         self.child = child
-        loop.add_reader(child.pidfd, self._on_pidfd)
+        self.context.processes.watch(child.pid, self._on_exit)
         # No await between spawn and RUNNING: a stop request always finds a state it can act on.
         self.has_started = True
         self.started_at = time.time()
@@ -286,18 +288,11 @@ class ServiceRunner:
         self._say(reason, "check-failed", reason=reason)
         self._terminate()
 
-    def _on_pidfd(self) -> None:
+    def _on_exit(self) -> None:
         assert self.child is not None
-        asyncio.get_running_loop().remove_reader(self.child.pidfd)
-        # WNOWAIT: read the status but leave the leader a zombie, so its pid and process group
-        # id cannot be reused while we still signal the group.
-        result = os.waitid(os.P_PIDFD, self.child.pidfd, os.WEXITED | os.WNOWAIT)
-        if result is None:  # pragma: no cover - the pidfd is readable only once it exited
-            return
-        if result.si_code == os.CLD_EXITED:
-            status = ExitStatus(result.si_status, None)
-        else:
-            status = ExitStatus(128 + result.si_status, result.si_status)
+        # Read without reaping where the platform allows: the leader stays a zombie, so its
+        # pid and process group id cannot be reused while we still signal the group.
+        status = ExitStatus(*self.context.processes.status(self.child.pid))
         if not self._exited.done():
             self._exited.set_result(status)
 
@@ -308,20 +303,24 @@ class ServiceRunner:
             timeout = max(0.0, self._kill_timer.when() - asyncio.get_running_loop().time())
         stop_signal = self.instance.service.stop_signal
         signalled = self.state is State.STOPPING
+        processes = self.context.processes
+        if not can_list_members():   # only probes: a zombie leader would answer them
+            processes.reap(child.pid)
         found, killed = await empty_group(child.pid, child.pid,
                                           None if signalled else stop_signal, timeout)
         if found and (killed or not signalled):
             how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
-            self._say(f"{found} process(es) left in its group after it exited; {how}",
+            count = "some processes were" if found == SOME else f"{found} process(es)"
+            self._say(f"{count} left in its group after it exited; {how}",
                       "group-cleanup")
         if not await pipes.drained(DRAIN_TIMEOUT, self.context.mux):
             self._say(f"output still open {DRAIN_TIMEOUT:g} s after exit (held by a process "
                       "outside its group); no longer read", "drain-timeout")
         self._cancel_kill_timer()
         self.context.lifeline.untrack(child.pid)
-        os.waitid(os.P_PIDFD, child.pidfd, os.WEXITED)   # reap: the pgid may now be reused
+        if can_list_members():
+            processes.reap(child.pid)                     # the pgid may now be reused
         child.popen.returncode = status.code              # Popen must not reap it again
-        os.close(child.pidfd)
         self.child = None
 
     def _end_run(self, status: ExitStatus) -> None:

@@ -27,7 +27,7 @@ from typing import IO, Protocol
 #: Signals whose inherited "ignore" must not leak into children (SIGPIPE is restored by Popen).
 _RESETTABLE = tuple(s for s in signal.Signals
                     if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGPIPE, signal.SIGCHLD)
-                    and s < signal.SIGRTMIN)
+                    and s < getattr(signal, "SIGRTMIN", 65))   # no SIGRTMIN on macOS
 
 
 def _ignore(signum: int, frame: object) -> None:
@@ -59,10 +59,10 @@ class SpawnError(Exception):
 
 @dataclass(slots=True)
 class Child:
-    """A started process: its pid, a pidfd to watch its exit, and its output pipes."""
+    """A started process: its pid and its output pipes (its exit is watched by the
+    process backend, `runtime/backends`)."""
 
     popen: subprocess.Popen[bytes]
-    pidfd: int
     stdout: IO[bytes]
     stderr: IO[bytes]
 
@@ -210,20 +210,18 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], tracker: Track
         os.close(out_write)
         os.close(err_write)
     tracker.track(popen.pid)
-    return Child(popen, os.pidfd_open(popen.pid), open(out_read, "rb", buffering=0),
+    return Child(popen, open(out_read, "rb", buffering=0),
                  open(err_read, "rb", buffering=0))
 
 
 def spawn_attached(argv: Sequence[str], cwd: Path,
-                   env: Mapping[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+                   env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start `orchestra run`'s command with orchestra's stdin, stdout and stderr.
 
     It gets a process group of its own, like a shell's job, so that a signal can reach its
     children too; `runtime/foreground.py` makes that group the terminal's foreground group.
-    Returns it and a pidfd.
     """
-    popen = _start(argv, cwd, env)
-    return popen, os.pidfd_open(popen.pid)
+    return _start(argv, cwd, env)
 
 
 def spawn_quiet(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
@@ -251,7 +249,8 @@ def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
 # they are all gone). "?INODE" comes before each service's spawn, naming its stdout pipe, and
 # its "+PGID" after: if orchestra died in between, the processes holding that pipe, at any fd
 # (a child may not have made it its stdout yet), are the service: found with one `find`, only
-# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet.
+# then, leaving out orchestra itself ($PPID), which may not have closed all its fds yet; where
+# there is no /proc (macOS, the BSDs) that child is not found (docs/ARCHITECTURE.md).
 # A "dPATH" line names the one folder to remove at EOF (the run's notify sockets); a bare "d"
 # withdraws it. dash needs ~1 MB; no helper per service.
 WATCHDOG_SCRIPT = r"""
@@ -269,7 +268,7 @@ while IFS= read -r line; do
     d*) folder=${line#d} ;;
   esac
 done
-if [ -n "$pending" ]; then
+if [ -n "$pending" ] && [ -d /proc/self/fd ]; then
   for f in $(find /proc/[0-9]*/fd -mindepth 1 -maxdepth 1 -lname "pipe:\[$pending\]" \
              2>/dev/null); do
     p=${f#/proc/}; p=${p%%/*}

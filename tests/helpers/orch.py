@@ -2,7 +2,8 @@
 
 Every orchestra started here gets `ORCHESTRA_TEST_MARK=<mark>` in its environment, which every
 service, grandchild and the watchdog inherit; `leftovers(mark)` finds them all through
-/proc/*/environ, even those that left their process group or session.
+/proc/*/environ (psutil where there is no /proc), even those that left their process group or
+session.
 """
 
 from __future__ import annotations
@@ -24,6 +25,11 @@ from pathlib import Path
 
 PY = sys.executable
 MARK_VAR = "ORCHESTRA_TEST_MARK"
+#: Where the tests read the process table: /proc, or the real one mounted elsewhere when
+#: /proc is hidden from orchestra (tests/portability/without_proc.sh).
+PROC = os.environ.get("ORCHESTRA_TEST_PROC", "/proc")
+#: No process table in /proc (macOS, the BSDs): psutil reads it from the kernel instead.
+HAS_PROC = os.path.isdir(f"{PROC}/self")
 
 #: A text line of `up --no-timestamps --no-color`: padded name, `|` (or `+` for a continued
 #: piece of a cut line), one space, the text.
@@ -49,33 +55,61 @@ def base_env(mark: str, extra: Mapping[str, str] | None = None) -> dict[str, str
 
 
 def _environ(pid: int) -> bytes | None:
+    if not HAS_PROC:
+        return _psutil_environ(pid)
     try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
+        with open(f"{PROC}/{pid}/environ", "rb") as f:
             return f.read()
     except OSError:
         return None
 
 
+def _psutil_environ(pid: int) -> bytes | None:
+    """Where there is no /proc (macOS, the BSDs): the environment as psutil reads it."""
+    import psutil
+
+    try:
+        env = psutil.Process(pid).environ()
+    except (psutil.Error, OSError):
+        return None
+    return b"\0".join(f"{k}={v}".encode() for k, v in env.items())
+
+
 def alive(pid: int) -> bool:
     """The process exists and is not a zombie."""
+    if not HAS_PROC:
+        import psutil
+
+        try:
+            return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return False
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
+        with open(f"{PROC}/{pid}/stat", "rb") as f:
             state = f.read().rsplit(b")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
     return state != b"Z"
 
 
+def _pids() -> list[int]:
+    if not HAS_PROC:
+        import psutil
+
+        return list(psutil.pids())
+    return [int(entry) for entry in os.listdir(PROC) if entry.isdigit()]
+
+
 def leftovers(mark: str) -> list[int]:
     """Live processes (not this one) whose environment carries the mark."""
     needle = f"{MARK_VAR}={mark}".encode()
     found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
+    for pid in _pids():
+        if pid == os.getpid():
             continue
-        env = _environ(int(entry))
-        if env and needle in env.split(b"\0") and alive(int(entry)):
-            found.append(int(entry))
+        env = _environ(pid)
+        if env and needle in env.split(b"\0") and alive(pid):
+            found.append(pid)
     return found
 
 
@@ -83,9 +117,14 @@ def describe(pids: Iterable[int]) -> str:
     out = []
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:120]
-        except OSError:
+            if HAS_PROC:
+                with open(f"{PROC}/{pid}/cmdline", "rb") as f:
+                    cmd = f.read().replace(b"\0", b" ").decode(errors="replace")[:120]
+            else:
+                import psutil
+
+                cmd = " ".join(psutil.Process(pid).cmdline())[:120]
+        except Exception:
             cmd = "?"
         out.append(f"{pid}: {cmd}")
     return "; ".join(out) or "none"
