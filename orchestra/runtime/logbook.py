@@ -76,7 +76,9 @@ class Logbook:
             if ring is None:
                 continue
             found = _lines(name, ring.entries)
-            result.extend(found if tail is None else found[len(found) - tail:] if tail else [])
+            if tail is not None:
+                found = found[-tail:] if tail else []   # a tail longer than what is kept: all
+            result.extend(found)
         result.sort(key=_when)   # stable: each instance's order is kept
         return result
 
