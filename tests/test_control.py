@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import TEXT, Cli
-from helpers.orch import PY, Orchestra, Project, alive, wait_gone
+from helpers.orch import PY, Orchestra, Project, alive, wait_gone, wait_until
 
 from orchestra.control.paths import project_name, socket_path
 from orchestra.control.peers import PEERS_CHECKED
@@ -337,3 +337,18 @@ def test_a_detached_stack_keeps_its_auto_ports_reserved(cli: Cli, project: Proje
     assert alive(holder), "the reservation belongs to a process that is gone"
     assert cli.run("down").rc == 0
     assert (runtime / "orchestra-ports" / "ports").read_text() == ""
+
+
+def test_ctrl_c_while_waiting_for_a_detached_start_stops_the_stack(
+        cli: Cli, project: Project, tmp_path: Path) -> None:
+    project.yaml({"slow": {"command": TICK,
+                           "readiness": {"tcp": 1, "start_period": "60s"}}})
+    waiting = cli.start("up", "-D", "--wait", "--log-dir", str(tmp_path / "logs"))
+    wait_until(lambda: cli.run("ps").rc == 0, 15, "the detached stack to answer")
+    pid = _pids(cli)["slow"]
+    waiting.send(signal.SIGINT)
+    result = waiting.wait(20)
+    assert result.rc == 130, result.dump()
+    assert b"interrupted: stopping the stack" in result.err, result.dump()
+    assert cli.run("ps").rc == 1
+    assert not alive(pid)  # type: ignore[arg-type]

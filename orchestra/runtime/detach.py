@@ -38,9 +38,11 @@ def prepare_log_dir(folder: Path) -> None:
     os.chmod(folder, 0o700)
 
 
-def start_detached(run_stack: Callable[[int], int]) -> int:
+def start_detached(run_stack: Callable[[int], int], on_interrupt: Callable[[], None]) -> int:
     """Run `run_stack(status_fd)` in a daemon; here, wait for its report, print it, and return
-    0 once it is up, 1 if it failed (after it is gone)."""
+    0 once it is up, 1 if it failed (after it is gone). Ctrl-C while waiting calls
+    `on_interrupt` (which stops the stack) and returns 130: nothing is left running behind
+    a command the user gave up on."""
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
@@ -59,9 +61,14 @@ def start_detached(run_stack: Callable[[int], int]) -> int:
             os._exit(code)
     os.close(write_end)
     os.waitpid(first, 0)
-    with os.fdopen(read_end, "rb") as status:
-        report = status.readline().decode("utf-8", "replace").rstrip("\n")
-        status.read()   # a failed start closes the pipe once the stack is gone
+    try:
+        with os.fdopen(read_end, "rb") as status:
+            report = status.readline().decode("utf-8", "replace").rstrip("\n")
+            status.read()   # a failed start closes the pipe once the stack is gone
+    except KeyboardInterrupt:
+        print("interrupted: stopping the stack", file=sys.stderr)
+        on_interrupt()
+        return 130
     verdict, _, text = report.partition(" ")
     if verdict == "ok":
         print(text, file=sys.stderr)

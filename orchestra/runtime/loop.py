@@ -74,7 +74,15 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
         finally:
             release_ports()   # the daemon ends with os._exit, which runs no atexit
 
-    return start_detached(run_stack)
+    def stop_stack() -> None:
+        if isinstance(control, str):
+            return
+        from orchestra.control import client
+
+        with contextlib.suppress(client.NotRunning, client.ControlError, OSError):
+            client.request(control[1], {"command": "down"}, timeout=None)
+
+    return start_detached(run_stack, stop_stack)
 
 
 def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[str, str],
