@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import TEXT, Cli
-from helpers.orch import PY, Project
+from helpers.orch import PY, Project, wait_until
 
 FROM_ENV_FILE = "sentinel-from-dotenv-5e1f0c"
 FROM_ENVIRONMENT = "sentinel-from-environ-9a7b3d"
@@ -56,7 +56,9 @@ def test_no_secret_reaches_any_folder_orchestra_writes(
             "    readiness: {log: token}\n"
             "    env: {URL: 'postgres://u:${API_TOKEN}@x/${MYPASS}'}\n"
             "  web:\n"
-            f"    command: [{PY!r}, -c, 'import time; time.sleep(0.2)']\n")
+            f"    command: [{PY!r}, -c, 'import time; time.sleep(0.5)']\n"
+            # orchestra's own lines quote a check's command: they must stay off disk
+            "    readiness: {exec: 'test -n ${API_TOKEN}', interval: 50ms}\n")
     else:
         config = root / "Procfile"
         config.write_text(f"db: {PY} -c \"{report}\"\nweb: sleep 0.2\n")
@@ -66,11 +68,14 @@ def test_no_secret_reaches_any_folder_orchestra_writes(
     (tmp_path / "home").mkdir()
     cli = Cli(project, env)
     try:
-        for args in (["up", *TEXT], ["run", "--with", "db", *TEXT, "--", "true"],
+        for args in (["up", *TEXT], ["up", "--detach", "--wait"],
+                     ["run", "--with", "db", *TEXT, "--", "true"],
                      ["run", "true"], ["check"], ["config"], ["config", "--format", "json"],
                      ["graph"]):
             result = cli.run(*args, cwd=root, timeout=30)
             assert result.rc == 0, (args, result.dump())
+            if "--detach" in args:   # its services complete: the stack ends by itself
+                wait_until(lambda: cli.run("ps", cwd=root).rc == 1, 15, "the stack to end")
     finally:
         cli.close()
     leaks = _files_with_sentinels([*folders.values(), tmp_path / "home", root], {dotenv})

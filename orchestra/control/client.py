@@ -50,10 +50,18 @@ class Connection:
         self._sock.sendall(protocol.encode(request))
 
     def receive(self) -> dict[str, object]:
-        line = self._lines.readline()
+        try:
+            line = self._lines.readline()
+        except TimeoutError:
+            raise ControlError("the stack did not answer within 30 s") from None
+        except OSError as exc:
+            raise ControlError(f"the connection to the stack failed: {exc}") from None
         if not line:
             raise ControlError("the stack closed the connection")
-        message = json.loads(line)
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise ControlError("not a reply of orchestra's") from None
         if not isinstance(message, dict):
             raise ControlError("not a reply of orchestra's")
         if message.get("ok") is False:

@@ -36,7 +36,7 @@ def parse_request(line: bytes) -> Request:
     """One request line → a `Request`, or RequestError saying what is wrong with it."""
     try:
         data = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):   # [[[[... nested too deep
         raise RequestError("not a JSON object") from None
     if not isinstance(data, dict):
         raise RequestError("not a JSON object")

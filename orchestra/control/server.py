@@ -59,6 +59,7 @@ class ControlServer:
         self.path = path
         self.stack = stack
         self._listener = listener
+        self._inode: int | None = None
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
@@ -69,22 +70,30 @@ class ControlServer:
     async def start(self) -> None:
         if self._listener is None:
             self.claim()
+        with contextlib.suppress(OSError):
+            self._inode = os.stat(self.path).st_ino
         self._server = await asyncio.start_unix_server(
             self._serve, sock=self._listener, limit=protocol.MAX_REQUEST)
 
     async def close(self) -> None:
-        """Stop listening; let the replies that the end completes (`down`, followers) go
-        out, then hang up on the rest."""
+        """Stop listening and remove the socket at once (a new `up` may claim the project
+        while the last replies go out: its socket must not be the one removed); let the
+        replies that the end completes (`down`, followers) go out, then hang up on the rest."""
         if self._server is not None:
             self._server.close()
+        self._unlink_own_socket()
         if self._clients:
             await asyncio.wait(list(self._clients), timeout=1.0)
         for task in list(self._clients):
             task.cancel()
         if self._clients:
             await asyncio.gather(*self._clients, return_exceptions=True)
+
+    def _unlink_own_socket(self) -> None:
+        """Remove the socket file only if it is still the one this server bound."""
         with contextlib.suppress(OSError):
-            self.path.unlink()
+            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+                self.path.unlink()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -125,6 +134,9 @@ class ControlServer:
         except RequestError as exc:
             writer.write(protocol.error(str(exc)))
             return
+        except Exception as exc:   # a bug must cost one reply, never the connection's task
+            writer.write(protocol.error(f"internal error: {exc!r}"))
+            return
         writer.write(protocol.ok(result))
 
     async def _run(self, request: Request) -> object:
@@ -161,6 +173,7 @@ class ControlServer:
             if writer.transport.get_write_buffer_size() > MAX_BACKLOG:
                 writer.write(protocol.error("too far behind; stopped following"))
                 dropped.set_result(None)
+                writer.transport.abort()   # its backlog is freed now, not at shutdown
                 return
             writer.write(protocol.encode({"line": line}))
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestra.errors import OrchestraError
+
 
 @dataclass(frozen=True, slots=True)
 class Detached:
@@ -34,11 +36,24 @@ def state_folder(project: str, environ: dict[str, str] | os._Environ[str]) -> Pa
 
 
 def prepare_log_dir(folder: Path) -> None:
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(folder, 0o700)
+    """Make the folder (0700), or check that an existing one is not writable by others; an
+    existing folder's mode is left alone (it may be shared or served)."""
+    try:
+        if not folder.exists():
+            folder.mkdir(mode=0o700, parents=True)
+            os.chmod(folder, 0o700)
+            return
+        if not folder.is_dir():
+            raise OrchestraError(f"--log-dir {folder} is not a folder")
+        if folder.stat().st_mode & 0o022:
+            raise OrchestraError(f"--log-dir {folder} may be written by other users; choose a "
+                                 "folder only you can write to")
+    except OSError as exc:
+        raise OrchestraError(f"--log-dir {folder}: {exc.strerror or exc}") from None
 
 
-def start_detached(run_stack: Callable[[int], int], on_interrupt: Callable[[], None]) -> int:
+def start_detached(run_stack: Callable[[int], int], on_interrupt: Callable[[], None],
+                   keep_fds: tuple[int, ...] = ()) -> int:
     """Run `run_stack(status_fd)` in a daemon; here, wait for its report, print it, and return
     0 once it is up, 1 if it failed (after it is gone). Ctrl-C while waiting calls
     `on_interrupt` (which stops the stack) and returns 130: nothing is left running behind
@@ -54,7 +69,12 @@ def start_detached(run_stack: Callable[[int], int], on_interrupt: Callable[[], N
             os.setsid()
             if os.fork() == 0:
                 _detach_streams()
-                code = run_stack(write_end)
+                _close_inherited(keep=(write_end, *keep_fds))
+                try:
+                    code = run_stack(write_end)
+                except BaseException as exc:   # stderr is /dev/null: say it on the pipe
+                    report_failure(write_end, f"the stack could not run: {exc!r}")
+                    code = 1
             else:
                 code = 0
         finally:
@@ -75,6 +95,21 @@ def start_detached(run_stack: Callable[[int], int], on_interrupt: Callable[[], N
         return 0
     print(f"error: {text or 'the stack ended before it was up'}", file=sys.stderr)
     return 1
+
+
+def _close_inherited(keep: tuple[int, ...]) -> None:
+    """The daemon holds no fd of its caller's (a CI runner's pipe would never see its end)."""
+    last = 3
+    for fd in sorted(keep):
+        if fd >= last:
+            os.closerange(last, fd)
+            last = fd + 1
+    os.closerange(last, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 1024)
+
+
+def report_failure(status_fd: int, text: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(status_fd, f"failed {text}\n".encode())
 
 
 def _detach_streams() -> None:

@@ -45,12 +45,15 @@ class LogFiles:
             return
         fd, size = entry
         data = b"".join(run.text + b"\n" for run in runs)
-        if size + len(data) > self.max_bytes and size:
-            os.close(fd)
-            os.replace(self._path(name), self.folder / f"{name}.log.1")
-            fd, size = self._open(name), 0
-        with contextlib.suppress(OSError):   # a full disk must not stop the services
+        try:
+            if size + len(data) > self.max_bytes and size:
+                os.replace(self._path(name), self.folder / f"{name}.log.1")
+                new_fd = self._open(name)
+                os.close(fd)
+                fd, size = new_fd, 0
             os.write(fd, data)
+        except OSError:   # a full disk, a folder removed: the services go on, unlogged
+            return
         self._files[name] = (fd, size + len(data))
 
     def close(self) -> None:

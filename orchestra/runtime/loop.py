@@ -82,7 +82,8 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
         with contextlib.suppress(client.NotRunning, client.ControlError, OSError):
             client.request(control[1], {"command": "down"}, timeout=None)
 
-    return start_detached(run_stack, stop_stack)
+    keep = () if isinstance(control, str) else (control[2].fileno(),)
+    return start_detached(run_stack, stop_stack, keep)
 
 
 def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[str, str],
@@ -126,8 +127,9 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
         from orchestra.runtime.logfiles import LogFiles
 
         folder = settings.detached.log_dir
-        out_fd = os.open(folder / "orchestra.log",
-                         os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        # orchestra's own lines may quote configuration values that came from the
+        # environment or a .env file (a check's command, an URL): never written to disk
+        out_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
         files = LogFiles(folder, (i.name for i in plan.instances))
 
         def both(name: str, stream: str, runs: list[Run]) -> None:

@@ -269,9 +269,15 @@ class Orchestrator:
         self._maybe_all_final()
 
     def _maybe_all_final(self) -> None:
-        """The run is over when no runner will run again."""
-        if all(r.final for r in self.runners.values()):
-            self._all_final.set()
+        """The run is over when no runner will run again: none is live or being restarted,
+        and, unless orchestra is stopping, none was stopped on request (`orchestra stop`
+        keeps the stack up for a later `restart`)."""
+        runners = self.runners.values()
+        if any(not r.final or r.restarting for r in runners):
+            return
+        if not self.stopping and any(r.stopped_on_request for r in runners):
+            return
+        self._all_final.set()
 
     # ------------------------------------------------------------------ control requests
 
@@ -326,6 +332,8 @@ class Orchestrator:
             raise StoppingError("orchestra is stopping; nothing starts now")
 
     def _rerun(self, runner: ServiceRunner) -> None:
+        if self._all_final.is_set():   # the run is over: nothing may start after it
+            raise StoppingError("orchestra has finished; nothing starts now")
         runner.prepare_rerun()
         self._tasks.append(asyncio.create_task(runner.run(), name=runner.name))
 
@@ -402,6 +410,7 @@ class Orchestrator:
                 if any(not r.final for r in self._runners_of(name))]
         for wave in stop_waves(self.plan, live):
             await asyncio.gather(*(r.stop() for name in wave for r in self._runners_of(name)))
+        self._maybe_all_final()   # every runner may have been final already (all stopped)
 
     def _runners_of(self, service: str) -> list[ServiceRunner]:
         return self._by_service.get(service, [])

@@ -83,6 +83,11 @@ class CheckRun:
 
         self._unsubscribe.append(self.mux.add_line_listener(self.name, on_line))
 
+    def log_line_seen(self) -> bool:
+        """Whether the `log` readiness check's line has been printed (read), even if the
+        check itself has ended."""
+        return self._log_match.done() and not self._log_match.cancelled()
+
     def started(self, pgid: int) -> None:
         if self._socket is not None:
             self._socket.listen(pgid, self._on_notify)

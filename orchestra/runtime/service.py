@@ -76,7 +76,8 @@ class ServiceRunner:
         self.name = instance.name
         self.context = context
         self.state = State.PENDING
-        self.has_started = False
+        self.has_started = False        # ever (--exit-code-from)
+        self.started_this_run = False   # since the last start on request (`started`)
         self.restarts = 0            # runs started again by the restart policy, in all
         self.started_at: float | None = None   # wall-clock start of the current run
         self.became_ready = False    # ready at least once (a one-shot may be ready, then end)
@@ -142,7 +143,7 @@ class ServiceRunner:
             met = self.ready or (self.became_ready
                                  and self.satisfies(Condition.COMPLETED_SUCCESSFULLY) is True)
         else:
-            met = self.has_started
+            met = self.started_this_run
         if met:
             return True
         return False if self.final else None
@@ -246,7 +247,7 @@ class ServiceRunner:
         self.child = child
         self.context.processes.watch(child.pid, self._on_exit)
         # No await between spawn and RUNNING: a stop request always finds a state it can act on.
-        self.has_started = True
+        self.has_started = self.started_this_run = True
         self.started_at = time.time()
         self._transition(State.RUNNING, f"started pid={child.pid}", pid=child.pid)
         checks.started(child.pid)
@@ -258,6 +259,10 @@ class ServiceRunner:
         await end_task(watcher)   # before anything else: no check may outlive its run
         self.ready, self.ready_reason = False, f"not ready: {status.describe()}"
         await self._clean_up(child, status, pipes)
+        if not self.became_ready and checks.log_line_seen():
+            # its line was read only while draining, after the exit was seen: it printed it
+            # before it ended, so it was ready (then completed)
+            self.became_ready = True
         checks.close()
         self._end_run(status)
         return uptime
@@ -357,6 +362,7 @@ class ServiceRunner:
         self._stop_reason = "orchestra is stopping"
         self.stopped_on_request = False
         self.ready, self.became_ready = False, False
+        self.started_this_run = False
         self.exit_status = None
         self.done.clear()
         self._transition(State.PENDING, "starting again on request")
