@@ -18,7 +18,7 @@ import typer
 
 from orchestra.cli import flags
 from orchestra.cli.options import AppRootOption, FileOption, option, with_globals
-from orchestra.errors import UsageError
+from orchestra.errors import ConfigError, UsageError
 
 ProjectOption = Annotated[str | None, option(flags.PROJECT_NAME)]
 Services = Annotated[list[str] | None, typer.Argument(
@@ -35,8 +35,14 @@ def _socket(ctx: typer.Context, file: list[Path] | None, app_root: Path | None,
     if project is not None:
         return socket_of(project_name(Path(), project))
     where = with_globals(ctx, file, None, app_root)
-    config = discover(load_options(where.file, None, where.app_root))
-    return socket_of(project_name(config.parent))
+    options = load_options(where.file, None, where.app_root)
+    try:
+        folder = discover(options).parent
+    except ConfigError:
+        # the config is gone (a checkout, a rename) but its stack may still run: the
+        # project is named after the folder the config was found in, this one
+        folder = options.app_root or options.cwd
+    return socket_of(project_name(folder))
 
 
 def ps(ctx: typer.Context, file: FileOption = None, app_root: AppRootOption = None,
@@ -94,13 +100,15 @@ def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
              "--tail", "-n", help="Only the last N lines of each instance.")] = None,
          no_prefix: Annotated[bool, option(flags.NO_PREFIX)] = False,
          no_timestamps: Annotated[bool, option(flags.NO_TIMESTAMPS)] = False,
-         no_color: Annotated[bool, option(flags.NO_COLOR)] = False) -> None:
+         no_color: Annotated[bool, option(flags.NO_COLOR)] = False,
+         raw: Annotated[bool, option(flags.RAW)] = False) -> None:
     """The recent output of these services (kept in memory by the stack), in order."""
     import os
 
     from orchestra.control import client
     from orchestra.output.options import OutputOptions, color_wanted
     from orchestra.output.style import Prefixes
+    from orchestra.output.terminal import needs_neutralising, neutralise
 
     if tail is not None and tail < 0:
         raise UsageError(f"--tail {tail} must be a number of lines >= 0")
@@ -117,6 +125,7 @@ def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
         known = first if isinstance(first, list) else []
         lines = iter(known)
     prefixes = Prefixes(options, [str(line["service"]) for line in known])
+    shown = sys.stdout.isatty() and not raw
     out = sys.stdout.buffer
     try:
         for line in lines:
@@ -125,7 +134,10 @@ def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
             when = line.get("ts")
             prefix = prefixes.get(name, when if isinstance(when, float) else time.time(),
                                   bool(line.get("continued")))
-            out.write(prefix + str(line["text"]).encode("utf-8", "replace") + b"\n")
+            text = str(line["text"]).encode("utf-8", "replace")
+            if shown and needs_neutralising(text, text.isascii()):
+                text = neutralise(text)   # as `up` shows them: no service moves the cursor
+            out.write(prefix + text + b"\n")
             if follow:
                 out.flush()
     except KeyboardInterrupt:

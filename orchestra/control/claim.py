@@ -7,6 +7,7 @@ belongs to an orchestra that died (SIGKILL) and is replaced.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -35,8 +36,9 @@ def claim(path: Path) -> socket.socket:
             probe.connect(str(path))
         except (ConnectionRefusedError, FileNotFoundError):
             path.unlink(missing_ok=True)   # its orchestra died without removing it
-        except OSError:
-            path.unlink(missing_ok=True)
+        except OSError:   # a full backlog, a timeout: someone is there, busy
+            probe.close()
+            raise AlreadyRunning(path, "unknown") from None
         else:
             raise AlreadyRunning(path, _ask_pid(probe))
         finally:
@@ -45,6 +47,11 @@ def claim(path: Path) -> socket.socket:
     previous = os.umask(0o177)   # created 0600: no moment when others could connect
     try:
         listener.bind(str(path))
+    except OSError as exc:
+        listener.close()
+        if exc.errno == errno.EADDRINUSE:   # another up claimed it since the probe
+            raise AlreadyRunning(path, "unknown") from None
+        raise
     finally:
         os.umask(previous)
     listener.listen(16)

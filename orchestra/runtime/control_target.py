@@ -91,7 +91,7 @@ class StackControl:
         return await self._refused_while_stopping(self.orchestrator.restart_instances, names)
 
     async def stop(self, names: Sequence[str]) -> list[str]:
-        return await self.orchestrator.stop_instances(list(names))
+        return await self._refused_while_stopping(self.orchestrator.stop_instances, names)
 
     async def start(self, names: Sequence[str]) -> list[str]:
         return await self._refused_while_stopping(self.orchestrator.start_instances, names)

@@ -205,7 +205,7 @@ class Orchestrator:
         if not self.stopping:
             self._record("failure", 1)
             self.stop(reason)
-        report(detached, False, reason)
+        report(detached, False, f"{reason} (its output: {detached.log_dir})")
 
     async def _why_not_ready(self, condition: Condition = Condition.READY) -> str | None:
         """Wait until every service is ready for the command (or, with STARTED, has started);
@@ -223,8 +223,9 @@ class Orchestrator:
                         and runner.satisfies(Condition.COMPLETED_SUCCESSFULLY)):
                     continue
                 if runner.final:
-                    ended = (runner.exit_status.describe() if runner.exit_status
-                             else runner.state.value)
+                    # why it ended, in its own words ("not ready: ... gave up"), else how
+                    ended = runner.failure or (runner.exit_status.describe()
+                                               if runner.exit_status else runner.state.value)
                     word = "ready" if condition is Condition.READY else "started"
                     return f"{runner.name} ended ({ended}) before it was {word}"
                 unready.append(runner)
@@ -282,7 +283,9 @@ class Orchestrator:
     # ------------------------------------------------------------------ control requests
 
     async def stop_instances(self, names: list[str]) -> list[str]:
-        """`orchestra stop`: these instances stop as at shutdown; the others go on."""
+        """`orchestra stop`: these instances stop as at shutdown; the others go on. Refused
+        while the whole stack stops (it would change how its runners' ends are judged)."""
+        self._refuse_while_stopping()
         await self._stop_in_waves_on_request(names)
         return names
 
