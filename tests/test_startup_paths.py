@@ -4,17 +4,12 @@
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
-from helpers.orch import PY, Orchestra, Project, Result
-
-TEXT = ("--no-timestamps", "--no-color")
-#: The console script, as a user runs it (not `python -m orchestra`, which has its own
-#: sys.path[0] = cwd problem before orchestra's code even runs).
-CONSOLE = str(Path(sys.executable).with_name("orchestra"))
+from helpers.cli import CONSOLE, TEXT
+from helpers.cli import run_orchestra as orchestra
+from helpers.orch import PY, Orchestra, Project
 
 
 @pytest.fixture
@@ -23,18 +18,6 @@ def cli(project: Project) -> Iterator[list[Orchestra]]:
     yield started
     for orch in started:
         orch.close()
-
-
-def orchestra(project: Project, started: list[Orchestra], args: Sequence[str], *,
-              cwd: Path | None = None, env: dict[str, str] | None = None,
-              timeout: float = 20.0, argv0: Sequence[str] = (PY, "-m", "orchestra")) -> Result:
-    orch = Orchestra([*argv0, *args], cwd or project.root, project.env(env))
-    started.append(orch)
-    return orch.wait(timeout)
-
-
-def no_traceback(result: Result) -> bool:
-    return "Traceback" not in result.err.decode(errors="replace")
 
 
 def test_run_with_equals_form_runs_the_command_once(

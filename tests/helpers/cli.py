@@ -1,9 +1,10 @@
-"""Helpers for tests/test_run_cmd.py, test_dropin.py and test_graph.py: any orchestra subcommand
+"""Any orchestra subcommand
 (not only `up`) as a real process in a test project, with the project's mark."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from helpers.orch import PY, Orchestra, Project, Result
@@ -42,3 +43,21 @@ class Cli:
         for orch in self._started:
             orch.close()
 
+
+#: The console script, as a user runs it (not `python -m orchestra`, which has its own
+#: sys.path[0] = cwd problem before orchestra's code even runs).
+CONSOLE = str(Path(sys.executable).with_name("orchestra"))
+
+
+def run_orchestra(project: Project, started: list[Orchestra], args: Sequence[str], *,
+                  cwd: Path | None = None, env: dict[str, str] | None = None,
+                  timeout: float = 20.0,
+                  argv0: Sequence[str] = (PY, "-m", "orchestra")) -> Result:
+    """`orchestra ARGS` (by `argv0`) to its end in the project; closed by the caller's list."""
+    orch = Orchestra([*argv0, *args], cwd or project.root, project.env(env))
+    started.append(orch)
+    return orch.wait(timeout)
+
+
+def no_traceback(result: Result) -> bool:
+    return "Traceback" not in result.err.decode(errors="replace")
