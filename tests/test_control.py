@@ -82,6 +82,16 @@ def test_ps_logs_and_down_reach_the_running_stack(cli: Cli, project: Project) ->
     assert not wait_gone([row["pid"] for row in rows], 5)
 
 
+def test_log_lines_bounds_what_logs_returns(cli: Cli, project: Project) -> None:
+    project.yaml({"web": {"command": TICK}})
+    up = cli.start("up", *TEXT, "--log-lines", "3")
+    up.wait_for(r"(web +\| tick\n.*){5}", timeout=10)
+    assert cli.run("logs", "web", *TEXT).of("web") == ["tick"] * 3
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+    assert cli.run("up", "--log-lines", "0").rc == 2
+
+
 def test_logs_follow_ends_with_the_stack(cli: Cli, project: Project) -> None:
     up = _running(cli, project)
     follower = cli.start("logs", "-f", "web", *TEXT, "--tail", "0")

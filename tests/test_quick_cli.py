@@ -70,6 +70,7 @@ CASES = [
     ["run", "echo", "--help"],
     ["run", "--", "--"],
     ["up", "-t", "-1"],
+    ["up", "--log-lines", "50", "-D", "--wait"],
     ["up", "-p", "+70"],
     ["up", "-f", "a.yaml", "-f", "b.yaml", "--profile", "debug", "--profile=x,y", "web"],
     ["-f", "a.yaml", "-f", "b.yaml", "up", "--profile", "tools"],

@@ -65,6 +65,7 @@ def up(
     detach: Annotated[bool, option(flags.DETACH)] = False,
     wait: Annotated[bool, option(flags.WAIT)] = False,
     log_dir: Annotated[Path | None, option(flags.LOG_DIR)] = None,
+    log_lines: Annotated[int, option(flags.LOG_LINES)] = 1000,
     tui: Annotated[bool, option(flags.TUI)] = False,
     watch: Annotated[bool, option(flags.WATCH)] = False,
     no_watch: Annotated[bool, option(flags.NO_WATCH)] = False,
@@ -82,7 +83,7 @@ def up(
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,
-        log_dir=log_dir, tui=tui, watch=watch, no_watch=no_watch)
+        log_dir=log_dir, log_lines=log_lines, tui=tui, watch=watch, no_watch=no_watch)
     raise typer.Exit(up_command(request))
 
 

@@ -96,6 +96,9 @@ WAIT = Flag("wait", ("--wait",), "flag",
 LOG_DIR = Flag("log_dir", ("--log-dir",), "path",
                "With --detach: the folder for the log files (default: "
                "$XDG_STATE_HOME/orchestra/PROJECT).")
+LOG_LINES = Flag("log_lines", ("--log-lines",), "int",
+                 "Lines of each instance kept in memory for `orchestra logs` (default 1000; "
+                 "at most 1 MiB each either way).")
 WATCH = Flag("watch", ("--watch",), "flag",
              "Restart (or signal) the services that have `watch:` when their files change "
              "(the default; an error when no service of the run has `watch:`).")
@@ -109,7 +112,7 @@ TUI = Flag("tui", ("--tui",), "flag",
 GLOBAL = (FILE, ENV, APP_ROOT)
 OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW)
 UP = (*GLOBAL, PROFILE, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
-      EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR, TUI, WATCH, NO_WATCH)
+      EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR, LOG_LINES, TUI, WATCH, NO_WATCH)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)
 
 DEFAULT_MAX_LINE = 4 * 1024 * 1024

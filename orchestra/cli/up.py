@@ -41,6 +41,7 @@ class UpRequest(CommonRequest):
     detach: bool = False
     wait: bool = False
     log_dir: Path | None = None
+    log_lines: int = 1000
     tui: bool = False
     watch: bool = False
     no_watch: bool = False
@@ -51,6 +52,8 @@ def up(request: UpRequest) -> int:
     from orchestra.runtime.loop import run_detached, run_plan
     from orchestra.runtime.settings import RunSettings
 
+    if request.log_lines < 1:
+        raise UsageError(f"--log-lines {request.log_lines} must be a number of lines >= 1")
     if (request.wait or request.log_dir) and not (request.detach or request.tui):
         raise UsageError("--wait and --log-dir go with --detach (-D)")
     if request.tui:
@@ -83,7 +86,8 @@ def up(request: UpRequest) -> int:
     settings = RunSettings(stop_timeout=request.timeout, abort_on_exit=request.abort_on_exit,
                            exit_code_from=exit_code_from,
                            github=os.environ.get("GITHUB_ACTIONS") == "true",
-                           project_name=request.project_name, watch=watch)
+                           project_name=request.project_name, watch=watch,
+                           log_lines=request.log_lines)
     if request.detach or request.tui:
         log_dir = request.log_dir.absolute() if request.log_dir else None
         code = run_detached(plan, out, settings, dict(os.environ), wait=request.wait,

@@ -119,7 +119,7 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     sys.stdout.flush()
     sys.stderr.flush()
     names = ["system", *(i.name for i in plan.instances)]
-    logbook = Logbook(i.name for i in plan.instances)
+    logbook = Logbook((i.name for i in plan.instances), max_lines=settings.log_lines)
     record: Callable[[str, str, list[Run]], None] = logbook.record
     if settings.detached is None:
         out_fd = output_stream(settings).fileno()

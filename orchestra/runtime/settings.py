@@ -31,4 +31,5 @@ class RunSettings:
     github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
     project_name: str | None = None       # --project-name: names the control socket
     detached: Detached | None = None      # up --detach: report to the waiting command
+    log_lines: int = 1000                 # --log-lines: each instance's ring for `logs`
     watch: bool = False                   # act on `watch:` (up, unless --no-watch)
