@@ -281,3 +281,22 @@ def stop_waves(plan: Plan, running: Sequence[str]) -> list[list[str]]:
         waves.append(wave)
         remaining -= set(wave)
     return waves
+
+
+def restart_with_dependents(plan: Plan, names: Sequence[str]) -> list[str]:
+    """`names`, then every service of the run that depends on one of them with
+    `restart: true`, directly or through another such service (compose's rule for an
+    explicit restart), in start order after the named ones."""
+    dependents: dict[str, set[str]] = {}
+    for instance in plan.instances:
+        for dependency in instance.service.depends_on:
+            if dependency.restart:
+                dependents.setdefault(dependency.service, set()).add(instance.service.name)
+    found = set(names)
+    todo = list(names)
+    while todo:
+        for dependent in dependents.get(todo.pop(), ()):
+            if dependent not in found:
+                found.add(dependent)
+                todo.append(dependent)
+    return [*names, *(s for s in plan.order if s in found and s not in names)]

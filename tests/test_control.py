@@ -387,3 +387,22 @@ def test_ctrl_c_while_waiting_for_a_detached_start_stops_the_stack(
     assert b"interrupted: stopping the stack" in result.err, result.dump()
     assert cli.run("ps").rc == 1
     assert not alive(pid)  # type: ignore[arg-type]
+
+
+def test_restart_takes_the_dependents_that_ask_for_it(cli: Cli, project: Project) -> None:
+    """As compose does for an explicit restart: `depends_on: {db: {restart: true}}`."""
+    project.yaml({"db": {"command": TICK},
+                  "web": {"command": TICK, "depends_on": {"db": {"restart": True}}},
+                  "worker": {"command": TICK, "depends_on": ["db"]}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    up.wait_for(r"worker +\| tick")
+    before = _pids(cli)
+    restarted = cli.run("restart", "db")
+    assert restarted.rc == 0 and b"restarted: db, web" in restarted.err, restarted.dump()
+    up.wait_for(rf"web: started pid=(?!{before['web']})\d+")
+    after = _pids(cli)
+    assert after["db"] != before["db"] and after["web"] != before["web"]
+    assert after["worker"] == before["worker"]
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0

@@ -88,7 +88,16 @@ class StackControl:
             self._ended.set_result(None)
 
     async def restart(self, names: Sequence[str]) -> list[str]:
-        return await self._refused_while_stopping(self.orchestrator.restart_instances, names)
+        """The named instances, and (as compose does for an explicit restart) every instance
+        of a service that depends on one of theirs with `restart: true`."""
+        from orchestra.plan import restart_with_dependents
+
+        runners = self.orchestrator.runners
+        services = {runners[name].instance.service.name for name in names}
+        also = set(restart_with_dependents(self.orchestrator.plan, sorted(services))) - services
+        chosen = [*names, *(n for n, r in runners.items()
+                            if r.instance.service.name in also and n not in names)]
+        return await self._refused_while_stopping(self.orchestrator.restart_instances, chosen)
 
     async def stop(self, names: Sequence[str]) -> list[str]:
         return await self._refused_while_stopping(self.orchestrator.stop_instances, names)

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from orchestra.config.model import Service, WatchAction
 from orchestra.config.values import signal_name
-from orchestra.plan import Plan
+from orchestra.plan import Plan, restart_with_dependents
 from orchestra.runtime.groups import signal_group
 from orchestra.runtime.orchestrator import Orchestrator, StoppingError
 from orchestra.runtime.states import State
@@ -183,30 +183,13 @@ class FileWatcher:
 
     async def _restart(self, watched: WatchedService, what: str) -> None:
         name = watched.service.name
-        services = self._with_dependents(name)
+        services = restart_with_dependents(self.plan, [name])
         also = f" with {', '.join(services[1:])} (restart: true)" if len(services) > 1 else ""
         self.orchestrator.mux.system(f"{name}: {what} changed; restarting{also}",
                                      service=name, event="watch-restart", dependents=services[1:])
         wanted = set(services)
         await self.orchestrator.restart_instances(
             [i.name for i in self.plan.instances if i.service.name in wanted])
-
-    def _with_dependents(self, name: str) -> list[str]:
-        """`name`, then every service of the run that depends on it with `restart: true`,
-        directly or through another such service; in start order."""
-        dependents: dict[str, set[str]] = {}
-        for instance in self.plan.instances:
-            for dependency in instance.service.depends_on:
-                if dependency.restart:
-                    dependents.setdefault(dependency.service, set()).add(instance.service.name)
-        found = {name}
-        todo = [name]
-        while todo:
-            for dependent in dependents.get(todo.pop(), ()):
-                if dependent not in found:
-                    found.add(dependent)
-                    todo.append(dependent)
-        return [name, *(s for s in self.plan.order if s in found and s != name)]
 
 
 def _own_output(orchestrator: Orchestrator) -> list[Path]:
