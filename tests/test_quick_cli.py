@@ -98,6 +98,16 @@ def test_what_it_does_not_recognise_goes_to_typer(argv: list[str]) -> None:
     assert parse(argv, {}) is None
 
 
+@pytest.mark.parametrize("argv", [["-f", "b.yaml", "up"], ["-f", "b.yaml", "up", "-f", "c.yaml"],
+                                  ["up"], ["-f", "b.yaml", "run", "true"]])
+def test_orchestra_file_in_the_environment_reads_the_same_both_ways(
+        argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """ORCHESTRA_FILE comes after every -f typed, before or after the command."""
+    monkeypatch.setenv("ORCHESTRA_FILE", "a.yaml")
+    quick = parse(argv, {"ORCHESTRA_FILE": "a.yaml"})
+    assert quick is not None and quick == typer_reading(argv)
+
+
 def test_orchestra_file_from_the_environment() -> None:
     assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=(Path("x.yaml"),))
     assert parse(["up", "-f", "y"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(

@@ -51,12 +51,21 @@ def with_globals(ctx: typer.Context, file: list[Path] | None, env: str | None,
     """The command's -f/-e/-d over the global ones given before the command (the command's
     -f files replace the global ones, they are not added to them)."""
     files = tuple(file or ())
-    root = ctx.find_root().obj
+    root_ctx = ctx.find_root()
+    root = root_ctx.obj
     if isinstance(root, GlobalOptions):
-        files = files or root.file
+        # a -f typed before the command beats ORCHESTRA_FILE, which click hands the command's
+        # own -f too (as the quick parser reads it: the command line before the environment)
+        typed_before = _typed(root_ctx, "file") and not _typed(ctx, "file")
+        files = root.file if typed_before else files or root.file
         env = env if env is not None else root.env
         app_root = app_root or root.app_root
     return GlobalOptions(files, env, app_root)
+
+
+def _typed(ctx: Any, name: str) -> bool:   # typer's Context, or the root's click one
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "COMMANDLINE"
 
 
 def load_options(ctx: typer.Context, file: list[Path] | None, env: str | None,
