@@ -37,3 +37,14 @@ def project(tmp_path: Path, mark: str) -> Iterator[Project]:
     yield proj
     proj.close()
     kill_leftovers(mark)
+
+
+@pytest.fixture
+def runtime() -> Iterator[Path]:
+    """A private XDG_RUNTIME_DIR (for control sockets) short enough for socket paths."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

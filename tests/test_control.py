@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,14 +20,6 @@ from orchestra.control.peers import PEERS_CHECKED
 
 TICK = [PY, "-c", "import sys, time\nwhile True:\n    print('tick', flush=True)\n"
         "    time.sleep(0.1)\n"]
-
-
-@pytest.fixture
-def runtime() -> Iterator[Path]:
-    """A private XDG_RUNTIME_DIR short enough for socket paths."""
-    folder = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

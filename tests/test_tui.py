@@ -9,11 +9,9 @@ import fcntl
 import json
 import os
 import pty
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import termios
 import time
 from collections.abc import Callable, Iterator
@@ -51,14 +49,6 @@ SERVICES = {
             "depends_on": {"migrate": {"condition": "completed_successfully"}}},
     "fruit": {"command": FRUIT},
 }
-
-
-@pytest.fixture
-def runtime() -> Iterator[Path]:
-    """A private XDG_RUNTIME_DIR short enough for socket paths."""
-    folder = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

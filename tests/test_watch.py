@@ -180,23 +180,27 @@ def test_the_watcher_announces_what_it_watches(project: Project) -> None:
     stop(orch)
 
 
+#: A web service that takes a second to stop, watching src/.
+SLOW_STOPPING_WEB = {
+    "command": py("""
+        import os, signal, sys, time
+        def slow_stop(*_):
+            print("stopping", flush=True)
+            time.sleep(1)
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, slow_stop)
+        print("web up", os.getpid(), flush=True)
+        while True:
+            time.sleep(1)
+    """),
+    "readiness": {"log": "web up"},
+    "watch": {"paths": ["src"], "debounce": "100ms"}}
+
+
 def test_a_change_while_restarting_restarts_once_more(project: Project, tmp_path: Path) -> None:
     """A save that arrives while the service stops is not lost: it restarts it again."""
     (project.root / "src").mkdir()
-    project.yaml({"web": {
-        "command": py("""
-            import os, signal, sys, time
-            def slow_stop(*_):
-                print("stopping", flush=True)
-                time.sleep(1)
-                sys.exit(0)
-            signal.signal(signal.SIGTERM, slow_stop)
-            print("web up", os.getpid(), flush=True)
-            while True:
-                time.sleep(1)
-        """),
-        "readiness": {"log": "web up"},
-        "watch": {"paths": ["src"], "debounce": "100ms"}}})
+    project.yaml({"web": SLOW_STOPPING_WEB})
     orch = project.start(*TEXT)
     orch.wait_for(r"web: ready: ", 20)
     (project.root / "src/a.py").write_text("")
@@ -245,33 +249,17 @@ def test_its_own_output_file_in_a_watched_folder_restarts_nothing(project: Proje
     assert restarts(log.read_text()) == ["src/a.py", "src/b.py"], log.read_text()
 
 
-def test_a_change_during_an_orchestra_restart_starts_it_once(project: Project) -> None:
+def test_a_change_during_an_orchestra_restart_starts_it_once(project: Project,
+                                                              runtime: Path) -> None:
     """`orchestra restart web` and a save that restarts web while it stops: both wait for
     the same stop; the first to go on starts web again, the other finds it started and
     leaves it (it used to fail on starting a runner that was not over)."""
-    import shutil
-    import tempfile
-
     from helpers.cli import Cli
 
-    runtime = Path(tempfile.mkdtemp(prefix="orch-rt-", dir="/tmp"))
     cli = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
     try:
         (project.root / "src").mkdir()
-        project.yaml({"web": {
-            "command": py("""
-                import os, signal, sys, time
-                def slow_stop(*_):
-                    print("stopping", flush=True)
-                    time.sleep(1)
-                    sys.exit(0)
-                signal.signal(signal.SIGTERM, slow_stop)
-                print("web up", os.getpid(), flush=True)
-                while True:
-                    time.sleep(1)
-            """),
-            "readiness": {"log": "web up"},
-            "watch": {"paths": ["src"], "debounce": "100ms"}}})
+        project.yaml({"web": SLOW_STOPPING_WEB})
         orch = cli.start("up", *TEXT)
         orch.wait_for(r"web: ready: ", 20)
         restart = cli.start("restart", "web")
@@ -287,4 +275,3 @@ def test_a_change_during_an_orchestra_restart_starts_it_once(project: Project) -
         assert len(pids(result.text, "web")) == 3, result.dump()
     finally:
         cli.close()
-        shutil.rmtree(runtime, ignore_errors=True)
