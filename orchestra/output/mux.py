@@ -8,21 +8,21 @@ a firehose of many services prints at close to the speed of a plain pipe.
 Under the event loop (`loop` given), the writes are made by one writer thread
 (`output/writer.py`), so a slow reader of our stdout never blocks the loop: signals, timers and
 checks go on. Once the backlog is over its bound, the services' pipes (registered with
-`add_reader`) are no longer read, so the children block on their own writes: back-pressure
-instead of dropping lines, nothing fed is ever lost, and memory stays bounded. Without a loop
-(tests, benchmarks) `flush` writes at once. A reader that goes away (EPIPE, as when a pager
-quits) marks the output broken: from then on output is discarded, the owner is told once
-through `on_broken`, and line listeners keep working.
+`add_reader`) are no longer read (`output/backpressure.py`), so the children block on their
+own writes: nothing fed is ever lost, and memory stays bounded. Without a loop (tests,
+benchmarks) `flush` writes at once. A reader that goes away (EPIPE, as when a pager quits)
+marks the output broken: from then on output is discarded, the owner is told once through
+`on_broken`, and line listeners keep working. `--output json` is formatted by
+`output/json_events.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from json.encoder import encode_basestring
 
+from orchestra.output.backpressure import ReaderThrottle
 from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
 from orchestra.output.style import SYSTEM, Prefixes
@@ -71,13 +71,12 @@ class Multiplexer:
         self._scheduled = False
         self._broken = False
         self.error: OSError | None = None      # why the output broke, if a write failed
-        self._readers: set[asyncio.ReadTransport] = set()
-        self._holding = False
+        self._throttle = ReaderThrottle()
         self._writer: BackgroundWriter | None = None
         if loop is not None:
             self._schedule = schedule or loop.call_soon
             self._writer = BackgroundWriter(fd, loop, bound=FLUSH_AT,
-                                            on_pressure=self._on_pressure,
+                                            on_pressure=self._throttle.hold,
                                             on_error=self._on_write_error)
 
     @property
@@ -135,12 +134,9 @@ class Multiplexer:
             return
         now = self._clock()
         if self._options.json:
-            record = {"ts": now, "service": service or SYSTEM, "stream": "system"}
-            record.update(event=event, text=text)
-            for key, value in fields.items():
-                record.setdefault(key, value)
-            line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-            self._buffer(line.encode("utf-8", "replace") + b"\n")
+            from orchestra.output.json_events import system_event  # only for --output json
+
+            self._buffer(system_event(now, service or SYSTEM, event, text, fields))
             return
         if json_only:  # a lifecycle step too small to show a person (e.g. "starting")
             return
@@ -204,24 +200,11 @@ class Multiplexer:
     @property
     def holding(self) -> bool:
         """True while the backlog is over its bound and the registered readers are paused."""
-        return self._holding
+        return self._throttle.holding
 
     def add_reader(self, transport: asyncio.ReadTransport) -> Callable[[], None]:
         """A service's pipe, to pause while the output is backlogged; returns unregister."""
-        self._readers.add(transport)
-        if self._holding:
-            transport.pause_reading()
-        return lambda: self._readers.discard(transport)
-
-    def _on_pressure(self, over: bool) -> None:
-        self._holding = over
-        for transport in tuple(self._readers):
-            if transport.is_closing():
-                continue
-            if over:
-                transport.pause_reading()
-            else:
-                transport.resume_reading()
+        return self._throttle.add(transport)
 
     def replay(self, name: str, lines: Iterable[str]) -> None:
         """Show lines kept earlier (a quiet service's last lines) as that service's output."""
@@ -272,19 +255,9 @@ class Multiplexer:
         self._after_buffer()
 
     def _buffer_json(self, name: str, stream: str, runs: list[Run]) -> None:
-        head = (
-            f'{{"ts":{json.dumps(self._clock())},"service":{encode_basestring(name)},'
-            f'"stream":{encode_basestring(stream)},"text":'
-        )
-        tail = "}\n"
-        glue = tail + head
-        for run in runs:
-            lines = run.text.decode("utf-8", "replace").split("\n")
-            first = encode_basestring(lines[0])
-            if run.continued:
-                first += ',"continued":true'
-            rest = [encode_basestring(line) for line in lines[1:]]
-            self._buffer(glue.join([head + first, *rest]).encode() + tail.encode())
+        from orchestra.output.json_events import service_lines  # only for --output json
+
+        self._buffer(service_lines(self._clock(), name, stream, runs))
 
     def _buffer(self, data: bytes) -> None:
         self._out.append(data)
@@ -312,6 +285,6 @@ class Multiplexer:
         self._broken = True
         self._out.clear()
         self._size = 0
-        if self._holding:            # output is discarded now: let the services go on
-            self._on_pressure(False)
+        if self._throttle.holding:   # output is discarded now: let the services go on
+            self._throttle.hold(False)
         self._on_broken()
