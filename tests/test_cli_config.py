@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers.orch import Project
 
 from orchestra import __version__
 
@@ -178,7 +180,7 @@ def test_config_json_masks_dotenv_values(tmp_path: Path) -> None:
     data = json.loads(masked.stdout)
     web = data["services"]["web"]
     assert web["env"] == {"PLAIN": "shown", "TOKEN": "***"}
-    assert web["argv"] == ["/bin/sh", "-c", "x"]
+    assert web["argv"] == ["x"]   # a plain string: exec'd without the shell
     assert web["cwd"] == str(tmp_path.resolve())
     shown = orchestra(tmp_path, "config", "--format", "json", "--show-env")
     assert json.loads(shown.stdout)["services"]["web"]["env"]["TOKEN"] == "hunter2"
@@ -236,3 +238,32 @@ def test_control_characters_in_names_are_escaped_in_messages(tmp_path: Path) -> 
     assert "unknown service 'd\\x1b[2K\\tx'" in result.stderr
     result = orchestra(tmp_path, "up", "--exit-code-from", "x\x1b[2J")
     assert result.returncode == 2 and "\x1b" not in result.stderr, result.stderr
+
+
+def test_config_shows_the_argv_that_runs(project: Project) -> None:
+    """A plain shell string (`sleep 30`: no shell syntax, not a builtin) is exec'd without
+    /bin/sh, so `config` shows it split, with `shell: false`, and exactly that argv is the
+    running process's command line; a string that needs the shell, or names a builtin, shows
+    and runs as `/bin/sh -c`. Exec checks are shown the same way."""
+    project.yaml({
+        "plain": {"command": "sleep 30", "readiness": {"exec": "sleep 0"}},
+        "shell": {"command": "sleep 31; exit 0", "readiness": {"exec": "true"}},
+        "builtin": {"command": "exec sleep 32"},
+    })
+    shown = json.loads(orchestra(project.root, "config", "--format", "json").stdout)["services"]
+    assert (shown["plain"]["argv"], shown["plain"]["shell"]) == (["sleep", "30"], False)
+    assert shown["plain"]["readiness"]["argv"] == ["sleep", "0"]
+    assert (shown["shell"]["argv"], shown["shell"]["shell"]) == (
+        ["/bin/sh", "-c", "sleep 31; exit 0"], True)
+    assert shown["shell"]["readiness"]["argv"] == ["/bin/sh", "-c", "true"]
+    assert (shown["builtin"]["argv"], shown["builtin"]["shell"]) == (
+        ["/bin/sh", "-c", "exec sleep 32"], True)
+    orch = project.start("--no-timestamps", "--no-color")
+    try:
+        for name in ("plain", "shell"):
+            pid = int(orch.wait_for(rf"{name}: started pid=(\d+)", timeout=15)[1])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[:-1]
+            assert [part.decode() for part in cmdline] == shown[name]["argv"], name
+    finally:
+        orch.send(signal.SIGINT)
+    assert orch.wait(20).rc == 130

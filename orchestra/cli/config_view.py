@@ -16,6 +16,16 @@ MASK = "***"
 MIN_SECRET = 3
 
 
+def _as_run(argv: tuple[str, ...]) -> list[str]:
+    """The argv that is exec'd for `argv`: a shell string with no shell syntax at all runs
+    without the shell, split at spaces. `runtime/spawn.py`'s `plain_words` decides this for
+    the runtime, so what `config` shows is what runs."""
+    from orchestra.runtime.spawn import plain_words
+
+    words = plain_words(argv)
+    return list(argv) if words is None else words
+
+
 def _check(check: Check | None) -> dict[str, object] | None:
     if check is None:
         return None
@@ -25,7 +35,7 @@ def _check(check: Check | None) -> dict[str, object] | None:
         if value is not None:
             data[key] = value
     if check.argv:
-        data["argv"] = list(check.argv)
+        data["argv"] = _as_run(check.argv)
     data.update(interval=check.interval, timeout=check.timeout, retries=check.retries,
                 start_period=check.start_period)
     return data
@@ -66,9 +76,10 @@ def _service(spec: Spec, service: Service, show_env: bool) -> dict[str, object]:
 def _settings(service: Service, show_env: bool) -> dict[str, object]:
     env = {key: value if show_env or key not in service.secret_keys else MASK
            for key, value in sorted(service.env.items())}
+    argv = _as_run(service.argv)
     return {
-        "argv": list(service.argv),
-        "shell": service.shell,
+        "argv": argv,
+        "shell": service.shell and argv == list(service.argv),
         "cwd": str(service.run_dir),
         "env": env,
         "namespace": service.namespace,
