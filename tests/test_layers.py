@@ -69,6 +69,26 @@ def test_reset_and_null_remove_a_key_and_later_files_win() -> None:
     assert data == {"services": {"web": {"command": "z", "env": {"B": "2"}}}}
 
 
+def test_a_reset_alone_in_flow_style_removes_the_key_as_in_block_style() -> None:
+    """`{port: !reset}`: a tag directly followed by `,` `}` or `]` has no value, as
+    `port: !reset` in block style; ruamel's scanner alone calls it a syntax error."""
+    base = "services:\n  web: {command: x, port: 80, env: {A: '1', B: '2', C: '3'}}\n"
+    block = "services:\n  web:\n    port: !reset\n    env:\n      A: !reset\n      C: !reset\n"
+    flow = "services:\n  web: {port: !reset, env: {A: !reset,C: !reset}}\n"
+    expected = {"services": {"web": {"command": "x", "env": {"B": "2"}}}}
+    assert merged(base, block) == expected
+    assert merged(base, flow) == expected
+    assert merged(base, '{"services": {"web": {"port": !reset, "env": {"A": !reset}}}}') == {
+        "services": {"web": {"command": "x", "env": {"B": "2", "C": "3"}}}}
+    with pytest.raises(ConfigError) as caught:
+        merged("a: [1]\n", "a: [1, !reset]\n")
+    assert str(caught.value) == ("f1.yaml:1:8: a[1]: !reset removes a key of a mapping; a list "
+                                 "item cannot be reset (write the whole list again)")
+    with pytest.raises(ConfigError) as caught:   # any other tag is scanned as before
+        merged("a: {b: !resets}\n")
+    assert str(caught.value).startswith("f0.yaml:1:15: invalid YAML: expected ' '")
+
+
 def test_a_reset_in_the_first_file_is_no_data_and_one_in_a_list_is_an_error() -> None:
     assert merged("services:\n  web: {command: x, port: !reset 8}\n") == {
         "services": {"web": {"command": "x"}}}

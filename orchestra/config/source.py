@@ -24,6 +24,7 @@ from ruamel.yaml.reader import ReaderError
 from orchestra.config.textfile import read_config_text
 from orchestra.config.yaml_budget import MAX_DEPTH, CountingComposer, LoadError
 from orchestra.config.yaml_errors import long_key, one_line, reader_error, yaml_error
+from orchestra.config.yaml_reset import RESET_TAG, ResetScanner
 from orchestra.errors import ConfigError, Location, Problem
 
 _TAG = "tag:yaml.org,2002:"
@@ -31,7 +32,6 @@ _SCALAR_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null
 _MAP_TAG = _TAG + "map"
 _SEQ_TAG = _TAG + "seq"
 _MERGE_TAG = _TAG + "merge"
-RESET_TAG = "!reset"
 
 PathKey = tuple[str | int, ...]
 
@@ -223,6 +223,7 @@ def load_yaml_text(text: str, file: str) -> Document:
     source = SourceMap(file)
     yaml = YAML(typ="safe", pure=True)
     yaml.Composer = CountingComposer   # refuses a huge document while composing it
+    yaml.Scanner = ResetScanner        # `{port: !reset}` as `port: !reset` in block style
     # The composer recurses once per level: bounding it here fails fast with a position,
     # instead of after a slow climb to Python's recursion limit.
     yaml.max_depth = MAX_DEPTH + 1
