@@ -216,6 +216,40 @@ def test_detach_wait_returns_once_ready_and_down_leaves_nothing(
     assert sorted(p.name for p in logs.iterdir()) == ["migrate.log", "web.log", "worker.log"]
 
 
+def test_logs_after_a_detached_stack_ended_reads_its_log_files(
+        cli: Cli, project: Project, tmp_path: Path) -> None:
+    """Once a detached stack is gone, `logs` shows what its instances wrote to their files
+    in the default log folder (found again from the project and $XDG_STATE_HOME) or in the
+    `--log-dir` it is given, and says on stderr where it read them."""
+    state = tmp_path / "state"
+    project.yaml({
+        "web": {"command": [PY, "-c", "import time\nfor i in range(4): print('web', i)\n"
+                            "import sys; sys.stdout.flush(); time.sleep(60)"],
+                "readiness": {"log": "web 3"}},
+        "job": {"command": [PY, "-c", "print('job done')"], "replicas": 2}})
+    env = {"XDG_STATE_HOME": str(state)}
+    assert cli.run("up", "-D", "--wait", env=env, timeout=30).rc == 0
+    assert cli.run("down", env=env).rc == 0
+    folder = state / "orchestra" / project_name(project.root)
+    ended = cli.run("logs", *TEXT, env=env)
+    assert ended.rc == 0, ended.dump()
+    assert ended.of("web") == ["web 0", "web 1", "web 2", "web 3"], ended.dump()
+    assert ended.of("job.1") == ended.of("job.2") == ["job done"], ended.dump()
+    assert f"the log files of the last detached one, in {folder}:".encode() in ended.err
+    last = cli.run("logs", "web", "--tail", "1", *TEXT, env=env)
+    assert last.of("web") == ["web 3"] and len(last.lines) == 1, last.dump()
+    assert cli.run("logs", "job.*", *TEXT, env=env).of("job.2") == ["job done"]
+    unknown = cli.run("logs", "wbe", env=env)
+    assert unknown.rc == 1 and f"no log file for wbe in {folder}".encode() in unknown.err, \
+        unknown.dump()
+    moved = tmp_path / "kept"
+    folder.rename(moved)
+    nowhere = cli.run("logs", env=env)
+    assert nowhere.rc == 1 and b"no running stack for this project" in nowhere.err
+    kept = cli.run("logs", "--log-dir", str(moved), "web", *TEXT, env=env)
+    assert kept.rc == 0 and kept.of("web")[-1] == "web 3", kept.dump()
+
+
 def test_detach_wait_with_a_failing_check_says_why_and_stops(
         cli: Cli, project: Project, tmp_path: Path) -> None:
     _detached_project(project, web_ready=False)

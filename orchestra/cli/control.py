@@ -12,13 +12,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from orchestra.cli import flags
 from orchestra.cli.options import AppRootOption, FileOption, option, with_globals
 from orchestra.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from orchestra.output.options import OutputOptions
 
 ProjectOption = Annotated[str | None, option(flags.PROJECT_NAME)]
 Services = Annotated[list[str] | None, typer.Argument(
@@ -27,13 +30,19 @@ Services = Annotated[list[str] | None, typer.Argument(
 
 def _socket(ctx: typer.Context, file: list[Path] | None, app_root: Path | None,
             project: str | None) -> Path:
+    from orchestra.control.client import socket_of
+
+    return socket_of(_project(ctx, file, app_root, project))
+
+
+def _project(ctx: typer.Context, file: list[Path] | None, app_root: Path | None,
+             project: str | None) -> str:
     from orchestra.cli.values import load_options
     from orchestra.config.project import discover
-    from orchestra.control.client import socket_of
     from orchestra.control.paths import project_name
 
     if project is not None:
-        return socket_of(project_name(Path(), project))
+        return project_name(Path(), project)
     where = with_globals(ctx, file, None, app_root)
     options = load_options(where.file, None, where.app_root)
     try:
@@ -42,7 +51,7 @@ def _socket(ctx: typer.Context, file: list[Path] | None, app_root: Path | None,
         # the config is gone (a checkout, a rename) but its stack may still run: the
         # project is named after the folder the config was found in, this one
         folder = options.app_root or options.cwd
-    return socket_of(project_name(folder))
+    return project_name(folder)
 
 
 def ps(ctx: typer.Context, file: FileOption = None, app_root: AppRootOption = None,
@@ -98,32 +107,48 @@ def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
          = False,
          tail: Annotated[int | None, typer.Option(
              "--tail", "-n", help="Only the last N lines of each instance.")] = None,
+         log_dir: Annotated[Path | None, typer.Option(
+             "--log-dir", help="Where `up --detach --log-dir` put the log files, read once "
+             "that stack has ended (default: $XDG_STATE_HOME/orchestra/PROJECT).")] = None,
          no_prefix: Annotated[bool, option(flags.NO_PREFIX)] = False,
          no_timestamps: Annotated[bool, option(flags.NO_TIMESTAMPS)] = False,
          no_color: Annotated[bool, option(flags.NO_COLOR)] = False,
          raw: Annotated[bool, option(flags.RAW)] = False) -> None:
-    """The recent output of these services (kept in memory by the stack), in order."""
+    """The recent output of these services (kept in memory by the stack), in order.
+
+    Once a detached stack (`up --detach`) has ended, the lines of its log files, instance
+    by instance, without timestamps (the files have none)."""
     import os
 
     from orchestra.control import client
     from orchestra.output.options import OutputOptions, color_wanted
-    from orchestra.output.style import Prefixes
-    from orchestra.output.terminal import needs_neutralising, neutralise
 
     if tail is not None and tail < 0:
         raise UsageError(f"--tail {tail} must be a number of lines >= 0")
-    path = _socket(ctx, file, app_root, project_name)
+    project = _project(ctx, file, app_root, project_name)
     message = {"command": "logs", "services": services or [], "tail": tail}
-    options = OutputOptions(prefix=not no_prefix, timestamps=not no_timestamps,
-                            color=color_wanted(
-        sys.stdout.isatty(), os.environ, no_color))
-    lines: Iterator[dict[str, object]]
-    if follow:
-        lines, known = client.follow(path, message), []
-    else:
+    color = color_wanted(sys.stdout.isatty(), os.environ, no_color)
+    options = OutputOptions(prefix=not no_prefix, timestamps=not no_timestamps, color=color)
+    try:
+        path = client.socket_of(project)
+        if follow:
+            _print(client.follow(path, message), [], options, raw, flush=True)
+            return
         first = client.request(path, message)
-        known = first if isinstance(first, list) else []
-        lines = iter(known)
+    except client.NotRunning:
+        _print_saved(project, log_dir, services or [], tail,
+                     OutputOptions(prefix=not no_prefix, timestamps=False, color=color), raw)
+        return
+    known = first if isinstance(first, list) else []
+    _print(iter(known), known, options, raw, flush=False)
+
+
+def _print(lines: Iterator[dict[str, object]], known: list[dict[str, object]],
+           options: OutputOptions, raw: bool, *, flush: bool) -> None:
+    """Each line as `up` shows it: prefixed, and on a terminal not obeyed (`--raw` aside)."""
+    from orchestra.output.style import Prefixes
+    from orchestra.output.terminal import needs_neutralising, neutralise
+
     prefixes = Prefixes(options, [str(line["service"]) for line in known])
     shown = sys.stdout.isatty() and not raw
     out = sys.stdout.buffer
@@ -138,12 +163,33 @@ def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
             if shown and needs_neutralising(text, text.isascii()):
                 text = neutralise(text)   # as `up` shows them: no service moves the cursor
             out.write(prefix + text + b"\n")
-            if follow:
+            if flush:
                 out.flush()
     except KeyboardInterrupt:
         raise typer.Exit(130) from None
     finally:
         out.flush()
+
+
+def _print_saved(project: str, log_dir: Path | None, patterns: list[str], tail: int | None,
+                 options: OutputOptions, raw: bool) -> None:
+    """No stack answers: the log files of the last detached one, if it left any (else the
+    usual "no running stack"). Which files are read is said on stderr."""
+    from orchestra.cli import saved_logs
+    from orchestra.control.client import NotRunning
+
+    folder = saved_logs.log_folder(project, log_dir)
+    names = saved_logs.instances(folder)
+    if not names:
+        where = f"; no log files in {log_dir}" if log_dir is not None else ""
+        raise NotRunning(f"no running stack for this project (start it with `orchestra up`)"
+                         f"{where}")
+    chosen = saved_logs.select(names, patterns, folder)
+    typer.echo(f"no running stack for this project; the log files of the last detached one, "
+               f"in {folder}:", err=True)
+    lines: Iterator[dict[str, object]] = ({"service": name, "text": text}
+             for name in chosen for text in saved_logs.lines(folder, name, tail))
+    _print(lines, [{"service": name} for name in chosen], options, raw, flush=False)
 
 
 def restart(ctx: typer.Context, services: Services = None, file: FileOption = None,

@@ -16,6 +16,8 @@ from pathlib import Path
 from orchestra.output.lines import Run
 
 MAX_BYTES = 10 * 1024 * 1024
+LOG_SUFFIX = ".log"
+ROTATED_SUFFIX = ".log.1"   # the previous file, once the current one passed max_bytes
 
 
 class LogFiles:
@@ -27,7 +29,7 @@ class LogFiles:
             self._files[name] = (self._open(name), self._size(name))
 
     def _path(self, name: str) -> Path:
-        return self.folder / f"{name}.log"
+        return self.folder / f"{name}{LOG_SUFFIX}"
 
     def _open(self, name: str) -> int:
         return os.open(self._path(name), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC,
@@ -47,7 +49,7 @@ class LogFiles:
         data = b"".join(run.text + b"\n" for run in runs)
         try:
             if size + len(data) > self.max_bytes and size:
-                os.replace(self._path(name), self.folder / f"{name}.log.1")
+                os.replace(self._path(name), self.folder / f"{name}{ROTATED_SUFFIX}")
                 new_fd = self._open(name)
                 os.close(fd)
                 fd, size = new_fd, 0
