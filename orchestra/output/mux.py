@@ -76,7 +76,7 @@ class Multiplexer:
         if loop is not None:
             self._schedule = schedule or loop.call_soon
             self._writer = BackgroundWriter(fd, loop, bound=FLUSH_AT,
-                                            on_pressure=self._throttle.hold,
+                                            on_pressure=self._stdout_pressure,
                                             on_error=self._on_write_error)
 
     @property
@@ -206,6 +206,14 @@ class Multiplexer:
         """A service's pipe, to pause while the output is backlogged; returns unregister."""
         return self._throttle.add(transport)
 
+    def hold_readers(self, over: bool, holder: str) -> None:
+        """Another writer of the services' lines (a detached stack's log files) is backlogged
+        (`over`) or no longer: the pipes are paused while it or stdout is."""
+        self._throttle.hold(over, holder)
+
+    def _stdout_pressure(self, over: bool) -> None:
+        self._throttle.hold(over, "stdout")
+
     def replay(self, name: str, lines: Iterable[str]) -> None:
         """Show lines kept earlier (a quiet service's last lines) as that service's output."""
         if self._broken:
@@ -285,6 +293,5 @@ class Multiplexer:
         self._broken = True
         self._out.clear()
         self._size = 0
-        if self._throttle.holding:   # output is discarded now: let the services go on
-            self._throttle.hold(False)
+        self._throttle.hold(False, "stdout")   # output is discarded now: it holds no one
         self._on_broken()

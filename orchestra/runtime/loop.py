@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from orchestra.output.lines import Run
 from orchestra.output.mux import Multiplexer
@@ -23,6 +23,9 @@ from orchestra.runtime.logbook import Logbook
 from orchestra.runtime.orchestrator import Orchestrator
 from orchestra.runtime.settings import RunSettings
 from orchestra.runtime.spawn import prepare_parent
+
+if TYPE_CHECKING:
+    from orchestra.runtime.logfiles import LogFiles
 
 #: File descriptors per instance: stdout pipe, stderr pipe, pidfd (pidfd backend), plus headroom
 #: for probes.
@@ -121,6 +124,7 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     names = ["system", *(i.name for i in plan.instances)]
     logbook = Logbook((i.name for i in plan.instances), max_lines=settings.log_lines)
     record: Callable[[str, str, list[Run]], None] = logbook.record
+    files: LogFiles | None = None
     if settings.detached is None:
         out_fd = output_stream(settings).fileno()
     else:   # the combined output and a file per instance, in the log folder
@@ -130,7 +134,8 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
         # orchestra's own lines may quote configuration values that came from the
         # environment or a .env file (a check's command, an URL): never written to disk
         out_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
-        files = LogFiles(folder, (i.name for i in plan.instances))
+        files = LogFiles(folder, (i.name for i in plan.instances), loop,
+                         on_pressure=lambda over: mux.hold_readers(over, "log files"))
 
         def both(name: str, stream: str, runs: list[Run]) -> None:
             logbook.record(name, stream, runs)
@@ -139,19 +144,23 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     mux = Multiplexer(out_fd, names, output, on_broken=broken, record=record, loop=loop)
     orchestrator = Orchestrator(plan, mux, settings, environ)
     _notice_reader_gone(loop, mux, out_fd)
-    if isinstance(control, str):
-        mux.system(control, event="control-unavailable")
-        code = await _run_stack(orchestrator, plan, settings)
-    else:
-        project, path, listener = control
-        target = StackControl(orchestrator, logbook, project)
-        server = ControlServer(path, target, listener)
-        await server.start()
-        try:
+    try:
+        if isinstance(control, str):
+            mux.system(control, event="control-unavailable")
             code = await _run_stack(orchestrator, plan, settings)
-        finally:
-            target.end()
-            await server.close()
+        else:
+            project, path, listener = control
+            target = StackControl(orchestrator, logbook, project)
+            server = ControlServer(path, target, listener)
+            await server.start()
+            try:
+                code = await _run_stack(orchestrator, plan, settings)
+            finally:
+                target.end()
+                await server.close()
+    finally:
+        if files is not None:
+            files.close()   # every line queued is written before the stack ends
     if mux.write_error is not None:   # a closed reader needs no words; a full disk does
         with contextlib.suppress(OSError):
             print(f"error: cannot write output: {mux.write_error}", file=sys.stderr, flush=True)
