@@ -6,6 +6,7 @@ problem, exit code 2 for any config or usage mistake, and never a traceback.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -224,6 +225,52 @@ def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     assert result.returncode == 0
     for command in ("check", "config", "version", "up"):
         assert command in result.stdout
+
+
+def _broken_too_early(text: str) -> list[str]:
+    """Lines of a help text that end before a word that would have fitted on them: the mark
+    of a line break kept from a docstring, which rich then wraps again mid-sentence. Checked
+    in the prose outside the boxes and in the Commands box (a new row, or typer's
+    `[env var: ...]`, starts a line of its own on purpose)."""
+    found = []
+    lines = text.splitlines()
+    in_commands = False
+    for line, after in itertools.pairwise(lines):
+        if line.startswith("╭"):
+            in_commands = line.startswith("╭─ Commands")
+        if not line.strip() or not after.strip():
+            continue
+        if line.startswith(" ") and after.startswith(" "):
+            word = after.split()[0]
+            room = (len(line) - 1) - len(line.rstrip())
+        elif in_commands and line.startswith("│") and after.startswith("│ "):
+            inner = after[1:-1]
+            word = inner.split()[0]
+            if len(inner) - len(inner.lstrip()) < 3 or word.startswith("["):
+                continue   # a new row
+            room = (len(line) - 2) - len(line[:-1].rstrip())
+        else:
+            continue
+        if room >= len(word) + 1:
+            found.append(f"{line.rstrip()!r} has room for {word!r}")
+    return found
+
+
+@pytest.mark.parametrize("command", [
+    "", "up", "start", "run", "ps", "logs", "restart", "stop", "down", "tui", "check",
+    "config", "graph", "version", "export"])
+def test_help_wraps_only_where_an_80_column_terminal_ends(tmp_path: Path, command: str) -> None:
+    """`--help` in an 80-column terminal: each paragraph wraps where the line is full, not
+    where the docstring's source line ended, and no long word is cut off with an ellipsis."""
+    env = {k: v for k, v in os.environ.items() if k not in ("ORCHESTRA_FILE", "PROCFILE")}
+    env.update(NO_COLOR="1", COLUMNS="80", TERM="dumb")
+    result = subprocess.run([sys.executable, "-m", "orchestra", *filter(None, [command]),
+                             "--help"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=TIMEOUT, check=False)
+    assert result.returncode == 0, result.stderr
+    assert max(map(len, result.stdout.splitlines())) <= 80, result.stdout
+    assert _broken_too_early(result.stdout) == [], result.stdout
+    assert "…" not in result.stdout, result.stdout
 
 
 def test_control_characters_in_names_are_escaped_in_messages(tmp_path: Path) -> None:

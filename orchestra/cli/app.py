@@ -8,7 +8,9 @@ Heavy modules (the runtime, jsonschema) are imported inside the commands that ne
 
 from __future__ import annotations
 
+import inspect as _inspect
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -45,21 +47,28 @@ def root(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
     ctx.obj = GlobalOptions(tuple(file or ()), env, app_root)
 
 
-app.command(name="up")(commands.up)
+def _help(command: Callable[..., object]) -> str:
+    """A command's docstring as its help, each paragraph on one line.
+
+    rich keeps the line breaks of a docstring and then wraps each line again to the
+    terminal's width, so a sentence broken at column 90 in the source came out broken twice
+    in an 80-column terminal (`orchestra --help`, `orchestra up --help`). One line per
+    paragraph lets it wrap once, where the terminal ends."""
+    text = _inspect.cleandoc(command.__doc__ or "")
+    return "\n\n".join(" ".join(paragraph.split()) for paragraph in text.split("\n\n"))
+
+
+app.command(name="up", help=_help(commands.up))(commands.up)
 app.command(name="start", help="Alias of `up` (honcho and foreman spell it so).")(commands.up)
-app.command(name="run", context_settings={"allow_interspersed_args": False,
-                                          "ignore_unknown_options": True})(commands.run)
-app.command(name="ps")(control.ps)
-app.command(name="logs")(control.logs)
-app.command(name="restart")(control.restart)
-app.command(name="stop")(control.stop)
-app.command(name="down")(control.down)
-app.command(name="tui")(tui.tui)
-app.command(name="check")(inspect.check)
-app.command(name="config")(inspect.config)
-app.command(name="graph")(inspect.graph)
-app.command(name="version")(inspect.version)
-app.command(name="export")(export.export)
+app.command(name="run", help=_help(commands.run),
+            context_settings={"allow_interspersed_args": False,
+                              "ignore_unknown_options": True})(commands.run)
+for _name, _command in (("ps", control.ps), ("logs", control.logs),
+                        ("restart", control.restart), ("stop", control.stop),
+                        ("down", control.down), ("tui", tui.tui), ("check", inspect.check),
+                        ("config", inspect.config), ("graph", inspect.graph),
+                        ("version", inspect.version), ("export", export.export)):
+    app.command(name=_name, help=_help(_command))(_command)
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ class Flag:
 FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
             "Config file: orchestra.yaml/.yml, or a Procfile. Repeat it to layer YAML files: "
             "later ones are merged over earlier ones. Default: orchestra.yaml, orchestra.yml "
-            "(with orchestra.override.yaml/.yml beside it, if present), else Procfile "
+            "(with orchestra.override.yaml or .yml beside it, if present), else Procfile "
             "($PROCFILE names another) in the current directory.",
             envvar="ORCHESTRA_FILE", multiple=True)
 ENV = Flag("env", ("-e", "--env-file", "--env"), "text",
@@ -94,8 +94,8 @@ WAIT = Flag("wait", ("--wait",), "flag",
             "With --detach: return once every service is ready and every one-shot has "
             "completed; on a failure before that, say why, stop the stack, exit 1.")
 LOG_DIR = Flag("log_dir", ("--log-dir",), "path",
-               "With --detach: the folder for the log files (default: "
-               "$XDG_STATE_HOME/orchestra/PROJECT).")
+               "With --detach: the folder for the log files (default: orchestra/PROJECT "
+               "in $XDG_STATE_HOME, else in ~/.local/state).")
 LOG_LINES = Flag("log_lines", ("--log-lines",), "int",
                  "Lines of each instance kept in memory for `orchestra logs` (default 1000; "
                  "at most 1 MiB each either way).")
