@@ -27,6 +27,7 @@ from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Condition
 from orchestra.output import github
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance, Plan, stop_waves
+from orchestra.runtime import events as ev
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.service import RunContext, ServiceRunner
 from orchestra.runtime.settings import ForegroundCommand, RunSettings
@@ -61,6 +62,7 @@ class Orchestrator:
         self._by_service: dict[str, list[ServiceRunner]] = {}   # service name → its instances
         self._codes: dict[str, int] = {}   # reason → the first exit code it gave
         self.stopping = False
+        self._restarting: set[ServiceRunner] = set()   # `orchestra restart`: they run again
         self._tasks: list[asyncio.Task[None]] = []   # every runner's runs, restarts too
         self._signals = 0
         self._all_final = asyncio.Event()
@@ -242,19 +244,19 @@ class Orchestrator:
     # ------------------------------------------------------------------ decisions
 
     def _on_final(self, runner: ServiceRunner) -> None:
-        if runner.restarting:   # `orchestra restart`: it runs again at once
+        if runner in self._restarting:   # `orchestra restart`: it runs again at once
             return
-        if runner.stopped_on_request:   # `orchestra stop`: no failure, nothing else stops
+        if runner.facts.stopped_on_request:   # `orchestra stop`: no failure, nothing else stops
             self._maybe_all_final()
             return
         status = runner.exit_status
         service = runner.instance.service.name
         if runner.state is State.FAILED and not self.stopping:
             self._report_failure(runner)
-        if runner.state is State.FAILED and status is not None and not runner.restart_forgone:
+        if runner.state is State.FAILED and status is not None and not runner.facts.restart_forgone:
             self._record("failure", status.code)   # FAILED: it ended on its own, not stopped
         if (self.settings.exit_code_from == service and status is not None
-                and runner.has_started and "exit-code-from" not in self._codes):
+                and runner.facts.has_started and "exit-code-from" not in self._codes):
             # the first instance to end decides; the others are then stopped by orchestra
             self._record("exit-code-from", status.code)
             self.stop(f"{runner.name} ended (--exit-code-from)")
@@ -274,9 +276,9 @@ class Orchestrator:
         and, unless orchestra is stopping, none was stopped on request (`orchestra stop`
         keeps the stack up for a later `restart`)."""
         runners = self.runners.values()
-        if any(not r.final or r.restarting for r in runners):
+        if any(not r.final or r in self._restarting for r in runners):
             return
-        if not self.stopping and any(r.stopped_on_request for r in runners):
+        if not self.stopping and any(r.facts.stopped_on_request for r in runners):
             return
         self._all_final.set()
 
@@ -296,7 +298,7 @@ class Orchestrator:
         services = [n for n in self.plan.order
                     if any(r.instance.service.name == n and not r.final for r in chosen)]
         for wave in stop_waves(self.plan, services):
-            await asyncio.gather(*(r.stop_on_request() for r in chosen
+            await asyncio.gather(*(self._stop(r, on_request=True) for r in chosen
                                    if r.instance.service.name in wave and not r.final))
 
     async def start_instances(self, names: list[str]) -> list[str]:
@@ -315,13 +317,11 @@ class Orchestrator:
         """`orchestra restart`: stop these instances (if running), then run them again."""
         self._refuse_while_stopping()
         runners = [self.runners[name] for name in names]
-        for runner in runners:
-            runner.restarting = True
+        self._restarting.update(runners)   # their ends are no ends of the stack
         try:
             await self._stop_in_waves_on_request(names)
         finally:
-            for runner in runners:
-                runner.restarting = False
+            self._restarting.difference_update(runners)
         if self.stopping:   # while they stopped: they stay stopped, and the run may be over
             self._maybe_all_final()
         self._refuse_while_stopping()
@@ -337,7 +337,7 @@ class Orchestrator:
     def _rerun(self, runner: ServiceRunner) -> None:
         if self._all_final.is_set():   # the run is over: nothing may start after it
             raise StoppingError("orchestra has finished; nothing starts now")
-        runner.prepare_rerun()
+        runner.handle(ev.StartRequested())
         self._tasks.append(asyncio.create_task(runner.run(), name=runner.name))
 
     def _report_failure(self, runner: ServiceRunner) -> None:
@@ -363,7 +363,7 @@ class Orchestrator:
             if self._foreground is not None:
                 self._foreground.kill()
             for runner in self.runners.values():
-                runner.kill()
+                runner.handle(ev.KillRequested())
             return
         if self._foreground is not None and self._foreground.running:
             # The command decides the exit code; the services stop once it has ended.
@@ -398,7 +398,7 @@ class Orchestrator:
             # now, not in the wave task: a runner whose first step comes before that task's
             # must find the stop and skip, rather than start its process
             if runner.state in (State.PENDING, State.BACKOFF):
-                runner.cancel_start()
+                runner.handle(ev.StopRequested())
         if any(not r.final for r in self.runners.values()):
             self.mux.system(f"stopping all services: {reason}", event="stopping", reason=reason)
         self._shutdown = asyncio.get_running_loop().create_task(self._stop_in_waves())
@@ -408,12 +408,20 @@ class Orchestrator:
             self._foreground.terminate()
         for runner in self.runners.values():
             if runner.state is State.PENDING:
-                await runner.stop()   # returns at once: it becomes skipped
+                await self._stop(runner)   # returns at once: it becomes skipped
         live = [name for name in self.plan.order
                 if any(not r.final for r in self._runners_of(name))]
         for wave in stop_waves(self.plan, live):
-            await asyncio.gather(*(r.stop() for name in wave for r in self._runners_of(name)))
+            await asyncio.gather(*(self._stop(r) for name in wave
+                                   for r in self._runners_of(name)))
         self._maybe_all_final()   # every runner may have been final already (all stopped)
+
+    @staticmethod
+    async def _stop(runner: ServiceRunner, *, on_request: bool = False) -> None:
+        """Stop signal to the whole group, SIGKILL after the timeout; returns when done.
+        `on_request` (`orchestra stop`/`restart`): no failure of the run, nothing else stops."""
+        runner.handle(ev.StopRequested(on_request))
+        await runner.until_done()
 
     def _runners_of(self, service: str) -> list[ServiceRunner]:
         return self._by_service.get(service, [])
