@@ -220,13 +220,14 @@ class Orchestrator:
         if self.stopping:
             return
         self.stopping = True
-        for runner in self.runners.values():
-            # now, not in the wave task: a runner whose first step comes before that task's
-            # must find the stop and skip, rather than start its process
-            if runner.state in (State.PENDING, State.BACKOFF):
-                runner.handle(ev.StopRequested())
         if any(not r.final for r in self.runners.values()):
             self.mux.system(f"stopping all services: {reason}", event="stopping", reason=reason)
+        for runner in self.runners.values():
+            # now, not in the wave task: a runner whose first step comes before that task's
+            # must find the stop and skip, rather than start its process (one in backoff
+            # ends at once: "stopped while waiting to restart", after the line above)
+            if runner.state in (State.PENDING, State.BACKOFF):
+                runner.handle(ev.StopRequested())
         self._shutdown = asyncio.get_running_loop().create_task(self._stop_in_waves())
 
     async def _stop_in_waves(self) -> None:
