@@ -381,3 +381,28 @@ def test_dependency_verdict(own: Facts, dependencies: list[tuple[Condition,
                                                                  list[tuple[str, Facts]]]],
                             expected: bool | str) -> None:
     assert dependency_verdict(own, dependencies) == expected
+
+
+# -------------------------------------------------------------------- purity
+
+PURE_MODULES = ("machine", "facts", "events", "exit_status", "states", "policy")
+PURE_IMPORTS = {"__future__", "collections.abc", "dataclasses", "enum", "signal", "types",
+                "typing", "orchestra.config.model", "orchestra.config.values",
+                "orchestra.runtime"} | {f"orchestra.runtime.{name}" for name in PURE_MODULES}
+
+
+@pytest.mark.parametrize("module", PURE_MODULES)
+def test_the_machine_imports_nothing_that_does_io(module: str) -> None:
+    """No asyncio, os, clock or process module: the machine is tested without any."""
+    import ast
+
+    import orchestra.runtime
+
+    path = Path(orchestra.runtime.__file__).parent / f"{module}.py"
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add(node.module or "")
+    assert imported <= PURE_IMPORTS, imported - PURE_IMPORTS
