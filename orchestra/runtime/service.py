@@ -61,7 +61,7 @@ class ServiceRunner:
         self.instance = instance
         self.name = instance.name
         self.context = context
-        self.facts = Facts()
+        self._facts = Facts()   # changed only by `handle`
         self.dependencies: Sequence[tuple[Condition, Sequence[ServiceRunner]]] = ()
         self.child: Child | None = None
         self.started_at: float | None = None   # wall-clock start of the current run (ps)
@@ -77,13 +77,13 @@ class ServiceRunner:
         """Give the machine an event; keep its facts; perform its actions."""
         given = Given(self.instance.service, self.context.stop_timeout(self.instance),
                       asyncio.get_running_loop().time())
-        before = self.facts
-        self.facts, actions = step(before, event, given)
-        if self.done.is_set() and not self.facts.finished:
+        before = self._facts
+        self._facts, actions = step(before, event, given)
+        if self.done.is_set() and not self._facts.finished:
             self.done.clear()   # started again on request
         for action in actions:
             self._perform(action)
-        if self.facts != before:
+        if self._facts != before:
             self._notify_change()
 
     def _perform(self, action: ev.Action) -> None:
@@ -119,6 +119,11 @@ class ServiceRunner:
                                 json_only=False)
 
     # ------------------------------------------------------------------ what others read
+
+    @property
+    def facts(self) -> Facts:
+        """What the machine knows of this instance (read-only: events change it)."""
+        return self._facts
 
     @property
     def final(self) -> bool:
