@@ -434,6 +434,24 @@ def test_no_restart_once_orchestra_is_stopping(project: Project, tmp_path: Path)
     assert not wait_no_leftovers(project.mark, 2.0)
 
 
+def test_a_stop_ends_the_restart_delay_at_once(project: Project) -> None:
+    """A service waiting 30 s to restart is stopped at once, after the stop is announced,
+    and its wait is no failure of the run."""
+    path = project.yaml({
+        "crashy": {"command": code("sys.exit(1)"),
+                   "restart": {"policy": "always", "backoff": "30s"}},
+    })
+    orch = project.start("-f", str(path), *TEXT)
+    orch.wait_for(r"^system +\| crashy: restarting in 30 s", 10)
+    began = time.monotonic()
+    orch.send(signal.SIGINT)
+    result = orch.wait(10)
+    assert time.monotonic() - began < 5, result.dump()
+    assert result.rc == 130, result.dump()
+    stopping = result.index(r"stopping all services: received SIGINT")
+    assert result.index(r"crashy: stopped while waiting to restart") > stopping, result.dump()
+
+
 def test_readiness_retries_bound_the_attempts(project: Project, tmp_path: Path) -> None:
     attempts = tmp_path / "attempts"
     check = script(tmp_path, "check", "stamp(ATTEMPTS); sys.exit(3)", ATTEMPTS=attempts)

@@ -18,10 +18,11 @@ from orchestra.runtime.states import (
 
 S = State
 
-#: Every edge the lifecycle needs (DESIGN §3.1 and runtime/service.py), each with why.
+#: Every edge the lifecycle needs (DESIGN §3.1 and runtime/machine.py), each with why.
 NEEDED = [
     (S.PENDING, S.STARTING),    # dependencies satisfied
     (S.PENDING, S.SKIPPED),     # a dependency failed, or orchestra is stopping
+    (S.PENDING, S.FAILED),      # an internal error (a bug) ended the runner
     (S.STARTING, S.RUNNING),    # spawned
     (S.STARTING, S.FAILED),     # executable or directory missing
     (S.RUNNING, S.STOPPING),    # stop signal sent (by the user, or a check failed)
@@ -33,6 +34,7 @@ NEEDED = [
     (S.FAILED, S.BACKOFF),      # restart policy `on-failure` / `always`
     (S.BACKOFF, S.STARTING),    # the delay passed
     (S.BACKOFF, S.EXITED),      # stopped while waiting to restart
+    (S.BACKOFF, S.FAILED),      # an internal error (a bug) ended the runner
     (S.EXITED, S.PENDING),      # `orchestra restart`/`start`: it runs again
     (S.FAILED, S.PENDING),
     (S.SKIPPED, S.PENDING),
@@ -41,7 +43,6 @@ NEEDED = [
 FORBIDDEN = [
     (S.PENDING, S.RUNNING),     # never running without being spawned
     (S.PENDING, S.EXITED),
-    (S.PENDING, S.FAILED),
     (S.PENDING, S.BACKOFF),
     (S.PENDING, S.STOPPING),
     (S.STARTING, S.STOPPING),   # no await between spawn and RUNNING
@@ -57,6 +58,7 @@ FORBIDDEN = [
     (S.STOPPING, S.STARTING),
     (S.BACKOFF, S.RUNNING),
     (S.BACKOFF, S.STOPPING),
+    (S.BACKOFF, S.SKIPPED),     # it has started before: "skipped" means never started
     (S.EXITED, S.STARTING),     # a restart always goes through backoff
     (S.EXITED, S.RUNNING),
     (S.EXITED, S.FAILED),

@@ -57,17 +57,18 @@ class StackControl:
         for name, runner in self.orchestrator.runners.items():
             child = runner.child
             alive = child is not None and runner.started_at is not None
-            status = runner.exit_status
+            facts = runner.facts
+            status = facts.exit_status
             rows.append({
                 "name": name,
                 "service": runner.instance.service.name,
-                "state": runner.state.value,
+                "state": facts.state.value,
                 "pid": child.pid if child is not None else None,
                 "uptime": round(now - runner.started_at, 3) if alive and runner.started_at
                 else None,
-                "restarts": runner.restarts,
-                "ready": runner.ready,
-                "reason": runner.ready_reason,
+                "restarts": facts.restarts,
+                "ready": facts.ready,
+                "reason": facts.ready_reason,
                 "exit_code": status.code if status is not None else None,
                 "port": runner.instance.port,
             })

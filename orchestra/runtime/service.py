@@ -1,18 +1,22 @@
-"""One service instance from pending to its end: `ServiceRunner`.
+"""One service instance from pending to its end: `ServiceRunner`, the I/O shell of
+`runtime/machine.py`.
 
-The runner waits for its dependencies (abortably), then runs its process — again and again
-if its restart policy says so. Each run: spawn, feed the pipes to the multiplexer, watch
-readiness then liveness, observe the exit through the process backend (`runtime/backends`),
-clean up what is left in the process group, drain the pipes with a bound, and only then reap
-the leader. Every state change goes through `_transition`, which checks the move against
-`states.TRANSITIONS` and reports it.
+The machine decides; the runner does. Everything that happens to an instance — its
+dependencies' verdict, a spawn, an exit, a check, a timer, a stop or a start asked for by
+Ctrl-C, the control socket or the file watcher — becomes an event given to `handle`, the one
+entry point: it calls `machine.step`, keeps the new `Facts` (the only place they change, and
+so the only place a state changes), and performs the actions (a `system` line, a signal to
+the group, a timer). The longer actions (await the dependencies, one run of the process, the
+restart delay) are run one after another by the runner's task, `run`, and each ends in an
+event. One run: spawn, feed the pipes to the multiplexer, watch readiness then liveness,
+observe the exit through the process backend (`runtime/backends`), then clean up
+(`runtime/cleanup.py`: empty the group, drain the pipes, reap the leader).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import signal
+import functools
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,41 +24,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 from orchestra.config.model import Condition
-from orchestra.config.values import signal_name
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance
+from orchestra.runtime import events as ev
 from orchestra.runtime.backends import ProcessBackend, for_loop
-from orchestra.runtime.groups import SOME, can_list_members, empty_group, signal_group
+from orchestra.runtime.cleanup import clean_up
+from orchestra.runtime.exit_status import ExitStatus
+from orchestra.runtime.facts import Facts, Given, dependency_verdict, satisfies
+from orchestra.runtime.groups import signal_group
 from orchestra.runtime.lifeline import Lifeline
+from orchestra.runtime.machine import step
 from orchestra.runtime.pipes import Pipes
-from orchestra.runtime.policy import decide
 from orchestra.runtime.readiness import CheckRun
 from orchestra.runtime.spawn import Child, SpawnError, spawn
-from orchestra.runtime.states import State, check_transition
+from orchestra.runtime.states import State
 from orchestra.runtime.tasks import end_task, end_tasks
 
-#: How long pipes may stay open after a service's group is gone (a process that left the group
-#: with setsid may hold them forever; its later output is not worth hanging for).
-DRAIN_TIMEOUT = 1.0
-#: The exit code reported for a run that orchestra ended because a check failed.
-CHECK_FAILED_CODE = 1
-
-
-@dataclass(frozen=True, slots=True)
-class ExitStatus:
-    """How a process ended, as a shell reports it (128+N for signal N) and by which signal."""
-
-    code: int                    # 0-255, 128+N when killed by signal N (never negative)
-    signal: int | None           # the signal number that killed it, any signal (SIGRTMIN+6 too)
-
-    @property
-    def signal_name(self) -> str | None:
-        return None if self.signal is None else signal_name(self.signal)
-
-    def describe(self) -> str:
-        if self.signal is not None:
-            return f"killed by {self.signal_name} (rc={self.code})"
-        return f"exited rc={self.code}"
+__all__ = ["ExitStatus", "RunContext", "ServiceRunner"]
 
 
 @dataclass(slots=True)
@@ -75,42 +61,47 @@ class ServiceRunner:
         self.instance = instance
         self.name = instance.name
         self.context = context
-        self.state = State.PENDING
-        self.has_started = False        # ever (--exit-code-from)
-        self.started_this_run = False   # since the last start on request (`started`)
-        self.restarts = 0            # runs started again by the restart policy, in all
-        self.started_at: float | None = None   # wall-clock start of the current run
-        self.became_ready = False    # ready at least once (a one-shot may be ready, then end)
-        self.ready = False
-        self.ready_reason = "not started"
-        self.exit_status: ExitStatus | None = None
+        self._facts = Facts()   # changed only by `handle`
         self.dependencies: Sequence[tuple[Condition, Sequence[ServiceRunner]]] = ()
         self.child: Child | None = None
-        loop = asyncio.get_running_loop()
+        self.started_at: float | None = None   # wall-clock start of the current run (ps)
+        self.done = asyncio.Event()            # set when the runner will never run again
         self._changed = asyncio.Event()
-        self._stop_requested: asyncio.Future[None] = loop.create_future()
-        self._exited: asyncio.Future[ExitStatus] = loop.create_future()
+        self._work: ev.Action | None = ev.AwaitDependencies()   # the next long action
+        self._exited: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
         self._kill_timer: asyncio.TimerHandle | None = None
-        self._failure: str | None = None     # why orchestra ended this run (a check failed)
-        self.failure = ""                    # why the service failed, for annotations
-        self.restart_forgone = False         # failed, but would have been restarted
-        self.done = asyncio.Event()          # set when the runner will never run again
-        self.stopped_on_request = False      # `orchestra stop`/`restart` ended this run
-        self.restarting = False              # `orchestra restart`: it runs again at once
-        self._stop_reason = "orchestra is stopping"
 
-    # ------------------------------------------------------------------ state
+    # ------------------------------------------------------------------ the one entry point
 
-    def _transition(self, target: State, message: str | None, **fields: object) -> None:
-        """The only place the state changes; `message` None: reported in JSON output only."""
-        check_transition(self.state, target)
-        self.state = target
-        self.context.mux.system(f"{self.name}: {message or target.value}", service=self.name,
-                                event=target.value, json_only=message is None, **fields)
-        self._notify_change()
+    def handle(self, event: ev.Event) -> None:
+        """Give the machine an event; keep its facts; perform its actions."""
+        given = Given(self.instance.service, self.context.stop_timeout(self.instance),
+                      asyncio.get_running_loop().time())
+        before = self._facts
+        self._facts, actions = step(before, event, given)
+        if self.done.is_set() and not self._facts.finished:
+            self.done.clear()   # started again on request
+        for action in actions:
+            self._perform(action)
+        if self._facts != before:
+            self._notify_change()
+
+    def _perform(self, action: ev.Action) -> None:
+        if isinstance(action, ev.Report):
+            self.context.mux.system(f"{self.name}: {action.text}", service=self.name,
+                                    event=action.event, json_only=action.json_only,
+                                    **dict(action.fields))
+        elif isinstance(action, ev.SignalGroup):
+            signal_group(action.pid, action.signal)
+        elif isinstance(action, ev.ArmKillTimer):
+            self._kill_timer = asyncio.get_running_loop().call_later(
+                action.timeout, self._on_kill_timer, action.run, action.timeout)
+        else:   # Spawn, ArmBackoff, AwaitDependencies, Finish: for `run`, in turn
+            self._work = action
 
     def changed(self) -> Coroutine[Any, Any, Literal[True]]:
-        """Completes at this runner's next change of state or readiness, counted from now.
+        """Completes at this runner's next change of facts (state, readiness, a stop asked
+        for), counted from now.
 
         Not a coroutine function on purpose: the event is taken at the call, not when the
         caller's task first runs. A change in between (a log line making the service ready in
@@ -123,294 +114,169 @@ class ServiceRunner:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def _say(self, text: str, event: str, **fields: object) -> None:
+    def _say(self, text: str, event: str) -> None:
         self.context.mux.system(f"{self.name}: {text}", service=self.name, event=event,
-                                json_only=False, **fields)
+                                json_only=False)
+
+    # ------------------------------------------------------------------ what others read
+
+    @property
+    def facts(self) -> Facts:
+        """What the machine knows of this instance (read-only: events change it)."""
+        return self._facts
 
     @property
     def final(self) -> bool:
         return self.done.is_set()
 
+    @property
+    def state(self) -> State:
+        return self.facts.state
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        return self.facts.exit_status
+
+    @property
+    def failure(self) -> str:
+        return self.facts.failure
+
     def satisfies(self, condition: Condition) -> bool | None:
         """True: condition met; False: can never be met; None: not yet."""
-        if condition is Condition.COMPLETED_SUCCESSFULLY:
-            if not self.final:
-                return None
-            return self.state is State.EXITED and self.exit_status is not None \
-                and self.exit_status.code == 0
-        if condition is Condition.READY:
-            # ready now, or ready once and then completed (a migration with a readiness check)
-            met = self.ready or (self.became_ready
-                                 and self.satisfies(Condition.COMPLETED_SUCCESSFULLY) is True)
-        else:
-            met = self.started_this_run
-        if met:
-            return True
-        return False if self.final else None
+        return satisfies(self.facts, condition)
 
-    # ------------------------------------------------------------------ lifecycle
+    async def until_done(self) -> None:
+        await self.done.wait()
+
+    # ------------------------------------------------------------------ the runner's task
 
     async def run(self) -> None:
+        """Perform the long actions the machine asks for, in turn, until it finishes."""
         try:
-            blocker = await self._await_dependencies()
-            if blocker is not None:
-                self.failure = f"skipped: {blocker}"
-                self._transition(State.SKIPPED, self.failure, reason=blocker)
-            else:
-                await self._run_with_restarts()
+            while not self.facts.finished:
+                work, self._work = self._work, None
+                if isinstance(work, ev.AwaitDependencies):
+                    await self._await_dependencies()
+                elif isinstance(work, ev.Spawn):
+                    await self._run_once()
+                elif isinstance(work, ev.ArmBackoff):
+                    await self._back_off(work.delay)
+                else:
+                    raise RuntimeError(f"no next step in state {self.facts.state}")
         except Exception as exc:  # a bug must not leave shutdown waiting for this runner
-            self.exit_status = ExitStatus(1, None)
-            self.state = State.FAILED
-            self._say(f"internal error: {exc!r}", "internal-error")
-            if self.child is not None:
-                signal_group(self.child.pid, signal.SIGKILL)
+            self.handle(ev.InternalError(repr(exc)))
         finally:
             self.done.set()
             self._notify_change()
             self.context.on_final(self)
 
-    async def _run_with_restarts(self) -> None:
-        policy = self.instance.service.restart
-        restarts = 0
+    async def _await_dependencies(self) -> None:
+        """Wait until every dependency's condition holds, or never will (abortably)."""
         while True:
-            uptime = await self._run_once()
-            assert self.exit_status is not None
-            decision = decide(policy, exit_code=self.exit_status.code, stopped_by_us=False,
-                              restarts=restarts, uptime=uptime,
-                              liveness_failed=self._failure is not None)
-            if self._stop_requested.done():
-                # ended on its own while orchestra was stopping: only the stop keeps it from
-                # being restarted, so its failure is no failure of the run
-                self.restart_forgone = decision.restart
+            verdict = dependency_verdict(self.facts, [
+                (condition, [(r.name, r.facts) for r in runners])
+                for condition, runners in self.dependencies])
+            if verdict is True:
+                self.handle(ev.DependenciesMet())
                 return
-            if not decision.restart:
-                if decision.exhausted:
-                    self._say(f"giving up: {decision.reason}", "giving-up")
+            if isinstance(verdict, str):
+                self.handle(ev.DependencyBlocked(verdict))
                 return
-            self.ready_reason = f"not ready: {decision.reason}"
-            self._transition(State.BACKOFF, decision.reason, delay=decision.delay,
-                             attempt=decision.attempt, max_restarts=policy.max_restarts)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._stop_requested), decision.delay)
-            if self._stop_requested.done():
-                self._transition(State.EXITED, "stopped while waiting to restart")
-                return
-            restarts = decision.attempt
-            self.restarts += 1
-
-    async def _await_dependencies(self) -> str | None:
-        """Wait until every dependency's condition holds; the reason if it never will."""
-        while True:
-            waiting: list[ServiceRunner] = []
-            for condition, runners in self.dependencies:
-                for runner in runners:
-                    verdict = runner.satisfies(condition)
-                    if verdict is False:  # reported before "stopping": it is the real reason
-                        return (f"dependency '{runner.name}' {runner.state.value} "
-                                f"(needed: {condition.value})")
-                    if verdict is None:
-                        waiting.append(runner)
-            if self._stop_requested.done():
-                return self._stop_reason
-            if not waiting:
-                return None
-            tasks: list[asyncio.Future[object]] = [asyncio.ensure_future(r.changed())
-                                                   for r in waiting]
-            tasks.append(asyncio.ensure_future(asyncio.shield(self._stop_requested)))
+            tasks = [asyncio.ensure_future(r.changed())
+                     for _, runners in self.dependencies for r in runners]
+            tasks.append(asyncio.ensure_future(self.changed()))   # a stop
             try:
                 await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 await end_tasks(tasks)
 
-    async def _run_once(self) -> float:
-        """One run of the process; returns how long it was up (0 if it never started)."""
-        self._transition(State.STARTING, None)
-        self._failure = None
-        self._exited = asyncio.get_running_loop().create_future()
+    async def _back_off(self, delay: float) -> None:
+        """Wait `delay` in backoff; a stop ends the wait (the machine ends the runner)."""
+        deadline = asyncio.get_running_loop().time() + delay
+        while self.facts.state is State.BACKOFF:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self.changed()
+            except TimeoutError:
+                self.handle(ev.BackoffElapsed())
+                return
+
+    async def _run_once(self) -> None:
+        """One run of the process, from spawn to clean-up, ending in `Exited`."""
         service = self.instance.service
         checks = CheckRun(self.name, service.readiness, service.liveness,
                           mux=self.context.mux, lifeline=self.context.lifeline,
                           cwd=service.run_dir, env={**self.context.environ, **self.instance.env},
                           notify_path=lambda: self.context.notify_path(self.name))
+        started = await self._start_process(checks)
+        if started is None:
+            return
+        child, pipes = started
+        run = self.facts.run
+        watcher = asyncio.create_task(self._watch_checks(checks, run))
+        status = await self._exited
+        await end_task(watcher)   # before anything else: no check may outlive its run
+        await self._clean_up(child, status, pipes)
+        log_line_seen = checks.log_line_seen()   # read only while draining: printed before
+        checks.close()
+        self.handle(ev.Exited(run, status, log_line_seen))
+
+    async def _start_process(self, checks: CheckRun) -> tuple[Child, Pipes] | None:
+        """Spawn → RUNNING → pipes attached; None when it could not start."""
+        service = self.instance.service
+        self._exited = asyncio.get_running_loop().create_future()
         try:
             if service.auto_ports and self.instance.port is not None:
                 _refuse_a_taken_port(self.instance.port)
             child = spawn(service.argv, service.run_dir, checks.env, self.context.lifeline)
         except SpawnError as exc:
             checks.close()
-            self.exit_status = ExitStatus(exc.exit_code, None)
-            self.failure = f"cannot start: {exc.message}"
-            self._transition(State.FAILED, self.failure, rc=exc.exit_code)
-            return 0.0
-        loop = asyncio.get_running_loop()
-        started_at = loop.time()
+            self.handle(ev.SpawnFailed(exc.message, exc.exit_code))
+            return None
         self.child = child
-        self.context.processes.watch(child.pid, self._on_exit)
-        # No await between spawn and RUNNING: a stop request always finds a state it can act on.
-        self.has_started = self.started_this_run = True
         self.started_at = time.time()
-        self._transition(State.RUNNING, f"started pid={child.pid}", pid=child.pid)
+        # No await between spawn and RUNNING: a stop request always finds a state it can act on.
+        self.handle(ev.Spawned(child.pid))
+        self.context.processes.watch(child.pid,
+                                     functools.partial(self._on_exit, child, self.facts.run))
         checks.started(child.pid)
         pipes = Pipes()
         await pipes.attach(child, self.name, self.context.mux)
-        watcher = asyncio.create_task(self._watch_checks(checks, child))
-        status = await self._exited
-        uptime = loop.time() - started_at
-        await end_task(watcher)   # before anything else: no check may outlive its run
-        self.ready, self.ready_reason = False, f"not ready: {status.describe()}"
-        await self._clean_up(child, status, pipes)
-        if not self.became_ready and checks.log_line_seen():
-            # its line was read only while draining, after the exit was seen: it printed it
-            # before it ended, so it was ready (then completed)
-            self.became_ready = True
-        checks.close()
-        self._end_run(status)
-        return uptime
+        return child, pipes
 
-    async def _watch_checks(self, checks: CheckRun, child: Child) -> None:
-        def progress(reason: str) -> None:
-            self.ready_reason = f"not ready: {reason}"
-            self._say(self.ready_reason, "not-ready", reason=reason)
-
-        ok, reason = await checks.wait_ready(progress)
+    async def _watch_checks(self, checks: CheckRun, run: int) -> None:
+        ok, reason = await checks.wait_ready(
+            lambda reason: self.handle(ev.NotReady(run, reason)))
         if not ok:
-            self._fail_run(f"not ready: {reason}", child)
+            self.handle(ev.CheckFailed(run, f"not ready: {reason}"))
             return
-        self.ready, self.ready_reason = True, reason
-        self.became_ready = True
-        if self.instance.service.readiness is not None:
-            self._say(f"ready: {reason}", "ready", reason=reason)
-        self._notify_change()
-        self._fail_run(await checks.watch_liveness(), child)
+        self.handle(ev.BecameReady(run, reason))
+        self.handle(ev.CheckFailed(run, await checks.watch_liveness()))
 
-    def _fail_run(self, reason: str, child: Child) -> None:
-        """A check of `child`'s run failed: end that run (stop signal, then SIGKILL) and count
-        it a failure. Never another run's: a check belongs to the process it watched."""
-        if self.state is not State.RUNNING or self.child is not child:
-            return
-        self._failure = reason
-        self.ready, self.ready_reason = False, reason
-        self._say(reason, "check-failed", reason=reason)
-        self._terminate()
-
-    def _on_exit(self) -> None:
-        assert self.child is not None
+    def _on_exit(self, child: Child, run: int) -> None:
         # Read without reaping where the platform allows: the leader stays a zombie, so its
         # pid and process group id cannot be reused while we still signal the group.
-        status = ExitStatus(*self.context.processes.status(self.child.pid))
+        status = ExitStatus(*self.context.processes.status(child.pid))
         if not self._exited.done():
             self._exited.set_result(status)
+            self.handle(ev.ExitObserved(run, status))
+
+    def _on_kill_timer(self, run: int, after: float) -> None:
+        self._kill_timer = None
+        self.handle(ev.KillTimerFired(run, after))
 
     async def _clean_up(self, child: Child, status: ExitStatus, pipes: Pipes) -> None:
-        """Empty the group, drain the pipes, then reap the leader (in that order)."""
         timeout = self.context.stop_timeout(self.instance)
-        if self._kill_timer is not None:
+        if self._kill_timer is not None:   # the stop signal's SIGKILL keeps its time
             timeout = max(0.0, self._kill_timer.when() - asyncio.get_running_loop().time())
-        stop_signal = self.instance.service.stop_signal
-        signalled = self.state is State.STOPPING
-        processes = self.context.processes
-        if not can_list_members():   # only probes: a zombie leader would answer them
-            processes.reap(child.pid)
-        found, killed = await empty_group(child.pid, child.pid,
-                                          None if signalled else stop_signal, timeout)
-        if found and (killed or not signalled):
-            how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
-            count = "some processes were" if found == SOME else f"{found} process(es)"
-            self._say(f"{count} left in its group after it exited; {how}",
-                      "group-cleanup")
-        if not await pipes.drained(DRAIN_TIMEOUT, self.context.mux):
-            self._say(f"output still open {DRAIN_TIMEOUT:g} s after exit (held by a process "
-                      "outside its group); no longer read", "drain-timeout")
-        self._cancel_kill_timer()
-        self.context.lifeline.untrack(child.pid)
-        if can_list_members():
-            processes.reap(child.pid)                     # the pgid may now be reused
-        child.popen.returncode = status.code              # Popen must not reap it again
-        self.child = None
-
-    def _end_run(self, status: ExitStatus) -> None:
-        fields = {"rc": status.code, "signal": status.signal_name}
-        if self._failure is not None:
-            self.exit_status = ExitStatus(CHECK_FAILED_CODE, None)
-            self.failure = self._failure
-            self._transition(State.FAILED, f"failed ({status.describe()}): {self._failure}",
-                             **fields)
-            return
-        self.exit_status = status
-        if self.state is State.STOPPING:
-            text = f"stopped by {status.signal_name}" if status.signal else status.describe()
-            self._transition(State.EXITED, text, **fields)
-        else:
-            self.failure = status.describe()
-            self._transition(State.EXITED if status.code == 0 else State.FAILED,
-                             status.describe(), **fields)
-
-    # ------------------------------------------------------------------ stopping
-
-    async def stop_on_request(self) -> None:
-        """`orchestra stop` (or the first half of `restart`): end this runner as shutdown
-        would, without stopping anything else; not a failure of the run."""
-        self.stopped_on_request = True
-        self._stop_reason = "stopped on request"
-        await self.stop()
-
-    def prepare_rerun(self) -> None:
-        """`orchestra start`/`restart` of a runner that has ended: back to pending, to wait
-        for its dependencies and run again, readiness and all."""
-        assert self.final
-        self._stop_requested = asyncio.get_running_loop().create_future()
-        self._stop_reason = "orchestra is stopping"
-        self.stopped_on_request = False
-        self.ready, self.became_ready = False, False
-        self.started_this_run = False
-        self.exit_status = None
-        self.done.clear()
-        self._transition(State.PENDING, "starting again on request")
-
-    def cancel_start(self) -> None:
-        """orchestra is stopping: a runner still waiting to start (or to start again, in
-        backoff) never will."""
-        if not self._stop_requested.done():
-            self._stop_requested.set_result(None)
-
-    async def stop(self) -> None:
-        """Stop signal to the whole group, SIGKILL after the timeout; returns when done."""
-        if not self._stop_requested.done():
-            self._stop_requested.set_result(None)
-        self._terminate()
-        await self.done.wait()
-
-    def _terminate(self) -> None:
-        # After the leader exited, `_clean_up` owns the group: it got (or gets) its one stop
-        # signal there, and the run ends as its exit said, not as "stopped".
-        if self.state is not State.RUNNING or self.child is None or self._exited.done():
-            return
-        sig = self.instance.service.stop_signal
-        timeout = self.context.stop_timeout(self.instance)
-        self._transition(State.STOPPING, f"sending {signal_name(sig)} to process group "
-                                         f"{self.child.pid}", signal=signal_name(sig))
-        signal_group(self.child.pid, sig)
-        self._kill_timer = asyncio.get_running_loop().call_later(
-            timeout, self._kill_after_timeout, timeout)
-
-    def _kill_after_timeout(self, timeout: float) -> None:
-        self._kill_timer = None
-        if self.child is not None and not self._exited.done():
-            self._say(f"still running {timeout:g} s after its stop signal; sending SIGKILL",
-                      "kill")
-            signal_group(self.child.pid, signal.SIGKILL)
-
-    def kill(self) -> None:
-        """Second Ctrl-C: SIGKILL the group now."""
-        if not self._stop_requested.done():
-            self._stop_requested.set_result(None)
-        if self.child is not None:
-            signal_group(self.child.pid, signal.SIGKILL)
-
-    def _cancel_kill_timer(self) -> None:
-        if self._kill_timer is not None:
             self._kill_timer.cancel()
             self._kill_timer = None
+        await clean_up(child, status, pipes, processes=self.context.processes,
+                       lifeline=self.context.lifeline, mux=self.context.mux,
+                       stop_signal=self.instance.service.stop_signal,
+                       signalled=self.facts.state is State.STOPPING, timeout=timeout,
+                       say=self._say)
+        self.child = None
 
 
 def _refuse_a_taken_port(port: int) -> None:

@@ -25,16 +25,19 @@ class State(StrEnum):
 FINAL = frozenset({State.EXITED, State.FAILED, State.SKIPPED})
 
 TRANSITIONS: Mapping[State, frozenset[State]] = MappingProxyType({
-    # PENDING -> STARTING: dependencies satisfied; PENDING -> SKIPPED: a dependency failed
-    State.PENDING: frozenset({State.STARTING, State.SKIPPED}),
+    # PENDING -> STARTING: dependencies satisfied; PENDING -> SKIPPED: a dependency failed,
+    # or orchestra stopped it; PENDING -> FAILED: an internal error (a bug) ended the runner
+    State.PENDING: frozenset({State.STARTING, State.SKIPPED, State.FAILED}),
     # STARTING -> RUNNING: spawned; STARTING -> FAILED: the executable or directory is missing
     State.STARTING: frozenset({State.RUNNING, State.FAILED}),
     # RUNNING -> STOPPING: orchestra sent the stop signal; RUNNING -> EXITED/FAILED: it ended
     State.RUNNING: frozenset({State.STOPPING, State.EXITED, State.FAILED}),
-    # STOPPING -> EXITED: it went away after its stop signal (or SIGKILL)
+    # STOPPING -> EXITED: it went away after its stop signal (or SIGKILL);
+    # STOPPING -> FAILED: a check ended it
     State.STOPPING: frozenset({State.EXITED, State.FAILED}),
-    # BACKOFF -> STARTING: the restart delay passed; BACKOFF -> EXITED: stopped while waiting
-    State.BACKOFF: frozenset({State.STARTING, State.EXITED, State.SKIPPED}),
+    # BACKOFF -> STARTING: the restart delay passed; BACKOFF -> EXITED: stopped while waiting;
+    # BACKOFF -> FAILED: an internal error (a bug) ended the runner
+    State.BACKOFF: frozenset({State.STARTING, State.EXITED, State.FAILED}),
     # EXITED/FAILED -> BACKOFF: the restart policy asks for another run
     # EXITED/FAILED/SKIPPED -> PENDING: `orchestra start` or `restart` asks for another run
     State.EXITED: frozenset({State.BACKOFF, State.PENDING}),

@@ -32,9 +32,8 @@ from typing import TYPE_CHECKING
 from orchestra.config.model import Service, WatchAction
 from orchestra.config.values import signal_name
 from orchestra.plan import Plan, restart_with_dependents
-from orchestra.runtime.groups import signal_group
+from orchestra.runtime.events import SignalRequested
 from orchestra.runtime.orchestrator import Orchestrator, StoppingError
-from orchestra.runtime.states import State
 from orchestra.runtime.tasks import end_tasks
 from orchestra.runtime.watch_paths import concerns, describe, shown, watch_roots
 
@@ -176,10 +175,8 @@ class FileWatcher:
         self.orchestrator.mux.system(
             f"{name}: {what} changed; sending {signal_name(signum)} to its process group",
             service=name, event="watch-signal", signal=signal_name(signum))
-        for instance in watched.instances:
-            runner = self.orchestrator.runners[instance]
-            if runner.state is State.RUNNING and runner.child is not None:
-                signal_group(runner.child.pid, signum)
+        for instance in watched.instances:   # those running get it; the machine decides
+            self.orchestrator.runners[instance].handle(SignalRequested(signum))
 
     async def _restart(self, watched: WatchedService, what: str) -> None:
         name = watched.service.name

@@ -1,0 +1,24 @@
+"""How a process ended, as a shell reports it: plain data, shared by the machine and the shell."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from orchestra.config.values import signal_name
+
+
+@dataclass(frozen=True, slots=True)
+class ExitStatus:
+    """How a process ended, as a shell reports it (128+N for signal N) and by which signal."""
+
+    code: int                    # 0-255, 128+N when killed by signal N (never negative)
+    signal: int | None           # the signal number that killed it, any signal (SIGRTMIN+6 too)
+
+    @property
+    def signal_name(self) -> str | None:
+        return None if self.signal is None else signal_name(self.signal)
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            return f"killed by {self.signal_name} (rc={self.code})"
+        return f"exited rc={self.code}"
