@@ -374,6 +374,10 @@ def test_a_dependency_that_never_will_is_the_reason_even_while_stopping() -> Non
      "orchestra is stopping"),
     (replace(PENDING, stop_requested=True, stop_reason="stopped on request"), [],
      "stopped on request"),
+    # its pending dependency was told to stop too: wait for that one's own verdict (its
+    # dependency may have failed: the real reason), whichever task runs first
+    (replace(PENDING, stop_requested=True),
+     [(Condition.STARTED, [("app", replace(PENDING, stop_requested=True))])], False),
     (PENDING, [(Condition.COMPLETED_SUCCESSFULLY, [("migrate", FAILED)])],
      "dependency 'migrate' failed (needed: completed_successfully)"),
 ])

@@ -78,7 +78,7 @@ def dependency_verdict(
         dependencies: Sequence[tuple[Condition, Sequence[tuple[str, Facts]]]]) -> bool | str:
     """True: it may start; False: it waits; a string: why it never will. A dependency that
     can never meet its condition is reported before a stop: it is the real reason."""
-    waiting = False
+    waiting = about_to_skip = False
     for condition, runners in dependencies:
         for name, dependency in runners:
             verdict = satisfies(dependency, condition)
@@ -86,6 +86,11 @@ def dependency_verdict(
                 return (f"dependency '{name}' {dependency.state.value} "
                         f"(needed: {condition.value})")
             waiting = waiting or verdict is None
+            about_to_skip = about_to_skip or (dependency.state is State.PENDING
+                                              and dependency.stop_requested)
     if facts.stop_requested:
-        return facts.stop_reason
+        # A pending dependency that was told to stop is skipped as soon as its own task
+        # runs, maybe for a reason of its own (its dependency failed): wait for that verdict
+        # rather than race it, so the reason reported does not depend on task order.
+        return False if about_to_skip else facts.stop_reason
     return not waiting
