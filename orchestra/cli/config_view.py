@@ -86,6 +86,7 @@ def _settings(service: Service, show_env: bool) -> dict[str, object]:
         "disabled": service.disabled,
         "profiles": list(service.profiles),
         **({"watch": _watch(service.watch)} if service.watch else {}),
+        **({"tty": True} if service.tty else {}),
     }
 
 
