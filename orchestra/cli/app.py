@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from orchestra.cli import commands, control, export, inspect, tui
+from orchestra.cli import attach, commands, control, export, inspect, tui
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
 from orchestra.cli.report import report
 from orchestra.errors import OrchestraError
@@ -54,6 +54,7 @@ app.command(name="logs")(control.logs)
 app.command(name="restart")(control.restart)
 app.command(name="stop")(control.stop)
 app.command(name="down")(control.down)
+app.command(name="attach")(attach.attach_command)
 app.command(name="tui")(tui.tui)
 app.command(name="check")(inspect.check)
 app.command(name="config")(inspect.config)
