@@ -179,7 +179,9 @@ def _follow_resizes(loop: asyncio.AbstractEventLoop) -> None:
     if loop in _resizing_on:
         return
     _resizing_on[:] = [loop]
-    loop.add_signal_handler(signal.SIGWINCH, _resize_all)
+    # a loop outside the main thread cannot have signal handlers: its terminals keep their size
+    with contextlib.suppress(ValueError, RuntimeError):
+        loop.add_signal_handler(signal.SIGWINCH, _resize_all)
 
 
 def _resize_all() -> None:
