@@ -96,7 +96,7 @@ class Terminal:
 
     It holds a duplicate of the master fd for input and resizes, so that it never writes to
     an fd number the reading transport has closed (and the kernel may have reused). It ends
-    with the run's output (`ended`): a restarted service has a new terminal.
+    with the run's output (`end`): a restarted service has a new terminal.
     """
 
     def __init__(self, master: int, path: str) -> None:
@@ -117,8 +117,12 @@ class Terminal:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         """`listener` sees every chunk of output from now on; returns the unsubscribe."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners \
-            else None
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
 
     def output(self, data: bytes) -> None:
         for listener in list(self._listeners):
