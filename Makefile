@@ -10,7 +10,8 @@ STAMP := $(VENV)/.installed
 # one every POSIX system has; see orchestra/runtime/backends).
 RUNTIME_TESTS := tests/test_up_lifecycle.py tests/test_up_output.py tests/test_up_shell.py \
 	tests/test_up_signals.py tests/test_run_cmd.py tests/test_lifeline.py \
-	tests/test_readiness_up.py tests/test_control.py tests/test_process_backends.py
+	tests/test_readiness_up.py tests/test_control.py tests/test_process_backends.py \
+	tests/test_tty.py
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -79,6 +79,8 @@ CASES = [
     ["up", "--tui", "--wait", "--project-name", "shop"],
     ["up", "--watch", "web"],
     ["up", "--no-watch", "-D", "--watch"],
+    ["up", "--tty", "shell", "--tty=web,db", "-D"],
+    ["run", "--with", "db", "--tty", "db", "true"],
 ]
 
 

@@ -433,8 +433,8 @@ def test_locations_come_from_the_source_map_file_and_all() -> None:
         "ignored:7:3: services.w.port: expected an integer 1-65535 or 'auto', got 'x'",
         "ignored:9:1: services.w.bogus: unknown key 'bogus' (expected one of command, args, dir, "
         "entrypoint, env, env_file, namespace, depends_on, readiness, liveness, restart, "
-        "stop_signal, stop_timeout, replicas, port, disabled, profiles, watch; x-* keys are "
-        "ignored)",
+        "stop_signal, stop_timeout, replicas, port, disabled, profiles, watch, tty; x-* keys "
+        "are ignored)",
     ]
     assert sorted(source.asked) == [
         ("key", ("services", "w", "bogus")),

@@ -308,3 +308,53 @@ def test_a_stack_that_stops_under_the_view_is_reported_not_fatal(cli: Cli, proje
 
     asyncio.run(scenario())
     assert up.wait(10).rc == 0
+
+
+def test_a_attaches_to_the_selected_tty_service_and_the_view_comes_back(
+        cli: Cli, project: Project) -> None:
+    """The view steps aside for the service's terminal (textual's suspend), keys reach the
+    service, Ctrl-] brings the view back, and the stack runs on throughout."""
+    from helpers.terminal import OnTerminal
+
+    project.yaml({"echo": {"command": 'echo ready; while read l; do echo "got $l"; done',
+                           "tty": True}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"^echo +\| ready$")
+    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
+                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
+    try:
+        view.wait_for(rb"a attaches to a tty service", 20)
+        view.wait_for(rb"running", 20)      # the row, selected
+        view.type(b"a")
+        view.wait_for(rb"attached to echo \(pid \d+\); Ctrl-\] detaches\r\n", 10)
+        view.type(b"from the view\r")
+        view.wait_for(rb"\r\ngot from the view\r\n", 10)
+        up.wait_for(r"^echo +\| got from the view$")
+        view.type(b"\x1d")
+        view.wait_for(rb"back from echo's terminal; it keeps running", 10)
+        view.type(b"q")
+        assert view.wait(10) == 0, view.text()
+    finally:
+        view.close()
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+def test_a_in_a_view_that_cannot_step_aside_says_what_to_run(cli: Cli, project: Project,
+                                                              runtime: Path) -> None:
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:   # headless: no terminal to give
+            table = app.query_one(InstanceTable)
+            await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
+            table.move_cursor(row=table.names.index("web"))
+            await pilot.press("a")
+            assert app.status_text == ("attach: this view cannot hand over its terminal; "
+                                       "use `orchestra attach web`"), app.status_text
+            assert app.is_running
+
+    asyncio.run(scenario())
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0

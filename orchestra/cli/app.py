@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from orchestra.cli import commands, control, export, inspect, tui
+from orchestra.cli import attach, commands, control, export, inspect, tui
 from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
 from orchestra.cli.report import report
 from orchestra.errors import OrchestraError
@@ -65,7 +65,8 @@ app.command(name="run", help=_help(commands.run),
                               "ignore_unknown_options": True})(commands.run)
 for _name, _command in (("ps", control.ps), ("logs", control.logs),
                         ("restart", control.restart), ("stop", control.stop),
-                        ("down", control.down), ("tui", tui.tui), ("check", inspect.check),
+                        ("down", control.down), ("attach", attach.attach_command),
+                        ("tui", tui.tui), ("check", inspect.check),
                         ("config", inspect.config), ("graph", inspect.graph),
                         ("version", inspect.version), ("export", export.export)):
     app.command(name=_name, help=_help(_command))(_command)

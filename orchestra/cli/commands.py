@@ -30,6 +30,7 @@ from orchestra.cli.options import (
     ProfileOption,
     RawOption,
     TimeoutOption,
+    TtyOption,
     option,
     with_globals,
 )
@@ -59,6 +60,7 @@ def up(
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
     raw: RawOption = False,
+    tty: TtyOption = None,
     abort_on_exit: Annotated[bool, option(flags.ABORT_ON_EXIT)] = False,
     exit_code_from: Annotated[str | None, option(flags.EXIT_CODE_FROM)] = None,
     project_name: Annotated[str | None, option(flags.PROJECT_NAME)] = None,
@@ -83,7 +85,8 @@ def up(
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,
-        log_dir=log_dir, log_lines=log_lines, tui=tui, watch=watch, no_watch=no_watch)
+        log_dir=log_dir, log_lines=log_lines, tui=tui, watch=watch, no_watch=no_watch,
+        tty=tuple(tty or ()))
     raise typer.Exit(up_command(request))
 
 
@@ -104,6 +107,7 @@ def run(
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
     raw: RawOption = False,
+    tty: TtyOption = None,
     project_name: Annotated[str | None, option(flags.PROJECT_NAME)] = None,
 ) -> None:
     """Run a command with the project's environment (and, with --with, its services).
@@ -118,7 +122,7 @@ def run(
         quiet_services=quiet_services, file=where.file, env=where.env,
         app_root=where.app_root, timeout=timeout, no_prefix=no_prefix,
         no_timestamps=no_timestamps, no_color=no_color, output=output, max_line=max_line,
-        raw=raw, project_name=project_name)
+        raw=raw, project_name=project_name, tty=tuple(tty or ()))
     raise typer.Exit(run_command(request))
 
 

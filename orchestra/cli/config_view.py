@@ -18,9 +18,9 @@ MIN_SECRET = 3
 
 def _as_run(argv: tuple[str, ...]) -> list[str]:
     """The argv that is exec'd for `argv`: a shell string with no shell syntax at all runs
-    without the shell, split at spaces. `runtime/spawn.py`'s `plain_words` decides this for
+    without the shell, split at spaces. `runtime/shellwords.py`'s `plain_words` decides this for
     the runtime, so what `config` shows is what runs."""
-    from orchestra.runtime.spawn import plain_words
+    from orchestra.runtime.shellwords import plain_words
 
     words = plain_words(argv)
     return list(argv) if words is None else words
@@ -97,6 +97,7 @@ def _settings(service: Service, show_env: bool) -> dict[str, object]:
         "disabled": service.disabled,
         "profiles": list(service.profiles),
         **({"watch": _watch(service.watch)} if service.watch else {}),
+        **({"tty": True} if service.tty else {}),
     }
 
 

@@ -59,6 +59,11 @@ RAW = Flag("raw", ("--raw",), "flag",
            "(by default they are shown as ^M, ^[ so that no service can move the cursor over "
            "other lines; colours are kept either way).")
 
+TTY = Flag("tty", ("--tty",), "text",
+           "Run this service on a pseudo-terminal of its own, as `tty: true` does (its colours "
+           "and line buffering as in a terminal; `orchestra attach` reaches it). Repeatable or "
+           "comma-separated.", multiple=True)
+
 PROFILE = Flag("profiles", ("--profile",), "text",
                "Activate a profile: the services with `profiles:` naming it start too. "
                "Repeatable or comma-separated (default: $ORCHESTRA_PROFILES).", multiple=True)
@@ -110,7 +115,7 @@ TUI = Flag("tui", ("--tui",), "flag",
 
 #: Accepted before the command too (`orchestra -e .env.test run ...`, as honcho accepts).
 GLOBAL = (FILE, ENV, APP_ROOT)
-OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW)
+OUTPUT_FLAGS = (NO_PREFIX, NO_TIMESTAMPS, NO_COLOR, OUTPUT, MAX_LINE, RAW, TTY)
 UP = (*GLOBAL, PROFILE, NAMESPACE, FORMATION, PORT, TIMEOUT, *OUTPUT_FLAGS, QUIET, ABORT_ON_EXIT,
       EXIT_CODE_FROM, PROJECT_NAME, DETACH, WAIT, LOG_DIR, LOG_LINES, TUI, WATCH, NO_WATCH)
 RUN = (WITH, NO_DEPS, QUIET_SERVICES, *GLOBAL, TIMEOUT, *OUTPUT_FLAGS, PROJECT_NAME)

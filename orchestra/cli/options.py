@@ -36,6 +36,7 @@ NoColorOption = Annotated[bool, option(flags.NO_COLOR)]
 OutputOption = Annotated[str, option(flags.OUTPUT)]
 MaxLineOption = Annotated[int, option(flags.MAX_LINE)]
 RawOption = Annotated[bool, option(flags.RAW)]
+TtyOption = Annotated[list[str] | None, option(flags.TTY)]
 DEFAULT_MAX_LINE = flags.DEFAULT_MAX_LINE
 
 

@@ -20,6 +20,7 @@ from orchestra.cli.values import (
     load_options,
     output_options,
     split_names,
+    with_terminals,
 )
 from orchestra.config.envfiles import merge_env_files
 from orchestra.config.loader import LoadOptions, config_exists, load_spec, project_env_files
@@ -49,10 +50,13 @@ def run(request: RunRequest) -> int:
     names = split_names(request.with_services)
     if request.with_services is not None and not names:
         raise UsageError("--with needs at least one service name, e.g. --with db,api")
+    if request.tty and not names:
+        raise UsageError("--tty names services started --with the command (the command "
+                         "itself already runs on orchestra's terminal)")
     if not names and not config_exists(options):
         # honcho's and foreman's `run` need no Procfile: the .env and the environment will do
         return _run_alone(_without_config(command, options), request)
-    spec = load_spec(options)
+    spec = with_terminals(load_spec(options), request.tty)
     foreground = _foreground(spec, command, options)
     if not names:
         return _run_alone(foreground, request)

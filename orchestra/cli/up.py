@@ -20,6 +20,7 @@ from orchestra.cli.values import (
     output_options,
     split_names,
     unknown_name,
+    with_terminals,
 )
 from orchestra.config.loader import load_spec
 from orchestra.errors import UsageError
@@ -65,7 +66,7 @@ def up(request: UpRequest) -> int:
     check_port(request.port)
     options = replace(load_options(request.file, request.env, request.app_root),
                       base_port=request.port)
-    spec = load_spec(options)
+    spec = with_terminals(load_spec(options), request.tty)
     exit_code_from = request.exit_code_from
     if exit_code_from is not None and exit_code_from not in spec.names():
         raise unknown_name("--exit-code-from", exit_code_from, spec.names())

@@ -11,12 +11,15 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from orchestra.cli.flags import DEFAULT_MAX_LINE
 from orchestra.config.loader import LoadOptions
 from orchestra.errors import OrchestraError, UsageError
 from orchestra.output.options import OutputOptions, color_wanted
+
+if TYPE_CHECKING:
+    from orchestra.config.model import Spec
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class CommonRequest:
     max_line: int = DEFAULT_MAX_LINE
     raw: bool = False
     project_name: str | None = None
+    tty: tuple[str, ...] = ()            # --tty, repeatable: services given a terminal
 
 
 def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) -> LoadOptions:
@@ -63,6 +67,22 @@ def unknown_name(option: str, name: str, known: Sequence[str]) -> UsageError:
     hint = difflib.get_close_matches(name, known, n=1)
     return UsageError(f"{option}: unknown service '{name}'"
                       + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+
+
+def with_terminals(spec: Spec, given: Sequence[str]) -> Spec:
+    """`--tty web`: web runs as if its config said `tty: true`; an unknown name is a usage
+    error, before anything starts."""
+    from dataclasses import replace
+
+    names = {name for text in given for name in split_names(text)}
+    for name in sorted(names):
+        if name not in spec.names():
+            raise unknown_name("--tty", name, spec.names())
+    if not names:
+        return spec
+    return replace(spec, services=tuple(
+        replace(s, tty=True, instances=tuple(replace(i, tty=True) for i in s.instances))
+        if s.name in names else s for s in spec.services))
 
 
 def split_names(text: str | None) -> list[str]:

@@ -100,6 +100,7 @@ class ServiceBuilder:
             disabled=bool(raw.get("disabled", False)),
             profiles=tuple(str(p) for p in as_list(raw.get("profiles"))),
             watch=build_watch(raw.get("watch"), (*path, "watch"), directory, self.problems),
+            tty=bool(raw.get("tty", False)),
             location=self.problems.source.locate_key(path),
         )
         self._check_ports(service, path)

@@ -193,6 +193,7 @@ class Service:
     disabled: bool = False
     profiles: tuple[str, ...] = ()   # started only when one is active (or when named)
     watch: Watch | None = None       # restart (or signal) it when these files change
+    tty: bool = False                # runs on a pseudo-terminal of its own (`orchestra attach`)
     location: Location = field(default_factory=lambda: Location("<unknown>"))
     # The settings use ${PORT} or ${PS}, which have another value in each instance; then
     # `instances` holds instances 2..replicas as built from their own values.

@@ -1,11 +1,11 @@
 """What is said on a control socket: JSON lines, one request, one or more replies.
 
 A request is an object with a `command` (`info`, `ps`, `logs`, `restart`, `stop`, `start`,
-`down`) and
-its arguments. Every request is answered `{"ok": true, "result": ...}` or
+`down`, `attach`) and its arguments. Every request is answered `{"ok": true, "result": ...}` or
 `{"ok": false, "error": "..."}`. `logs` with `"follow": true` answers with the recent lines,
 then sends `{"line": {...}}` objects as the services print, and ends with
-`{"ok": true, "result": "ended"}` when the stack stops.
+`{"ok": true, "result": "ended"}` when the stack stops. `attach` names one instance; once
+answered, the connection carries frames (`control/frames.py`, `control/attach.py`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 #: The longest request line; longer ones are refused (and the connection closed).
 MAX_REQUEST = 64 * 1024
-COMMANDS = ("info", "ps", "logs", "restart", "stop", "start", "down")
+COMMANDS = ("info", "ps", "logs", "restart", "stop", "start", "down", "attach")
 
 
 class RequestError(ValueError):
@@ -53,6 +53,8 @@ def parse_request(line: bytes) -> Request:
     follow = data.get("follow", False)
     if not isinstance(follow, bool):
         raise RequestError("follow: expected true or false")
+    if command == "attach" and len(services) != 1:
+        raise RequestError("attach: name one service or instance")
     timeout = data.get("timeout")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float)
                                 or not 0 <= timeout < 1e9):

@@ -16,12 +16,15 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from orchestra.control import protocol
 from orchestra.control.claim import claim
 from orchestra.control.peers import peer_uid
 from orchestra.control.protocol import Request, RequestError
+
+if TYPE_CHECKING:
+    from orchestra.runtime.terminal import Terminal
 
 #: A follower whose unread replies pass this many bytes is dropped.
 MAX_BACKLOG = 4 * 1024 * 1024
@@ -51,6 +54,7 @@ class Stack(Protocol):
 
     def down(self, timeout: float | None) -> None: ...
 
+    def terminal(self, patterns: Sequence[str]) -> tuple[str, int, Terminal]: ...
 
 
 
@@ -130,6 +134,9 @@ class ControlServer:
             if request.command == "logs" and request.follow:
                 await self._follow(request, reader, writer)
                 return
+            if request.command == "attach":
+                await self._attach(request, reader, writer)
+                return
             result = await self._run(request)
         except RequestError as exc:
             writer.write(protocol.error(str(exc)))
@@ -159,6 +166,16 @@ class ControlServer:
                 await asyncio.shield(stack.ended())   # the reply says it is over
                 return "stopped"
         raise RequestError(f"unknown command {request.command}")
+
+    async def _attach(self, request: Request, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        """Frames between the client and a service's terminal, then hang up."""
+        from orchestra.control.attach import serve
+
+        name, pid, terminal = self.stack.terminal(request.services)
+        writer.write(protocol.ok({"name": name, "pid": pid}))
+        await serve(name, terminal, reader, writer, asyncio.shield(self.stack.ended()))
+        writer.close()
 
     async def _follow(self, request: Request, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:

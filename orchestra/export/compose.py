@@ -69,6 +69,9 @@ def _service(project: ExportProject, service: ExportService, instance: ExportIns
     if len(instance.argv) > 1:
         data["command"] = [_escaped(a) for a in instance.argv[1:]]
     data["working_dir"] = _escaped(str(service.cwd))
+    if service.tty:   # `docker compose attach` is then what `orchestra attach` is
+        data["tty"] = True
+        data["stdin_open"] = True
     env = dict(instance.env)
     if replicas > 1:
         del env["PS"]

@@ -133,6 +133,9 @@ def _pod(project: ExportProject, service: ExportService, instance: ExportInstanc
     }
     if secret is not None:
         container["envFrom"] = [{"secretRef": {"name": secret}}]
+    if service.tty:   # `kubectl attach -it` is then what `orchestra attach` is
+        container["tty"] = True
+        container["stdin"] = True
     if instance.port is not None:
         container["ports"] = [{"name": "main", "containerPort": instance.port}]
     for key, check in (("readinessProbe", service.readiness),

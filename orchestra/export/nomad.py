@@ -91,6 +91,8 @@ def _task(project: ExportProject, service: ExportService, instance: ExportInstan
     for label, check in (("readiness", service.readiness), ("liveness", service.liveness)):
         if check is not None and (label == "liveness" or _check(check, label) is None):
             notes[f"orchestra.{label}"] = f"{check.describe()}: not carried over"
+    if service.tty:
+        notes["orchestra.tty"] = "true: a raw_exec task has no terminal; not carried over"
     if notes:
         task["Meta"] = notes
     return task

@@ -68,6 +68,7 @@ class ExportService:
     stop_timeout: float
     port: int | None                  # the first instance's
     one_shot: bool                    # a dependent waits for it to complete successfully
+    tty: bool = False                 # `tty: true`: compose and Kubernetes give it a terminal
 
     def same_but_ps(self) -> bool:
         """Whether the instances differ only in `PS`, so a target may run them as replicas
@@ -124,6 +125,7 @@ def export_project(plan: Plan, target: Target) -> ExportProject:
                           else service.stop_timeout),
             port=instances[0].port,
             one_shot=name in one_shots,
+            tty=service.tty,
         ))
     if not services:
         raise ExportError("nothing to export: every selected service has 0 instances (-c)")

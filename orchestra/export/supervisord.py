@@ -89,6 +89,8 @@ def _program(project: ExportProject, service: ExportService, instance: ExportIns
     for label, check in (("readiness", service.readiness), ("liveness", service.liveness)):
         if check is not None:
             lines.append((";", f"{label} {check.describe()}: supervisord has no such check"))
+    if service.tty:
+        lines.append((";", "tty: true: supervisord gives a program no terminal; not carried over"))
     return f"program:{name}", lines
 
 

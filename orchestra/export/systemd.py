@@ -89,6 +89,8 @@ def _service_unit(project: ExportProject, service: ExportService, instance: Expo
     if service.liveness is not None:
         body.append(("#", f"liveness {service.liveness.describe()}: systemd has no such "
                           "probe; it is not carried over"))
+    if service.tty:
+        body.append(("#", "tty: true: the unit gets no terminal of its own; not carried over"))
     return [("Unit", unit), ("Service", body), ("Install", [("WantedBy", f"{target.app}.target")])]
 
 

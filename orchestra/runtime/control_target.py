@@ -19,6 +19,7 @@ from orchestra.runtime.logbook import Line, Logbook
 
 if TYPE_CHECKING:
     from orchestra.runtime.orchestrator import Orchestrator
+    from orchestra.runtime.terminal import Terminal
 
 
 class StackControl:
@@ -119,3 +120,21 @@ class StackControl:
 
     def down(self, timeout: float | None) -> None:
         self.orchestrator.down(timeout)
+
+    def terminal(self, patterns: Sequence[str]) -> tuple[str, int, Terminal]:
+        """The terminal of the one instance `patterns` names, with its name and pid."""
+        names = self.select(patterns)
+        if len(names) != 1:
+            raise RequestError(f"{', '.join(patterns)} names {len(names)} instances "
+                               f"({', '.join(names)}); attach to one of them")
+        name = names[0]
+        runner = self.orchestrator.runners[name]
+        service = runner.instance.service
+        if not service.tty:
+            raise RequestError(f"{name} has no terminal; set `tty: true` for it in the config "
+                               f"(or start the stack with `--tty {service.name}`) to attach")
+        child = runner.child
+        if child is None or child.terminal is None or child.terminal.closed:
+            raise RequestError(f"{name} is not running ({runner.state.value}); "
+                               "there is no terminal to attach to")
+        return name, child.pid, child.terminal

@@ -3,16 +3,17 @@
 Services run in process groups of their own, so nothing the kernel does on orchestra's death
 reaches them by itself. PR_SET_PDEATHSIG would need code in every child before exec (a
 `preexec_fn`, which we refuse) and does not cover grandchildren. Instead one watchdog process
-(a ~30-line `/bin/sh` script, see `spawn.WATCHDOG_SCRIPT`) reads the list of live process
+(a ~30-line `/bin/sh` script, see `watchdog.WATCHDOG_SCRIPT`) reads the list of live process
 groups from a pipe. orchestra is the only writer of that pipe; when orchestra dies for any
 reason the kernel closes it, the watchdog sees end-of-file and kills every group still listed.
 
 A service must be known to the watchdog before it can run, yet its pid (and group id) exists
 only once it runs. So before each spawn orchestra announces the inode of the service's stdout
-pipe (`expect`), and lists the group (`track`) right after the spawn returns, one small write
-each, before anything else. If orchestra dies in between, the watchdog kills whatever holds
-that pipe: only the new child can (orchestra's own fds are closed by then); where there is
-no /proc that child is not found (docs/ARCHITECTURE.md). A group is unlisted before its leader
+pipe, or the path of its pseudo-terminal (`expect`), and lists the group (`track`) right after
+the spawn returns, one small write each, before anything else. If orchestra dies in between,
+the watchdog kills whatever holds that pipe (or terminal): only the new child can (orchestra's
+own fds are closed by then); where there is no /proc that child is not found
+(docs/ARCHITECTURE.md). A group is unlisted before its leader
 is reaped, so the watchdog never signals a process group id that could have been reused
 (except where group members cannot be listed and the leader is reaped first, `groups.py`:
 there the id stays reserved while any member is left).
@@ -39,10 +40,14 @@ class Lifeline:
     def start(self) -> None:
         self._watchdog, self._fd = spawn_watchdog()
 
-    def expect(self, pipe_inode: int | None) -> None:
-        """A service is about to be spawned with this stdout pipe (see `spawn.spawn`);
-        None: that spawn failed, there is nothing to look for."""
-        self._send(b"?\n" if pipe_inode is None else b"?%d\n" % pipe_inode)
+    def expect(self, held: int | str | None) -> None:
+        """A service is about to be spawned holding this: its stdout pipe's inode, or the
+        path of its pseudo-terminal (`tty: true`); see `spawn.spawn`. None: that spawn
+        failed, there is nothing to look for."""
+        if isinstance(held, str):
+            self._send(b"?" + os.fsencode(held) + b"\n")
+        else:
+            self._send(b"?\n" if held is None else b"?%d\n" % held)
 
     def track(self, pgid: int) -> None:
         """List a group; called right after its spawn returned, before anything else."""

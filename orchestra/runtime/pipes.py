@@ -1,5 +1,11 @@
 """Connect a child's stdout and stderr pipes to the multiplexer, chunk by chunk.
 
+A `tty: true` service has one output instead, its pseudo-terminal's master, read the same way
+as the stream `tty`; what it reads also goes to the clients attached to that terminal
+(`runtime/terminal.py`). Once the service and everything it started have closed the slave,
+reading the master gives the bytes still buffered, then fails with EIO (Linux) or reads
+end-of-file: asyncio's pipe transport takes either as the end of the stream.
+
 asyncio's read-pipe transport hands over whatever one read() returned (up to 256 KiB); the
 multiplexer splits lines itself, so there is no 64 KiB readline limit and no per-line work here.
 Each transport is registered with the multiplexer, which pauses it while orchestra's own output
@@ -14,15 +20,20 @@ from functools import partial
 
 from orchestra.output.mux import Multiplexer
 from orchestra.runtime.spawn import Child
+from orchestra.runtime.terminal import Terminal
+
+#: The stream name of a pseudo-terminal's output (stdout and stderr together), in JSON output.
+TTY_STREAM = "tty"
 
 
 class _PipeReader(asyncio.Protocol):
     def __init__(self, mux: Multiplexer, name: str, stream: str,
-                 closed: asyncio.Future[None]) -> None:
+                 closed: asyncio.Future[None], terminal: Terminal | None) -> None:
         self.mux = mux
         self.name = name
         self.stream = stream
         self.closed = closed
+        self.terminal = terminal
         self._unregister: Callable[[], None] = lambda: None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -31,10 +42,14 @@ class _PipeReader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.mux.feed(self.name, self.stream, data)
+        if self.terminal is not None:
+            self.terminal.output(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._unregister()
         self.mux.close_stream(self.name, self.stream)
+        if self.terminal is not None:
+            self.terminal.end()
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -52,10 +67,14 @@ class Pipes:
 
     async def attach(self, child: Child, name: str, mux: Multiplexer) -> None:
         loop = asyncio.get_running_loop()
-        for stream, pipe in (("stdout", child.stdout), ("stderr", child.stderr)):
+        streams = [(TTY_STREAM, child.stdout)] if child.stderr is None else \
+            [("stdout", child.stdout), ("stderr", child.stderr)]
+        if child.terminal is not None:
+            child.terminal.start(loop)
+        for stream, pipe in streams:
             closed: asyncio.Future[None] = loop.create_future()
             self._closed.append(closed)
-            reader = _PipeReader(mux, name, stream, closed)
+            reader = _PipeReader(mux, name, stream, closed, child.terminal)
             transport, _ = await loop.connect_read_pipe(partial(_same, reader), pipe)
             self._transports.append(transport)
 

@@ -228,7 +228,8 @@ class ServiceRunner:
         try:
             if service.auto_ports and self.instance.port is not None:
                 _refuse_a_taken_port(self.instance.port)
-            child = spawn(service.argv, service.run_dir, checks.env, self.context.lifeline)
+            child = spawn(service.argv, service.run_dir, checks.env, self.context.lifeline,
+                          tty=service.tty)
         except SpawnError as exc:
             checks.close()
             self.handle(ev.SpawnFailed(exc.message, exc.exit_code))

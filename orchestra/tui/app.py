@@ -51,6 +51,7 @@ class StackApp(App[str]):
         Binding("slash", "filter", "Filter"),
         Binding("f", "follow", "Follow"),
         Binding("g", "graph", "Graph"),
+        Binding("a", "attach", "Attach", show=False),   # the footer has no room in 80 columns
         Binding("d", "down", "Down"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -75,7 +76,7 @@ class StackApp(App[str]):
 
     def on_mount(self) -> None:
         self.query_one(InstanceTable).focus()
-        self.status("q quits the view and leaves the stack running; d stops the stack")
+        self.status("q quits, the stack runs on; d stops it; a attaches to a tty service")
         self.run_worker(self._poll(), group="ps", exit_on_error=False)
 
     # ------------------------------------------------------------------ what the stack says
@@ -143,6 +144,33 @@ class StackApp(App[str]):
             return
         done = ", ".join(map(str, result)) if isinstance(result, list) else str(result)
         self.status(f"{command} {name}: done ({done})")
+
+    def action_attach(self) -> None:
+        """The selected instance's terminal (`tty: true`), as `orchestra attach` gives it: the
+        view steps aside (textual's suspend) until Ctrl-] or the end of the run, then comes
+        back as it was."""
+        from textual.app import SuspendNotSupported
+
+        from orchestra.control.attach_client import attach
+        from orchestra.errors import OrchestraError
+
+        name = self.query_one(InstanceTable).selected
+        if name is None:
+            self.status("attach: no instance selected")
+            return
+        failure: OrchestraError | None = None
+        try:
+            with self.suspend():
+                try:   # inside: an exception through suspend() would leave the view suspended
+                    attach(self.socket, name)
+                except OrchestraError as exc:
+                    failure = exc
+        except SuspendNotSupported:
+            self.status(f"attach: this view cannot hand over its terminal; use "
+                        f"`orchestra attach {name}`")
+            return
+        self.status(f"attach {name}: {failure}" if failure is not None
+                    else f"back from {name}'s terminal; it keeps running")
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
