@@ -28,6 +28,9 @@ def exit_now(code: int) -> None:
 
 
 def main() -> None:
+    from orchestra.startup import pause_collector
+
+    pause_collector()   # until the runtime starts: see orchestra/startup.py
     from orchestra.streams import check_standard_streams
 
     check_standard_streams()   # before anything opens a file that could take fd 1's number
@@ -57,6 +60,9 @@ def _main() -> None:
                 exit_now(exit_code_of(lambda: run(request)))
             else:
                 exit_now(exit_code_of(lambda: up(request)))
+    from orchestra.startup import resume_collector
+
+    resume_collector()
     from orchestra.cli.app import main as cli_main
 
     cli_main()

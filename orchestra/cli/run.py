@@ -91,8 +91,10 @@ def _run_alone(foreground: ForegroundCommand, request: RunRequest) -> int:
     from orchestra.runtime.backends import select_backend
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.lifeline import Lifeline
+    from orchestra.startup import resume_collector
 
     select_backend(os.environ)   # a bad ORCHESTRA_PROCESS_BACKEND: exit 2, nothing started
+    resume_collector()
     timeout = request.timeout
     out = output_options(request, quiet=frozenset(), stream=sys.stderr)
     mux = Multiplexer(sys.stderr.fileno(), ["system"], out)

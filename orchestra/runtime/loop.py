@@ -23,6 +23,7 @@ from orchestra.runtime.logbook import Logbook
 from orchestra.runtime.orchestrator import Orchestrator
 from orchestra.runtime.settings import RunSettings
 from orchestra.runtime.spawn import prepare_parent
+from orchestra.startup import resume_collector
 
 #: File descriptors per instance: stdout pipe, stderr pipe, pidfd (pidfd backend), plus headroom
 #: for probes.
@@ -56,6 +57,7 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
     from orchestra.runtime.detach import Detached, prepare_log_dir, start_detached, state_folder
 
     select_backend(environ)
+    resume_collector()   # before the fork: the daemon shares what start-up made
     control = _claim_control_socket(plan, settings, environ)
     folder = log_dir or state_folder(project_name(plan.spec.path.parent, settings.project_name),
                                      dict(environ))
@@ -139,6 +141,7 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     mux = Multiplexer(out_fd, names, output, on_broken=broken, record=record, loop=loop)
     orchestrator = Orchestrator(plan, mux, settings, environ)
     _notice_reader_gone(loop, mux, out_fd)
+    resume_collector()   # paused since the launch (orchestra/startup.py)
     if isinstance(control, str):
         mux.system(control, event="control-unavailable")
         code = await _run_stack(orchestrator, plan, settings)
