@@ -3,10 +3,13 @@ while it imports and reads its config, and modules the run at hand does not need
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 
 import pytest
 from helpers.orch import PY, Orchestra, Project
+
+from orchestra.output.style import PALETTE, RESET, SYSTEM_STYLE, colour_for
 
 #: Runs orchestra as the console script does, reporting on stderr whether the garbage
 #: collector ran while the config was read and when the stack began to run.
@@ -57,3 +60,34 @@ def test_the_collector_is_paused_while_starting_and_runs_with_the_stack(
     said = result.err.decode()
     assert "collector while reading the config: off" in said, result.dump()
     assert "collector when the stack runs: on" in said, result.dump()
+
+
+def _imported_modules(project: Project, *args: str) -> set[str]:
+    """Every module (full dotted name) that `orchestra up --no-color ARGS` imports."""
+    result = subprocess.run([PY, "-X", "importtime", "-m", "orchestra", "up", "--no-color",
+                             *args], cwd=project.root, env=project.env(), capture_output=True,
+                            timeout=30, check=False)
+    assert result.returncode == 0, result.stderr.decode()[-3000:]
+    return {line.rsplit("|", 1)[1].strip() for line in result.stderr.decode().splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+#: Not needed to start and show a plain Procfile's services.
+NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes"}
+
+
+def test_a_plain_procfile_run_imports_only_what_it_uses(project: Project) -> None:
+    project.procfile("web: echo hi\n")
+    imported = _imported_modules(project)
+    assert "asyncio" in imported   # the premise: the names below would be seen if imported
+    assert imported & NOT_FOR_A_PLAIN_RUN == set()
+
+
+def test_the_colours_are_the_terminal_palette() -> None:
+    """A name's colour must not change between versions: the same SGR codes, in the same
+    order, as when they were colorama's."""
+    codes = (36, 33, 32, 35, 34, 31, 96, 93, 92, 95, 94, 91)
+    assert [f"\x1b[{code}m" for code in codes] == list(PALETTE)
+    assert SYSTEM_STYLE == "\x1b[1m\x1b[37m"
+    assert RESET == "\x1b[0m"
+    assert colour_for("web") == "\x1b[31m"   # as it always was
