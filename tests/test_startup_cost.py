@@ -3,11 +3,17 @@ while it imports and reads its config, and modules the run at hand does not need
 
 from __future__ import annotations
 
+import http.server
+import re
+import ssl
 import subprocess
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from helpers.orch import PY, Orchestra, Project
+from helpers.orch import PY, Orchestra, Project, py
+from helpers.readiness import TEXT
 
 from orchestra.output.style import PALETTE, RESET, SYSTEM_STYLE, colour_for
 
@@ -73,13 +79,14 @@ def _imported_modules(project: Project, *args: str) -> set[str]:
 
 
 #: Not needed to start and show a plain Procfile's services.
-NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes"}
+#: (`_ssl` is the module that loads OpenSSL; `ssl` is listed even when its import is refused.)
+NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes", "_ssl"}
 
 
 def test_a_plain_procfile_run_imports_only_what_it_uses(project: Project) -> None:
     project.procfile("web: echo hi\n")
     imported = _imported_modules(project)
-    assert "asyncio" in imported   # the premise: the names below would be seen if imported
+    assert "asyncio.base_events" in imported   # the premise: the run imported its runtime
     assert imported & NOT_FOR_A_PLAIN_RUN == set()
 
 
@@ -91,3 +98,73 @@ def test_the_colours_are_the_terminal_palette() -> None:
     assert SYSTEM_STYLE == "\x1b[1m\x1b[37m"
     assert RESET == "\x1b[0m"
     assert colour_for("web") == "\x1b[31m"   # as it always was
+
+
+class TlsServer:
+    """An https server on 127.0.0.1 answering 200, with a certificate made for the test."""
+
+    def __init__(self, folder: Path) -> None:
+        self.cert, key = folder / "cert.pem", folder / "key.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", str(key), "-out", str(self.cert), "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert, key)
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[TlsServer]:
+    server = TlsServer(tmp_path)
+    yield server
+    server.close()
+
+
+def test_an_https_check_still_speaks_tls(project: Project, tls_server: TlsServer) -> None:
+    """A run with an https check gets asyncio with its TLS support: the check passes against
+    a server whose certificate the run trusts (SSL_CERT_FILE), and the dependent starts."""
+    url = f"https://127.0.0.1:{tls_server.port}/"
+    project.yaml({
+        "web": {"command": py("import time; time.sleep(30)"),
+                "readiness": {"http": url, "interval": "100ms"}},
+        "app": {"command": py("print('app ran')"), "depends_on": {"web": {"condition": "ready"}},
+                "restart": "no"},
+    })
+    orch = project.start(*TEXT, "app", env={"SSL_CERT_FILE": str(tls_server.cert)})
+    orch.wait_for(r"^app +\| app ran$", timeout=15)
+    text = orch.output()
+    assert re.search(rf"web: ready: http {re.escape(url)} answered 200", text), text
+
+
+def test_a_run_without_an_https_check_imports_no_tls(project: Project) -> None:
+    """An http check of a plain http URL (and a tcp one) leaves ssl out; the premise: the
+    same run with an https URL imports it."""
+    checks = {"readiness": {"tcp": 9, "retries": 1, "interval": "10ms", "timeout": "10ms"}}
+    project.yaml({"web": {"command": ["true"], **checks},
+                  "api": {"command": ["true"],
+                          "liveness": {"http": "http://127.0.0.1:9/", "start_period": "1m"}}})
+    assert "_ssl" not in _imported_modules(project)
+    project.yaml({"web": {"command": ["true"], **checks},
+                  "api": {"command": ["true"],
+                          "liveness": {"http": "https://127.0.0.1:9/", "start_period": "1m"}}})
+    assert "_ssl" in _imported_modules(project)
