@@ -80,7 +80,8 @@ def _imported_modules(project: Project, *args: str) -> set[str]:
 
 #: Not needed to start and show a plain Procfile's services.
 #: (`_ssl` is the module that loads OpenSSL; `ssl` is listed even when its import is refused.)
-NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes", "_ssl"}
+NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes", "_ssl", "orchestra.cli.run",
+                       "orchestra.runtime.detach", "shlex"}
 
 
 def test_a_plain_procfile_run_imports_only_what_it_uses(project: Project) -> None:

@@ -18,10 +18,8 @@ through `on_broken`, and line listeners keep working.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
-from json.encoder import encode_basestring
 
 from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
@@ -139,6 +137,8 @@ class Multiplexer:
             record.update(event=event, text=text)
             for key, value in fields.items():
                 record.setdefault(key, value)
+            import json  # here: only `--output json` needs it (a cold start is mostly imports)
+
             line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
             self._buffer(line.encode("utf-8", "replace") + b"\n")
             return
@@ -272,6 +272,9 @@ class Multiplexer:
         self._after_buffer()
 
     def _buffer_json(self, name: str, stream: str, runs: list[Run]) -> None:
+        import json
+        from json.encoder import encode_basestring
+
         head = (
             f'{{"ts":{json.dumps(self._clock())},"service":{encode_basestring(name)},'
             f'"stream":{encode_basestring(stream)},"text":'

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import shlex
 import signal
 from collections.abc import Mapping
 from pathlib import Path
@@ -163,6 +162,8 @@ class Orchestrator:
     # ------------------------------------------------------------------ run --with
 
     async def _run_foreground(self, command: ForegroundCommand) -> None:
+        import shlex
+
         from orchestra.discovery import discovery_env
         from orchestra.runtime.foreground import ForegroundRun
 

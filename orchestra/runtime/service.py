@@ -27,7 +27,6 @@ from orchestra.runtime.backends import ProcessBackend, for_loop
 from orchestra.runtime.groups import SOME, can_list_members, empty_group, signal_group
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.pipes import Pipes
-from orchestra.runtime.policy import decide
 from orchestra.runtime.readiness import CheckRun
 from orchestra.runtime.spawn import Child, SpawnError, spawn
 from orchestra.runtime.states import State, check_transition
@@ -174,6 +173,8 @@ class ServiceRunner:
         restarts = 0
         while True:
             uptime = await self._run_once()
+            from orchestra.runtime.policy import decide  # imported once a run has ended
+
             assert self.exit_status is not None
             decision = decide(policy, exit_code=self.exit_status.code, stopped_by_us=False,
                               restarts=restarts, uptime=uptime,
