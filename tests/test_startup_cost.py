@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.server
 import re
+import signal
 import ssl
 import subprocess
 import threading
@@ -12,9 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers.cli import Cli
 from helpers.orch import PY, Orchestra, Project, py
 from helpers.readiness import TEXT
 
+from orchestra.control.paths import project_name, socket_path
 from orchestra.output.style import PALETTE, RESET, SYSTEM_STYLE, colour_for
 
 #: Runs orchestra as the console script does, reporting on stderr whether the garbage
@@ -81,7 +84,8 @@ def _imported_modules(project: Project, *args: str) -> set[str]:
 #: Not needed to start and show a plain Procfile's services.
 #: (`_ssl` is the module that loads OpenSSL; `ssl` is listed even when its import is refused.)
 NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes", "_ssl", "orchestra.cli.run",
-                       "orchestra.runtime.detach", "shlex"}
+                       "orchestra.runtime.detach", "shlex", "json", "orchestra.control.server",
+                       "orchestra.control.protocol", "orchestra.runtime.control_target"}
 
 
 def test_a_plain_procfile_run_imports_only_what_it_uses(project: Project) -> None:
@@ -169,3 +173,31 @@ def test_a_run_without_an_https_check_imports_no_tls(project: Project) -> None:
                   "api": {"command": ["true"],
                           "liveness": {"http": "https://127.0.0.1:9/", "start_period": "1m"}}})
     assert "_ssl" in _imported_modules(project)
+
+
+def test_a_control_socket_nobody_asked_is_still_claimed_and_removed(
+        project: Project, runtime: Path) -> None:
+    """The server is started by the first client (runtime/control_socket.py); until then the
+    socket is claimed all the same (a second up is refused), and it is removed at the end."""
+    cli = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    try:
+        project.procfile("web: sleep 30\n")
+        up = cli.start("up", *TEXT)
+        up.wait_for(r"web\.1: started")
+        path = socket_path(project_name(project.root), {"XDG_RUNTIME_DIR": str(runtime)})
+        assert path.exists(), up.output()
+        second = cli.run("up", *TEXT, timeout=10)
+        assert second.rc != 0 and b"already running" in second.err, second.dump()
+        down = cli.run("down")   # the socket's first real request: it starts the server
+        assert down.rc == 0, down.dump()
+        assert up.wait(10).rc == 0
+        assert not path.exists()
+
+        quiet = cli.start("up", *TEXT)   # a run that nobody asks anything
+        quiet.wait_for(r"web\.1: started")
+        assert path.exists(), quiet.output()
+        quiet.send(signal.SIGTERM)
+        assert quiet.wait(10).rc == 143
+        assert not path.exists()
+    finally:
+        cli.close()

@@ -19,6 +19,7 @@ from orchestra.output.mux import Multiplexer
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Plan
 from orchestra.runtime.backends import select_backend
+from orchestra.runtime.control_socket import ControlSocket
 from orchestra.runtime.logbook import Logbook
 from orchestra.runtime.orchestrator import Orchestrator
 from orchestra.runtime.settings import RunSettings
@@ -108,9 +109,6 @@ def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[st
 async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
                 environ: Mapping[str, str],
                 control: tuple[str, Path, socket.socket] | str) -> int:
-    from orchestra.control.server import ControlServer
-    from orchestra.runtime.control_target import StackControl
-
     loop = asyncio.get_running_loop()
     orchestrator: Orchestrator | None = None
 
@@ -147,14 +145,11 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
         code = await _run_stack(orchestrator, plan, settings)
     else:
         project, path, listener = control
-        target = StackControl(orchestrator, logbook, project)
-        server = ControlServer(path, target, listener)
-        await server.start()
+        served = ControlSocket(project, path, listener, orchestrator, logbook)
         try:
             code = await _run_stack(orchestrator, plan, settings)
         finally:
-            target.end()
-            await server.close()
+            await served.close()
     if mux.write_error is not None:   # a closed reader needs no words; a full disk does
         with contextlib.suppress(OSError):
             print(f"error: cannot write output: {mux.write_error}", file=sys.stderr, flush=True)
