@@ -21,12 +21,13 @@ from orchestra.control.paths import project_name, socket_path
 from orchestra.output.style import PALETTE, RESET, SYSTEM_STYLE, colour_for
 
 #: Runs orchestra as the console script does, reporting on stderr whether the garbage
-#: collector ran while the config was read and when the stack began to run.
+#: collector ran while the config was read, and when the stack (or `run`'s command alone)
+#: began to run.
 COLLECTOR_PROBE = """
 import gc, sys
 from orchestra import launch
 from orchestra.config import loader
-from orchestra.runtime import orchestrator
+from orchestra.runtime import foreground, orchestrator
 
 def say(where):
     sys.stderr.write(f"collector {where}: {'on' if gc.isenabled() else 'off'}\\n")
@@ -39,11 +40,14 @@ loader.load_spec = reading
 import orchestra.cli.up, orchestra.cli.run
 orchestra.cli.up.load_spec = orchestra.cli.run.load_spec = reading
 
-run = orchestrator.Orchestrator.run
-async def running(self):
-    say("when the stack runs")
-    return await run(self)
-orchestrator.Orchestrator.run = running
+def announcing(cls, what):
+    run = cls.run
+    async def running(self, *args):
+        say(f"when {what} runs")
+        return await run(self, *args)
+    cls.run = running
+announcing(orchestrator.Orchestrator, "the stack")
+announcing(foreground.ForegroundRun, "the command")
 sys.argv = ["orchestra", *sys.argv[1:]]
 launch.main()
 """
@@ -57,18 +61,25 @@ def started() -> Iterator[list[Orchestra]]:
         orch.close()
 
 
-@pytest.mark.parametrize("command", [["up"], ["run", "--with", "web", "--", "true"]])
+@pytest.mark.parametrize(("command", "said"), [
+    (["up", "--no-color"], ["while reading the config: off", "when the stack runs: on"]),
+    (["run", "--no-color", "--with", "web", "--", "true"],
+     ["while reading the config: off", "when the stack runs: on", "when the command runs: on"]),
+    (["run", "--no-color", "--", "true"], ["when the command runs: on"]),
+    # every other command: resumed before the CLI framework is imported
+    (["check"], ["while reading the config: on"]),
+])
 def test_the_collector_is_paused_while_starting_and_runs_with_the_stack(
-        project: Project, started: list[Orchestra], command: list[str]) -> None:
+        project: Project, started: list[Orchestra], command: list[str],
+        said: list[str]) -> None:
     project.procfile("web: echo hi\n")
-    orch = Orchestra([PY, "-c", COLLECTOR_PROBE, *command, "--no-color"], project.root,
-                     project.env())
+    orch = Orchestra([PY, "-c", COLLECTOR_PROBE, *command], project.root, project.env())
     started.append(orch)
     result = orch.wait(20)
     assert result.rc == 0, result.dump()
-    said = result.err.decode()
-    assert "collector while reading the config: off" in said, result.dump()
-    assert "collector when the stack runs: on" in said, result.dump()
+    lines = result.err.decode().splitlines()
+    for text in said:
+        assert f"collector {text}" in lines, result.dump()
 
 
 def _imported_modules(project: Project, *args: str) -> set[str]:
