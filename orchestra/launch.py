@@ -28,6 +28,9 @@ def exit_now(code: int) -> None:
 
 
 def main() -> None:
+    from orchestra.startup import pause_collector
+
+    pause_collector()   # until the runtime starts: see orchestra/startup.py
     from orchestra.streams import check_standard_streams
 
     check_standard_streams()   # before anything opens a file that could take fd 1's number
@@ -45,18 +48,23 @@ def _main() -> None:
         sys.stdout.write(f"orchestra {__version__}\n")
         exit_now(0)
     if "up" in argv or "start" in argv or "run" in argv:
-        from orchestra.cli.quick import parse
+        from orchestra.cli.quick import is_run, parse
 
         request = parse(argv, os.environ)
         if request is not None:
             from orchestra.cli.report import exit_code_of
-            from orchestra.cli.run import RunRequest, run
-            from orchestra.cli.up import up
 
-            if isinstance(request, RunRequest):
+            if is_run(request):
+                from orchestra.cli.run import run
+
                 exit_now(exit_code_of(lambda: run(request)))
-            else:
+            from orchestra.cli.up import UpRequest, up  # imported by `parse` already
+
+            if isinstance(request, UpRequest):
                 exit_now(exit_code_of(lambda: up(request)))
+    from orchestra.startup import resume_collector
+
+    resume_collector()
     from orchestra.cli.app import main as cli_main
 
     cli_main()

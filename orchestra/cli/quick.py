@@ -17,11 +17,14 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
 from orchestra.cli import flags
 from orchestra.cli.flags import Flag
-from orchestra.cli.run import RunRequest
-from orchestra.cli.up import UpRequest
+
+if TYPE_CHECKING:   # each imported for its own command only: `up` needs nothing of `run`
+    from orchestra.cli.run import RunRequest
+    from orchestra.cli.up import UpRequest
 
 _INT = re.compile(r"[+-]?[0-9]+")
 _FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
@@ -37,6 +40,11 @@ def parse(argv: Sequence[str], environ: Mapping[str, str]) -> UpRequest | RunReq
         return _parse(list(argv), environ)
     except _Unrecognised:
         return None
+
+
+def is_run(request: UpRequest | RunRequest) -> TypeGuard[RunRequest]:
+    """Whether `parse` read a `run`; told without importing the module of the other command."""
+    return type(request).__name__ == "RunRequest"
 
 
 def _parse(argv: list[str], environ: Mapping[str, str]) -> UpRequest | RunRequest:
@@ -72,7 +80,11 @@ def _parse(argv: list[str], environ: Mapping[str, str]) -> UpRequest | RunReques
             values[flag.dest] = (tuple(_convert(flag, part) for part in text.split(os.pathsep))
                                  if flag.multiple else _convert(flag, text))
     if is_run:
+        from orchestra.cli.run import RunRequest
+
         return RunRequest(command=tuple(words), **values)  # type: ignore[arg-type]
+    from orchestra.cli.up import UpRequest
+
     return UpRequest(services=tuple(words), **values)  # type: ignore[arg-type]
 
 

@@ -88,15 +88,21 @@ def _run_alone(foreground: ForegroundCommand, request: RunRequest) -> int:
     """honcho's and foreman's `run`: the command alone. orchestra's own word about it (it
     could not be started) is a `system` line on stderr, through a multiplexer like every line
     orchestra prints, so `--output json` stays JSON."""
-    import asyncio
     import signal
+
+    from orchestra.runtime.tls import import_asyncio
+
+    import_asyncio(None)   # no service, no https check: asyncio without TLS
+    import asyncio
 
     from orchestra.output.mux import Multiplexer
     from orchestra.runtime.backends import select_backend
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.lifeline import Lifeline
+    from orchestra.startup import resume_collector
 
     select_backend(os.environ)   # a bad ORCHESTRA_PROCESS_BACKEND: exit 2, nothing started
+    resume_collector()
     timeout = request.timeout
     out = output_options(request, quiet=frozenset(), stream=sys.stderr)
     mux = Multiplexer(sys.stderr.fileno(), ["system"], out)
@@ -123,11 +129,14 @@ def _run_alone(foreground: ForegroundCommand, request: RunRequest) -> int:
 
 def _run_with(spec: Spec, names: list[str], foreground: ForegroundCommand,
               options: LoadOptions, request: RunRequest) -> int:
-    from orchestra.runtime.loop import run_plan
-    from orchestra.runtime.settings import RunSettings
+    from orchestra.runtime.tls import import_asyncio
 
     plan = make_plan(spec, Selection(services=tuple(names),
                                      with_dependencies=not request.no_deps), options.environ)
+    import_asyncio(plan)   # before the runtime: with TLS only if a check needs it
+    from orchestra.runtime.loop import run_plan
+    from orchestra.runtime.settings import RunSettings
+
     quiet = (frozenset(i.name for i in plan.instances) if request.quiet_services
              else frozenset())
     # the service lines go to stderr: the command's stdout is its own

@@ -25,6 +25,7 @@ from orchestra.cli.values import (
 from orchestra.config.loader import load_spec
 from orchestra.errors import UsageError
 from orchestra.plan import Plan, Selection, make_plan, parse_formation
+from orchestra.runtime.tls import import_asyncio
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +51,6 @@ class UpRequest(CommonRequest):
 
 def up(request: UpRequest) -> int:
     """Start the services in dependency order and show their output; the exit code."""
-    from orchestra.runtime.loop import run_detached, run_plan
-    from orchestra.runtime.settings import RunSettings
-
     if request.log_lines < 1:
         raise UsageError(f"--log-lines {request.log_lines} must be a number of lines >= 1")
     if (request.wait or request.log_dir) and not (request.detach or request.tui):
@@ -82,6 +80,10 @@ def up(request: UpRequest) -> int:
         raise UsageError(f"--exit-code-from: '{exit_code_from}' is not among the services "
                          "this run starts (not selected, disabled, or 0 instances)")
     watch = _watching(plan, request)
+    import_asyncio(plan)   # before the runtime: with TLS only if a check needs it
+    from orchestra.runtime.loop import run_detached, run_plan
+    from orchestra.runtime.settings import RunSettings
+
     out = output_options(request, quiet=instance_names(plan, split_names(request.quiet)),
                          stream=sys.stdout)
     settings = RunSettings(stop_timeout=request.timeout, abort_on_exit=request.abort_on_exit,

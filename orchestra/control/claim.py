@@ -8,12 +8,10 @@ belongs to an orchestra that died (SIGKILL) and is replaced.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import socket
 from pathlib import Path
 
-from orchestra.control import protocol
 from orchestra.errors import OrchestraError
 
 
@@ -60,6 +58,10 @@ def claim(path: Path) -> socket.socket:
 
 
 def _ask_pid(probe: socket.socket) -> object:
+    import json  # only when the project is running already
+
+    from orchestra.control import protocol
+
     try:
         probe.sendall(protocol.encode({"command": "info"}))
         reply = probe.makefile("rb").readline(protocol.MAX_REQUEST)

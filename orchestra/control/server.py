@@ -59,11 +59,13 @@ class Stack(Protocol):
 
 
 class ControlServer:
-    def __init__(self, path: Path, stack: Stack, listener: socket.socket | None = None) -> None:
+    def __init__(self, path: Path, stack: Stack, listener: socket.socket | None = None,
+                 inode: int | None = None) -> None:
+        """`inode`: the socket file's, when `listener` was bound before (by `claim`)."""
         self.path = path
         self.stack = stack
         self._listener = listener
-        self._inode: int | None = None
+        self._inode = inode
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
@@ -74,8 +76,9 @@ class ControlServer:
     async def start(self) -> None:
         if self._listener is None:
             self.claim()
-        with contextlib.suppress(OSError):
-            self._inode = os.stat(self.path).st_ino
+        if self._inode is None:
+            with contextlib.suppress(OSError):
+                self._inode = os.stat(self.path).st_ino
         self._server = await asyncio.start_unix_server(
             self._serve, sock=self._listener, limit=protocol.MAX_REQUEST)
 

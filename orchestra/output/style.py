@@ -7,36 +7,38 @@ with one `bytes.replace` per chunk.
 
 from __future__ import annotations
 
+import functools
 import time
 import zlib
 from collections.abc import Callable, Iterable
-
-# colorama.ansi alone: the package root also loads its Windows console support
-from colorama.ansi import Fore, Style
 
 from orchestra.output.options import OutputOptions
 
 SYSTEM = "system"
 """The pseudo-service that orchestra's own messages come from."""
 
-PALETTE: tuple[str, ...] = (
-    Fore.CYAN,
-    Fore.YELLOW,
-    Fore.GREEN,
-    Fore.MAGENTA,
-    Fore.BLUE,
-    Fore.RED,
-    Fore.LIGHTCYAN_EX,
-    Fore.LIGHTYELLOW_EX,
-    Fore.LIGHTGREEN_EX,
-    Fore.LIGHTMAGENTA_EX,
-    Fore.LIGHTBLUE_EX,
-    Fore.LIGHTRED_EX,
-)
-"""Service colours; white is left out so that no service looks like `system`."""
 
-SYSTEM_STYLE: str = Style.BRIGHT + Fore.WHITE
-RESET: str = Style.RESET_ALL
+@functools.cache
+def _styles() -> tuple[tuple[str, ...], str, str]:
+    """The palette, the system style and the reset, from colorama: imported only once colour
+    is on (a terminal), since its package root also loads its Windows console support
+    (ctypes, ~2 ms), which a run into a pipe or a file would pay for nothing."""
+    from colorama.ansi import Fore, Style
+
+    palette = (Fore.CYAN, Fore.YELLOW, Fore.GREEN, Fore.MAGENTA, Fore.BLUE, Fore.RED,
+               Fore.LIGHTCYAN_EX, Fore.LIGHTYELLOW_EX, Fore.LIGHTGREEN_EX,
+               Fore.LIGHTMAGENTA_EX, Fore.LIGHTBLUE_EX, Fore.LIGHTRED_EX)
+    return palette, Style.BRIGHT + Fore.WHITE, Style.RESET_ALL
+
+
+def __getattr__(name: str) -> object:
+    """`PALETTE` (the service colours; white is left out so that no service looks like
+    `system`), `SYSTEM_STYLE` and `RESET`, made on first use (`_styles`)."""
+    names = ("PALETTE", "SYSTEM_STYLE", "RESET")
+    if name in names:
+        return _styles()[names.index(name)]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 LINE_SEP = "|"
 """Separates the prefix from a line, or from the first piece of a line cut at `max_line`."""
@@ -50,9 +52,10 @@ def colour_for(name: str) -> str:
     crc32 rather than `hash()`, because Python randomises string hashes per process and the
     colour of `web` must not change between two runs.
     """
+    palette, system_style, _ = _styles()
     if name == SYSTEM:
-        return SYSTEM_STYLE
-    return PALETTE[zlib.crc32(name.encode()) % len(PALETTE)]
+        return system_style
+    return palette[zlib.crc32(name.encode()) % len(palette)]
 
 
 def clock_text(seconds: int) -> str:
@@ -110,5 +113,5 @@ class Prefixes:
         if options.timestamps:
             text = f"{self._stamp} {text}"
         if options.color:
-            text = f"{colour_for(name)}{text}{RESET}"
+            text = f"{colour_for(name)}{text}{_styles()[2]}"
         return f"{text} ".encode()

@@ -19,10 +19,12 @@ from orchestra.output.mux import Multiplexer
 from orchestra.output.options import OutputOptions
 from orchestra.plan import Plan
 from orchestra.runtime.backends import select_backend
+from orchestra.runtime.control_socket import ControlSocket
 from orchestra.runtime.logbook import Logbook
 from orchestra.runtime.orchestrator import Orchestrator
 from orchestra.runtime.settings import RunSettings
 from orchestra.runtime.spawn import prepare_parent
+from orchestra.startup import resume_collector
 
 if TYPE_CHECKING:
     from orchestra.runtime.logfiles import LogFiles
@@ -59,6 +61,7 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
     from orchestra.runtime.detach import Detached, prepare_log_dir, start_detached, state_folder
 
     select_backend(environ)
+    resume_collector()   # before the fork: the daemon shares what start-up made
     control = _claim_control_socket(plan, settings, environ)
     folder = log_dir or state_folder(project_name(plan.spec.path.parent, settings.project_name),
                                      dict(environ))
@@ -109,9 +112,6 @@ def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[st
 async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
                 environ: Mapping[str, str],
                 control: tuple[str, Path, socket.socket] | str) -> int:
-    from orchestra.control.server import ControlServer
-    from orchestra.runtime.control_target import StackControl
-
     loop = asyncio.get_running_loop()
     orchestrator: Orchestrator | None = None
 
@@ -144,20 +144,18 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     mux = Multiplexer(out_fd, names, output, on_broken=broken, record=record, loop=loop)
     orchestrator = Orchestrator(plan, mux, settings, environ)
     _notice_reader_gone(loop, mux, out_fd)
+    resume_collector()   # paused since the launch (orchestra/startup.py)
     try:
         if isinstance(control, str):
             mux.system(control, event="control-unavailable")
             code = await _run_stack(orchestrator, plan, settings)
         else:
             project, path, listener = control
-            target = StackControl(orchestrator, logbook, project)
-            server = ControlServer(path, target, listener)
-            await server.start()
+            served = ControlSocket(project, path, listener, orchestrator, logbook)
             try:
                 code = await _run_stack(orchestrator, plan, settings)
             finally:
-                target.end()
-                await server.close()
+                await served.close()
     finally:
         if files is not None:
             files.close()   # every line queued is written before the stack ends

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import contextlib
 import signal
-import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -86,7 +85,11 @@ def request_head(url: str) -> tuple[str, int, str]:
 
 async def _http(url: str) -> Attempt:
     host, port, head = request_head(url)
-    context = ssl.create_default_context() if urlsplit(url).scheme == "https" else None
+    context = None
+    if urlsplit(url).scheme == "https":
+        import ssl  # only here: a run with no https check has asyncio without TLS (tls.py)
+
+        context = ssl.create_default_context()
     reader, writer = await asyncio.open_connection(host, port, ssl=context)
     try:
         writer.write(head.encode())

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestra.config.model import frozen_env
-from orchestra.runtime.detach import Detached
+
+if TYPE_CHECKING:   # only `up --detach` makes one (runtime/loop.py)
+    from orchestra.runtime.detach import Detached
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,6 @@ with `--wait`, is ready), and a failing service's last lines (quiet runs, GitHub
 from __future__ import annotations
 
 import asyncio
-import shlex
 from typing import TYPE_CHECKING
 
 from orchestra.config.model import Condition
@@ -22,6 +21,8 @@ if TYPE_CHECKING:
 
 async def run_foreground(orchestrator: Orchestrator, command: ForegroundCommand) -> None:
     """`run --with`: once every service is ready, run the command; its code is the run's."""
+    import shlex  # here, as the rest: only `run --with` needs them
+
     from orchestra.discovery import discovery_env
     from orchestra.runtime.foreground import ForegroundRun
 
