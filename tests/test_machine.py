@@ -410,3 +410,15 @@ def test_the_machine_imports_nothing_that_does_io(module: str) -> None:
         elif isinstance(node, ast.ImportFrom):
             imported.add(node.module or "")
     assert imported <= PURE_IMPORTS, imported - PURE_IMPORTS
+
+
+def test_events_and_actions_are_values_of_their_own_kind() -> None:
+    """They are tuples underneath: equal only to the same kind, hashed with it, always true."""
+    assert ev.Spawned(7) != ev.SignalRequested(7)
+    assert ev.Spawn() != ev.Finish()
+    assert ev.Spawned(7) == ev.Spawned(7)
+    assert (ev.Spawned(7) != ev.Spawned(7)) is False
+    assert len({ev.Spawn(), ev.Finish(), ev.AwaitDependencies(), ev.Spawn()}) == 3
+    assert all(kind() for kind in (ev.DependenciesMet, ev.Spawn, ev.Finish, ev.KillRequested))
+    with pytest.raises(AttributeError):
+        ev.Spawned(7).pid = 8  # type: ignore[misc]
