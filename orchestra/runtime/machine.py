@@ -249,11 +249,21 @@ def _stop_requested(s: _Step, event: ev.StopRequested) -> None:
 
 
 def _kill_requested(s: _Step, _: ev.KillRequested) -> None:
+    """SIGKILL the group now. A run not yet signalled (a later stop wave) is stopped by the
+    user, like the others: "stopped by SIGKILL", not a failure that would make the exit
+    code 137 instead of the signal's."""
     s.set(stop_requested=True)
-    if s.facts.state is State.BACKOFF:
+    facts = s.facts
+    if facts.state is State.BACKOFF:
         _stopped_in_backoff(s)
-    elif s.facts.pid is not None:   # its group too, while clean-up waits for it to empty
-        s.actions.append(ev.SignalGroup(s.facts.pid, signal.SIGKILL))
+        return
+    if facts.pid is None:
+        return
+    if facts.state is State.RUNNING and not facts.exit_seen:
+        s.move(State.STOPPING, f"sending SIGKILL to process group {facts.pid}",
+               signal=signal_name(signal.SIGKILL))
+    # during clean-up too: its group, while clean-up waits for it to empty
+    s.actions.append(ev.SignalGroup(facts.pid, signal.SIGKILL))
 
 
 def _kill_timer_fired(s: _Step, event: ev.KillTimerFired) -> None:
