@@ -359,6 +359,54 @@ def test_stop_of_several_goes_in_waves_dependents_first(cli: Cli, project: Proje
     assert up.wait(10).rc == 0
 
 
+def _states(cli: Cli, up: Orchestra) -> dict[str, str]:
+    """Every instance's state, from `ps` (which fails, with the stack's output, if it is gone)."""
+    table = cli.run("ps", "--format", "json")
+    assert table.rc == 0, f"{table.dump()}\n--- up ---\n{up.output()}"
+    return {row["name"]: row["state"] for row in json.loads(table.out)}
+
+
+def test_restart_of_a_dependent_whose_dependency_was_stopped_waits_for_it(
+        cli: Cli, project: Project) -> None:
+    """`orchestra stop db web`, then `orchestra restart web`: web waits for db to be started
+    again, as at start-up; a dependency stopped on request is no failed dependency (web was
+    skipped, and that stopped the whole stack with exit code 1)."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "tick"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}},
+                  "other": {"command": TICK}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    assert cli.run("stop", "db", "web").rc == 0
+    assert cli.run("restart", "web").rc == 0
+    up.wait_for(r"web: starting again on request")
+    assert _states(cli, up) == {"db": "exited", "web": "pending", "other": "running"}
+    assert up.proc.poll() is None, up.output()
+    assert cli.run("restart", "db").rc == 0
+    up.wait_for(r"web: started pid=")
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert "skipped" not in result.text, result.dump()
+
+
+def test_stopping_a_dependency_leaves_its_waiting_dependent_waiting(
+        cli: Cli, project: Project) -> None:
+    """`orchestra stop db` while web still waits for db to be ready: web goes on waiting (and
+    starts once db is restarted and ready); nothing fails, the stack stays up."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "never printed"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"db +\| tick")
+    assert cli.run("stop", "db").rc == 0
+    up.wait_for(r"db: stopped by SIGTERM")
+    assert _states(cli, up) == {"db": "exited", "web": "pending"}
+    assert up.proc.poll() is None, up.output()
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert "web: skipped: orchestra is stopping" in result.text, result.dump()
+
+
 COUNTER = [PY, "-c", "import sys, time\nfor n in range(3000):\n    print(n, flush=True)\n"
            "    time.sleep(0.0005)\ntime.sleep(60)\n"]
 

@@ -342,6 +342,8 @@ def test_any_sequence_of_events_makes_only_legal_moves(service: Service,
 DONE_OK = replace(EXITED, ready=False, became_ready=False)
 READY_THEN_DONE = replace(EXITED, became_ready=True)
 FAILED_AFTER_READY = replace(FAILED, became_ready=True)
+STOPPED_ON_REQUEST = replace(EXITED, exit_status=BY_TERM, stop_requested=True,
+                             stopped_on_request=True, started_this_run=True)
 
 # facts, condition -> met (True), never (False), not yet (None)
 SATISFIES = [
@@ -358,6 +360,13 @@ SATISFIES = [
     (replace(EXITED, finished=False), Condition.COMPLETED_SUCCESSFULLY, None),  # restarting
     (FAILED, Condition.COMPLETED_SUCCESSFULLY, False),
     (SKIPPED, Condition.COMPLETED_SUCCESSFULLY, False),
+    # stopped on request: its dependents wait for its `orchestra restart`
+    (replace(STOPPED_ON_REQUEST, became_ready=True), Condition.STARTED, None),
+    (STOPPED_ON_REQUEST, Condition.READY, None),
+    (replace(STOPPED_ON_REQUEST, exit_status=OK, became_ready=True), Condition.READY, None),
+    (replace(STOPPED_ON_REQUEST, exit_status=OK), Condition.COMPLETED_SUCCESSFULLY, None),
+    (replace(STOPPED_ON_REQUEST, finished=False, state=S.STOPPING, ready=True),
+     Condition.READY, True),   # not stopped yet
 ]
 
 

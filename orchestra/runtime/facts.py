@@ -56,7 +56,14 @@ class Given:
 
 def satisfies(facts: Facts, condition: Condition) -> bool | None:
     """Whether a dependency in this state meets `condition`: True: met; False: can never be
-    met (it has ended without); None: not yet."""
+    met (it has ended without); None: not yet.
+
+    A dependency stopped on request (`orchestra stop`) is not yet: the stack stays up for its
+    `orchestra restart`, so its dependents wait for it as at start-up. Judged by how it was
+    stopped, it would skip them (a stopped `ready` dependency), which stops the whole stack,
+    or let them start although it is down (a stopped `started` one)."""
+    if facts.finished and facts.stopped_on_request:
+        return None
     if condition is Condition.COMPLETED_SUCCESSFULLY:
         if not facts.finished:
             return None
