@@ -366,6 +366,11 @@ def _states(cli: Cli, up: Orchestra) -> dict[str, str]:
     return {row["name"]: row["state"] for row in json.loads(table.out)}
 
 
+def _row(cli: Cli, name: str) -> dict[str, object]:
+    rows = json.loads(cli.run("ps", "--format", "json").out)
+    return next(row for row in rows if row["name"] == name)
+
+
 def test_restart_of_a_dependent_whose_dependency_was_stopped_waits_for_it(
         cli: Cli, project: Project) -> None:
     """`orchestra stop db web`, then `orchestra restart web`: web waits for db to be started
@@ -380,6 +385,8 @@ def test_restart_of_a_dependent_whose_dependency_was_stopped_waits_for_it(
     assert cli.run("restart", "web").rc == 0
     up.wait_for(r"web: starting again on request")
     assert _states(cli, up) == {"db": "exited", "web": "pending", "other": "running"}
+    web = _row(cli, "web")   # the readiness of the run to come, not the stopped one's
+    assert web["reason"] == "not started" and web["exit_code"] is None, web
     assert up.proc.poll() is None, up.output()
     assert cli.run("restart", "db").rc == 0
     up.wait_for(r"web: started pid=")

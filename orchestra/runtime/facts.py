@@ -14,6 +14,7 @@ from orchestra.runtime.exit_status import ExitStatus
 from orchestra.runtime.states import State
 
 STOP_REASON = "orchestra is stopping"
+NOT_STARTED = "not started"   # the readiness of a run still waiting for its dependencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,7 @@ class Facts:
     started_this_run: bool = False    # since the last start on request (`started`)
     ready: bool = False
     became_ready: bool = False        # ready at least once (a one-shot may be ready, then end)
-    ready_reason: str = "not started"
+    ready_reason: str = NOT_STARTED
     exit_status: ExitStatus | None = None
     check_failure: str | None = None  # why orchestra ended the current run (a check failed)
     failure: str = ""                 # why the service failed, for annotations

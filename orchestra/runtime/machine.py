@@ -20,7 +20,7 @@ from typing import Any
 from orchestra.config.values import signal_name
 from orchestra.runtime import events as ev
 from orchestra.runtime.exit_status import ExitStatus
-from orchestra.runtime.facts import STOP_REASON, Facts, Given
+from orchestra.runtime.facts import NOT_STARTED, STOP_REASON, Facts, Given
 from orchestra.runtime.policy import decide
 from orchestra.runtime.states import FINAL, State, check_transition
 
@@ -130,6 +130,8 @@ def _backoff_elapsed(s: _Step, _: ev.BackoffElapsed) -> None:
 
 
 def _stopped_in_backoff(s: _Step) -> None:
+    # not "restarting in N s" any more (`ps` showed it as the stopped service's readiness)
+    s.set(ready_reason="not ready: stopped while waiting to restart")
     s.move(State.EXITED, "stopped while waiting to restart")
     s.finish()
 
@@ -140,7 +142,7 @@ def _start_requested(s: _Step, _: ev.StartRequested) -> None:
         return
     s.set(stop_requested=False, stop_reason=STOP_REASON, stopped_on_request=False,
           ready=False, became_ready=False, started_this_run=False, exit_status=None,
-          restart_forgone=False, in_a_row=0, finished=False)
+          restart_forgone=False, in_a_row=0, finished=False, ready_reason=NOT_STARTED)
     s.move(State.PENDING, "starting again on request")
     s.actions.append(ev.AwaitDependencies())
 
