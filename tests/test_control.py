@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -333,6 +334,36 @@ def test_down_of_a_stack_whose_services_all_stopped(cli: Cli, project: Project) 
     assert cli.run("stop").rc == 0
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+STUBBORN = [PY, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('stubborn', flush=True)\ntime.sleep(60)\n"]
+
+
+@pytest.mark.parametrize("first", ["ctrl-c", "stop"])
+def test_down_timeout_shortens_a_stop_under_way(cli: Cli, project: Project,
+                                                first: str) -> None:
+    """`down -t 1` overrides every stop timeout, also that of a service already stopping
+    (by Ctrl-C, or `orchestra stop`) with its own 30 s: SIGKILL comes after 1 s, not 30."""
+    project.yaml({"stubborn": {"command": STUBBORN, "stop_timeout": "30s"}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"stubborn +\| stubborn")
+    stop = None
+    if first == "ctrl-c":
+        up.send(signal.SIGINT)
+    else:
+        stop = cli.start("stop", "stubborn")
+    up.wait_for(r"stubborn: sending SIGTERM")
+    began = time.monotonic()
+    down = cli.run("down", "-t", "1", timeout=15)
+    took = time.monotonic() - began
+    assert down.rc == 0, down.dump()
+    result = up.wait(10)
+    assert took < 10, f"down took {took:.1f} s\n{result.dump()}"
+    result.index(r"stubborn: still running .* sending SIGKILL")
+    assert result.rc == (130 if first == "ctrl-c" else 0), result.dump()
+    if stop is not None:
+        stop.wait(10)
 
 
 def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Project) -> None:

@@ -163,10 +163,13 @@ class SignalGroup:
 
 @dataclass(frozen=True, slots=True)
 class ArmKillTimer:
-    """Feed `KillTimerFired` back after `timeout` seconds."""
+    """Feed `KillTimerFired` back after `timeout` seconds, in place of an earlier timer of
+    the run (`down -t` shortens a stop under way); `after`: the time since the stop signal
+    it will then be (None: `timeout`)."""
 
     run: int
     timeout: float
+    after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

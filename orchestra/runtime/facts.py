@@ -40,6 +40,8 @@ class Facts:
     failure: str = ""                 # why the service failed, for annotations
     restart_forgone: bool = False     # failed, but the policy would have restarted it
     stop_requested: bool = False
+    signalled_at: float = 0.0         # Given.now at the stop signal
+    kill_at: float | None = None      # when SIGKILL follows it (Given.now's clock)
     stop_reason: str = STOP_REASON
     stopped_on_request: bool = False  # `orchestra stop`/`restart` ended this run
     finished: bool = False            # no run follows (until a start on request)

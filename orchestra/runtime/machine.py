@@ -59,11 +59,22 @@ class _Step:
         facts = self.facts
         if facts.state is not State.RUNNING or facts.pid is None or facts.exit_seen:
             return
-        sig = self.given.service.stop_signal
+        sig, now, timeout = self.given.service.stop_signal, self.given.now, self.given.stop_timeout
         self.move(State.STOPPING, f"sending {signal_name(sig)} to process group {facts.pid}",
                   signal=signal_name(sig))
-        self.actions += [ev.SignalGroup(facts.pid, sig),
-                         ev.ArmKillTimer(facts.run, self.given.stop_timeout)]
+        self.set(signalled_at=now, kill_at=now + timeout)
+        self.actions += [ev.SignalGroup(facts.pid, sig), ev.ArmKillTimer(facts.run, timeout)]
+
+    def hasten_kill(self) -> None:
+        """A stop asked for again with a shorter stop timeout in force (`down -t 1` while a
+        service stops with its own 30 s): SIGKILL comes at the earlier of the two times."""
+        facts, now, timeout = self.facts, self.given.now, self.given.stop_timeout
+        if facts.state is not State.STOPPING or facts.exit_seen or facts.kill_at is None \
+                or now + timeout >= facts.kill_at:
+            return
+        self.set(kill_at=now + timeout)
+        self.actions.append(ev.ArmKillTimer(facts.run, timeout,
+                                            after=now + timeout - facts.signalled_at))
 
 
 def step(facts: Facts, event: ev.Event, given: Given) -> tuple[Facts, tuple[ev.Action, ...]]:
@@ -246,6 +257,8 @@ def _stop_requested(s: _Step, event: ev.StopRequested) -> None:
         s.set(stopped_on_request=True, stop_reason="stopped on request")
     if s.facts.state is State.BACKOFF:
         _stopped_in_backoff(s)
+    elif s.facts.state is State.STOPPING:
+        s.hasten_kill()
     else:   # pending: its wait for dependencies sees the stop and skips it
         s.terminate()
 
@@ -272,6 +285,7 @@ def _kill_timer_fired(s: _Step, event: ev.KillTimerFired) -> None:
     if event.run != s.facts.run or s.facts.pid is None or s.facts.exit_seen:
         return
     s.say(f"still running {event.after:g} s after its stop signal; sending SIGKILL", "kill")
+    s.set(kill_at=None)
     s.actions.append(ev.SignalGroup(s.facts.pid, signal.SIGKILL))
 
 

@@ -214,6 +214,11 @@ class Orchestrator:
         service failed before). `timeout` overrides every stop timeout."""
         if timeout is not None:
             self._down_timeout = timeout
+            for runner in self.runners.values():
+                # a stop under way (Ctrl-C, a failure, `orchestra stop`) gets the timeout
+                # too; the others get it from the stop below, in their wave
+                if runner.state is State.STOPPING:
+                    runner.handle(ev.StopRequested())
         self.stop("orchestra down")
 
     def stop(self, reason: str) -> None:

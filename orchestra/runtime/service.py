@@ -94,8 +94,11 @@ class ServiceRunner:
         elif isinstance(action, ev.SignalGroup):
             signal_group(action.pid, action.signal)
         elif isinstance(action, ev.ArmKillTimer):
+            if self._kill_timer is not None:   # replaced by a sooner one (`down -t`)
+                self._kill_timer.cancel()
+            after = action.timeout if action.after is None else action.after
             self._kill_timer = asyncio.get_running_loop().call_later(
-                action.timeout, self._on_kill_timer, action.run, action.timeout)
+                action.timeout, self._on_kill_timer, action.run, round(after, 1))
         else:   # Spawn, ArmBackoff, AwaitDependencies, Finish: for `run`, in turn
             self._work = action
 
