@@ -366,6 +366,30 @@ def test_down_timeout_shortens_a_stop_under_way(cli: Cli, project: Project,
         stop.wait(10)
 
 
+def test_a_dependency_being_stopped_is_not_ready(cli: Cli, project: Project) -> None:
+    """While db is being stopped (its stop signal sent, not yet gone), it is not ready: `ps`
+    says so, and web, restarted meanwhile, waits for it instead of starting against a db
+    that is going away."""
+    project.yaml({"db": {"command": STUBBORN, "stop_timeout": "30s",
+                         "readiness": {"log": "stubborn"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    assert cli.run("stop", "web").rc == 0
+    stop = cli.start("stop", "db")
+    up.wait_for(r"db: sending SIGTERM")
+    db = _row(cli, "db")
+    assert db["state"] == "stopping" and db["ready"] is False, db
+    assert cli.run("restart", "web").rc == 0
+    up.wait_for(r"web: starting again on request")
+    assert _states(cli, up) == {"db": "stopping", "web": "pending"}
+    assert cli.run("down", "-t", "0").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert "web: skipped: orchestra is stopping" in result.text, result.dump()
+    stop.wait(10)
+
+
 def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Project) -> None:
     up = _running(cli, project)
     before = _pids(cli)

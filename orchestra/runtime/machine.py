@@ -63,6 +63,8 @@ class _Step:
         self.move(State.STOPPING, f"sending {signal_name(sig)} to process group {facts.pid}",
                   signal=signal_name(sig))
         self.set(signalled_at=now, kill_at=now + timeout)
+        if facts.ready:   # going away: a dependent started now would find it gone
+            self.set(ready=False, ready_reason="not ready: being stopped")
         self.actions += [ev.SignalGroup(facts.pid, sig), ev.ArmKillTimer(facts.run, timeout)]
 
     def hasten_kill(self) -> None:
@@ -176,9 +178,10 @@ def _not_ready(s: _Step, event: ev.NotReady) -> None:
 def _became_ready(s: _Step, event: ev.BecameReady) -> None:
     if not _of_this_run(s, event.run):
         return
-    # after the exit was seen it is ready no more, but it was (a one-shot that then completed)
+    # after the exit was seen (or the stop signal sent) it is ready no more, but it was (a
+    # one-shot that then completed)
     s.set(became_ready=True)
-    if not s.facts.exit_seen:
+    if not s.facts.exit_seen and s.facts.state is State.RUNNING:
         s.set(ready=True, ready_reason=event.reason)
     if s.given.service.readiness is not None:
         s.say(f"ready: {event.reason}", "ready", reason=event.reason)
