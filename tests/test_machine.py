@@ -339,13 +339,15 @@ WORK = (Spawn, ArmBackoff, AwaitDependencies, Finish)
 
 
 @settings(max_examples=300, deadline=None)
-@for_all(SERVICES, st.lists(EVENTS, max_size=40))
-def test_any_sequence_of_events_makes_only_legal_moves(service: Service,
-                                                       events: list[ev.Event]) -> None:
+@for_all(SERVICES, st.lists(st.tuples(EVENTS, st.sampled_from([TIMEOUT, 1.0, 30.0])),
+                            max_size=40))
+def test_any_sequence_of_events_makes_only_legal_moves(
+        service: Service, events: list[tuple[ev.Event, float]]) -> None:
+    """The stop timeout in force may change between events (`down -t`)."""
     facts = Facts()
-    for number, event in enumerate(events):
+    for number, (event, timeout) in enumerate(events):
         before = facts
-        facts, actions = step(before, event, Given(service, TIMEOUT, NOW + number))
+        facts, actions = step(before, event, Given(service, timeout, NOW + number))
         for origin, target in _edges(_path(before, actions)):
             assert target in TRANSITIONS[origin], (origin, target, event)
         assert _path(before, actions)[-1] is facts.state
@@ -358,6 +360,11 @@ def test_any_sequence_of_events_makes_only_legal_moves(service: Service,
         for action in actions:   # its own group: the one it had, or the one just spawned
             if isinstance(action, SignalGroup):
                 assert action.pid in {before.pid, facts.pid} - {None}, (before, event)
+            if isinstance(action, ArmKillTimer):   # only ever sooner, and for this run
+                assert facts.state is S.STOPPING and action.run == facts.run, (before, event)
+                sooner = (before.kill_at is not None and facts.kill_at is not None
+                          and facts.kill_at < before.kill_at)
+                assert before.state is not S.STOPPING or sooner, (before, event)
 
 
 # -------------------------------------------------------------------- what dependents see

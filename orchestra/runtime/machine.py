@@ -109,7 +109,7 @@ def _dependency_blocked(s: _Step, event: ev.DependencyBlocked) -> None:
 
 def _start(s: _Step) -> None:
     s.move(State.STARTING, None)
-    s.set(check_failure=None, exit_seen=False)
+    s.set(check_failure=None, exit_seen=False, kill_at=None)
     s.actions.append(ev.Spawn())
 
 
