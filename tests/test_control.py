@@ -390,6 +390,20 @@ def test_a_dependency_being_stopped_is_not_ready(cli: Cli, project: Project) -> 
     stop.wait(10)
 
 
+def test_ps_of_a_running_service_not_yet_ready_by_its_log_line(cli: Cli,
+                                                              project: Project) -> None:
+    """A `log` check reports no attempts: until its line comes, `ps` says the service is
+    running and not ready yet, not "not started"."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "never printed"}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"db +\| tick")
+    db = _row(cli, "db")
+    assert db["state"] == "running" and db["ready"] is False, db
+    assert db["reason"] == "not ready: its readiness check has not passed yet", db
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
 def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Project) -> None:
     up = _running(cli, project)
     before = _pids(cli)

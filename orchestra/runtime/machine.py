@@ -26,6 +26,8 @@ from orchestra.runtime.states import FINAL, State, check_transition
 
 #: The exit code reported for a run that orchestra ended because a check failed.
 CHECK_FAILED_CODE = 1
+#: The readiness of a run from its spawn until its check passes or reports an attempt.
+WAITING_FOR_CHECK = "not ready: its readiness check has not passed yet"
 
 
 class _Step:
@@ -116,8 +118,9 @@ def _start(s: _Step) -> None:
 def _spawned(s: _Step, event: ev.Spawned) -> None:
     if s.facts.state is not State.STARTING:
         return
+    # "not started" no more; a `log` or `notify` check says nothing until it passes
     s.set(run=s.facts.run + 1, pid=event.pid, run_began=s.given.now, has_started=True,
-          started_this_run=True)
+          started_this_run=True, ready_reason=WAITING_FOR_CHECK)
     s.move(State.RUNNING, f"started pid={event.pid}", pid=event.pid)
     if s.facts.stop_requested:   # cannot happen today (no await in between); never ignored
         s.terminate()
