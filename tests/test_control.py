@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -335,6 +336,74 @@ def test_down_of_a_stack_whose_services_all_stopped(cli: Cli, project: Project) 
     assert up.wait(10).rc == 0
 
 
+STUBBORN = [PY, "-c", "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+            "print('stubborn', flush=True)\ntime.sleep(60)\n"]
+
+
+@pytest.mark.parametrize("first", ["ctrl-c", "stop"])
+def test_down_timeout_shortens_a_stop_under_way(cli: Cli, project: Project,
+                                                first: str) -> None:
+    """`down -t 1` overrides every stop timeout, also that of a service already stopping
+    (by Ctrl-C, or `orchestra stop`) with its own 30 s: SIGKILL comes after 1 s, not 30."""
+    project.yaml({"stubborn": {"command": STUBBORN, "stop_timeout": "30s"}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"stubborn +\| stubborn")
+    stop = None
+    if first == "ctrl-c":
+        up.send(signal.SIGINT)
+    else:
+        stop = cli.start("stop", "stubborn")
+    up.wait_for(r"stubborn: sending SIGTERM")
+    began = time.monotonic()
+    down = cli.run("down", "-t", "1", timeout=15)
+    took = time.monotonic() - began
+    assert down.rc == 0, down.dump()
+    result = up.wait(10)
+    assert took < 10, f"down took {took:.1f} s\n{result.dump()}"
+    result.index(r"stubborn: still running .* sending SIGKILL")
+    assert result.rc == (130 if first == "ctrl-c" else 0), result.dump()
+    if stop is not None:
+        stop.wait(10)
+
+
+def test_a_dependency_being_stopped_is_not_ready(cli: Cli, project: Project) -> None:
+    """While db is being stopped (its stop signal sent, not yet gone), it is not ready: `ps`
+    says so, and web, restarted meanwhile, waits for it instead of starting against a db
+    that is going away."""
+    project.yaml({"db": {"command": STUBBORN, "stop_timeout": "30s",
+                         "readiness": {"log": "stubborn"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    assert cli.run("stop", "web").rc == 0
+    stop = cli.start("stop", "db")
+    up.wait_for(r"db: sending SIGTERM")
+    db = _row(cli, "db")
+    assert db["state"] == "stopping" and db["ready"] is False, db
+    assert cli.run("restart", "web").rc == 0
+    up.wait_for(r"web: starting again on request")
+    assert _states(cli, up) == {"db": "stopping", "web": "pending"}
+    assert cli.run("down", "-t", "0").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert "web: skipped: orchestra is stopping" in result.text, result.dump()
+    stop.wait(10)
+
+
+def test_ps_of_a_running_service_not_yet_ready_by_its_log_line(cli: Cli,
+                                                              project: Project) -> None:
+    """A `log` check reports no attempts: until its line comes, `ps` says the service is
+    running and not ready yet, not "not started"."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "never printed"}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"db +\| tick")
+    db = _row(cli, "db")
+    assert db["state"] == "running" and db["ready"] is False, db
+    assert db["reason"] == "not ready: its readiness check has not passed yet", db
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
 def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Project) -> None:
     up = _running(cli, project)
     before = _pids(cli)
@@ -357,6 +426,61 @@ def test_stop_of_several_goes_in_waves_dependents_first(cli: Cli, project: Proje
     assert "other: sending" not in text
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+def _states(cli: Cli, up: Orchestra) -> dict[str, str]:
+    """Every instance's state, from `ps` (which fails, with the stack's output, if it is gone)."""
+    table = cli.run("ps", "--format", "json")
+    assert table.rc == 0, f"{table.dump()}\n--- up ---\n{up.output()}"
+    return {row["name"]: row["state"] for row in json.loads(table.out)}
+
+
+def _row(cli: Cli, name: str) -> dict[str, object]:
+    rows = json.loads(cli.run("ps", "--format", "json").out)
+    return next(row for row in rows if row["name"] == name)
+
+
+def test_restart_of_a_dependent_whose_dependency_was_stopped_waits_for_it(
+        cli: Cli, project: Project) -> None:
+    """`orchestra stop db web`, then `orchestra restart web`: web waits for db to be started
+    again, as at start-up; a dependency stopped on request is no failed dependency (web was
+    skipped, and that stopped the whole stack with exit code 1)."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "tick"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}},
+                  "other": {"command": TICK}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    assert cli.run("stop", "db", "web").rc == 0
+    assert cli.run("restart", "web").rc == 0
+    up.wait_for(r"web: starting again on request")
+    assert _states(cli, up) == {"db": "exited", "web": "pending", "other": "running"}
+    web = _row(cli, "web")   # the readiness of the run to come, not the stopped one's
+    assert web["reason"] == "not started" and web["exit_code"] is None, web
+    assert up.proc.poll() is None, up.output()
+    assert cli.run("restart", "db").rc == 0
+    up.wait_for(r"web: started pid=")
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert "skipped" not in result.text, result.dump()
+
+
+def test_stopping_a_dependency_leaves_its_waiting_dependent_waiting(
+        cli: Cli, project: Project) -> None:
+    """`orchestra stop db` while web still waits for db to be ready: web goes on waiting (and
+    starts once db is restarted and ready); nothing fails, the stack stays up."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "never printed"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"db +\| tick")
+    assert cli.run("stop", "db").rc == 0
+    up.wait_for(r"db: stopped by SIGTERM")
+    assert _states(cli, up) == {"db": "exited", "web": "pending"}
+    assert up.proc.poll() is None, up.output()
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert "web: skipped: orchestra is stopping" in result.text, result.dump()
 
 
 COUNTER = [PY, "-c", "import sys, time\nfor n in range(3000):\n    print(n, flush=True)\n"

@@ -110,7 +110,8 @@ ROWS = [
     Row("spawned", STARTING, ev.Spawned(42), S.RUNNING,
         (moved(S.RUNNING, "started pid=42", pid=42),),
         facts={"run": 1, "pid": 42, "run_began": NOW, "has_started": True,
-               "started_this_run": True}),
+               "started_this_run": True,
+               "ready_reason": "not ready: its readiness check has not passed yet"}),
     Row("spawned after a stop was asked: stopped at once", replace(STARTING, stop_requested=True),
         ev.Spawned(42), S.STOPPING, (moved(S.RUNNING, "started pid=42", pid=42), *SENDING_TERM)),
     Row("cannot start", STARTING, ev.SpawnFailed("no such program: web", 127), S.FAILED,
@@ -197,12 +198,30 @@ ROWS = [
          *BACKING_OFF), service=ON_FAILURE),
     # ------------------------------------------------------------------ stopping
     Row("stop", RUNNING, ev.StopRequested(), S.STOPPING, SENDING_TERM,
-        facts={"stop_requested": True, "stopped_on_request": False}),
+        facts={"stop_requested": True, "stopped_on_request": False, "signalled_at": NOW,
+               "kill_at": NOW + TIMEOUT}),
+    Row("stop of a ready run: it is ready no more", replace(RUNNING, ready=True,
+                                                           ready_reason="tcp accepted"),
+        ev.StopRequested(), S.STOPPING, SENDING_TERM,
+        facts={"ready": False, "ready_reason": "not ready: being stopped"}),
+    Row("ready while stopping: it was, but is no more", STOPPING,
+        ev.BecameReady(1, "tcp accepted"), S.STOPPING,
+        (say("ready: tcp accepted", "ready", reason="tcp accepted"),), service=WITH_CHECK,
+        facts={"ready": False, "became_ready": True}),
     Row("stop on request", RUNNING, ev.StopRequested(on_request=True), S.STOPPING,
         SENDING_TERM, facts={"stopped_on_request": True, "stop_reason": "stopped on request"}),
     Row("stop after the exit was seen: clean-up owns the group", EXIT_SEEN,
         ev.StopRequested(), S.RUNNING, (), facts={"stop_requested": True}),
     Row("stop while stopping", STOPPING, ev.StopRequested(), S.STOPPING, ()),
+    Row("stop while stopping, with a shorter timeout in force (`down -t`): SIGKILL sooner",
+        replace(STOPPING, signalled_at=NOW - 5, kill_at=NOW + 25), ev.StopRequested(),
+        S.STOPPING, (ArmKillTimer(1, TIMEOUT, after=15.0),), facts={"kill_at": NOW + TIMEOUT}),
+    Row("stop while stopping, with a longer timeout in force: SIGKILL as it was",
+        replace(STOPPING, signalled_at=NOW - 5, kill_at=NOW + 3), ev.StopRequested(),
+        S.STOPPING, (), facts={"kill_at": NOW + 3}),
+    Row("stop while stopping, after the exit: clean-up owns the group",
+        replace(STOPPING_SEEN, signalled_at=NOW - 5, kill_at=NOW + 25), ev.StopRequested(),
+        S.STOPPING, ()),
     Row("the kill timer", STOPPING, ev.KillTimerFired(1, TIMEOUT), S.STOPPING,
         (say("still running 10 s after its stop signal; sending SIGKILL", "kill"),
          SignalGroup(42, KILL))),
@@ -210,6 +229,12 @@ ROWS = [
         S.STOPPING, ()),
     Row("a second Ctrl-C during clean-up kills what is left", STOPPING_SEEN,
         ev.KillRequested(), S.STOPPING, (SignalGroup(42, KILL),)),
+    Row("a second Ctrl-C before its stop wave: stopped, not failed", RUNNING,
+        ev.KillRequested(), S.STOPPING,
+        (moved(S.STOPPING, "sending SIGKILL to process group 42", signal="SIGKILL"),
+         SignalGroup(42, KILL)), facts={"stop_requested": True}),
+    Row("a second Ctrl-C after its own exit: clean-up owns the run", EXIT_SEEN,
+        ev.KillRequested(), S.RUNNING, (SignalGroup(42, KILL),)),
     Row("a second Ctrl-C while pending", PENDING, ev.KillRequested(), S.PENDING, (),
         facts={"stop_requested": True}),
     Row("the watcher's signal", RUNNING, ev.SignalRequested(HUP), S.RUNNING,
@@ -219,8 +244,11 @@ ROWS = [
     # ------------------------------------------------------------------ backoff
     Row("the delay passed", BACKOFF, ev.BackoffElapsed(), S.STARTING,
         (moved(S.STARTING), Spawn()), facts={"restarts": 1, "in_a_row": 1}),
-    Row("stopped while waiting to restart", BACKOFF, ev.StopRequested(), S.EXITED,
-        (moved(S.EXITED, "stopped while waiting to restart"), Finish())),
+    Row("stopped while waiting to restart", replace(
+            BACKOFF, ready_reason="not ready: restarting in 1 s (attempt 1)"),
+        ev.StopRequested(), S.EXITED,
+        (moved(S.EXITED, "stopped while waiting to restart"), Finish()),
+        facts={"ready_reason": "not ready: stopped while waiting to restart"}),
     Row("killed while waiting to restart", BACKOFF, ev.KillRequested(), S.EXITED,
         (moved(S.EXITED, "stopped while waiting to restart"), Finish())),
     Row("the delay passed after a stop", replace(BACKOFF, stop_requested=True),
@@ -233,8 +261,10 @@ ROWS = [
         (moved(S.PENDING, "starting again on request"), AwaitDependencies()),
         facts={"stop_requested": False, "ready": False, "became_ready": False,
                "exit_status": None, "finished": False, "in_a_row": 0}),
-    Row("start again after failing", FAILED, ev.StartRequested(), S.PENDING,
-        (moved(S.PENDING, "starting again on request"), AwaitDependencies())),
+    Row("start again after failing", replace(FAILED, ready_reason="not ready: exited rc=1"),
+        ev.StartRequested(), S.PENDING,
+        (moved(S.PENDING, "starting again on request"), AwaitDependencies()),
+        facts={"ready_reason": "not started"}),
     Row("start again after being skipped", SKIPPED, ev.StartRequested(), S.PENDING,
         (moved(S.PENDING, "starting again on request"), AwaitDependencies())),
     Row("start while running changes nothing", RUNNING, ev.StartRequested(), S.RUNNING, ()),
@@ -310,13 +340,15 @@ WORK = (Spawn, ArmBackoff, AwaitDependencies, Finish)
 
 
 @settings(max_examples=300, deadline=None)
-@for_all(SERVICES, st.lists(EVENTS, max_size=40))
-def test_any_sequence_of_events_makes_only_legal_moves(service: Service,
-                                                       events: list[ev.Event]) -> None:
+@for_all(SERVICES, st.lists(st.tuples(EVENTS, st.sampled_from([TIMEOUT, 1.0, 30.0])),
+                            max_size=40))
+def test_any_sequence_of_events_makes_only_legal_moves(
+        service: Service, events: list[tuple[ev.Event, float]]) -> None:
+    """The stop timeout in force may change between events (`down -t`)."""
     facts = Facts()
-    for number, event in enumerate(events):
+    for number, (event, timeout) in enumerate(events):
         before = facts
-        facts, actions = step(before, event, Given(service, TIMEOUT, NOW + number))
+        facts, actions = step(before, event, Given(service, timeout, NOW + number))
         for origin, target in _edges(_path(before, actions)):
             assert target in TRANSITIONS[origin], (origin, target, event)
         assert _path(before, actions)[-1] is facts.state
@@ -329,6 +361,11 @@ def test_any_sequence_of_events_makes_only_legal_moves(service: Service,
         for action in actions:   # its own group: the one it had, or the one just spawned
             if isinstance(action, SignalGroup):
                 assert action.pid in {before.pid, facts.pid} - {None}, (before, event)
+            if isinstance(action, ArmKillTimer):   # only ever sooner, and for this run
+                assert facts.state is S.STOPPING and action.run == facts.run, (before, event)
+                sooner = (before.kill_at is not None and facts.kill_at is not None
+                          and facts.kill_at < before.kill_at)
+                assert before.state is not S.STOPPING or sooner, (before, event)
 
 
 # -------------------------------------------------------------------- what dependents see
@@ -336,6 +373,8 @@ def test_any_sequence_of_events_makes_only_legal_moves(service: Service,
 DONE_OK = replace(EXITED, ready=False, became_ready=False)
 READY_THEN_DONE = replace(EXITED, became_ready=True)
 FAILED_AFTER_READY = replace(FAILED, became_ready=True)
+STOPPED_ON_REQUEST = replace(EXITED, exit_status=BY_TERM, stop_requested=True,
+                             stopped_on_request=True, started_this_run=True)
 
 # facts, condition -> met (True), never (False), not yet (None)
 SATISFIES = [
@@ -352,6 +391,13 @@ SATISFIES = [
     (replace(EXITED, finished=False), Condition.COMPLETED_SUCCESSFULLY, None),  # restarting
     (FAILED, Condition.COMPLETED_SUCCESSFULLY, False),
     (SKIPPED, Condition.COMPLETED_SUCCESSFULLY, False),
+    # stopped on request: its dependents wait for its `orchestra restart`
+    (replace(STOPPED_ON_REQUEST, became_ready=True), Condition.STARTED, None),
+    (STOPPED_ON_REQUEST, Condition.READY, None),
+    (replace(STOPPED_ON_REQUEST, exit_status=OK, became_ready=True), Condition.READY, None),
+    (replace(STOPPED_ON_REQUEST, exit_status=OK), Condition.COMPLETED_SUCCESSFULLY, None),
+    (replace(STOPPED_ON_REQUEST, finished=False, state=S.STOPPING, ready=True),
+     Condition.READY, True),   # not stopped yet
 ]
 
 
@@ -374,10 +420,6 @@ def test_a_dependency_that_never_will_is_the_reason_even_while_stopping() -> Non
      "orchestra is stopping"),
     (replace(PENDING, stop_requested=True, stop_reason="stopped on request"), [],
      "stopped on request"),
-    # its pending dependency was told to stop too: wait for that one's own verdict (its
-    # dependency may have failed: the real reason), whichever task runs first
-    (replace(PENDING, stop_requested=True),
-     [(Condition.STARTED, [("app", replace(PENDING, stop_requested=True))])], False),
     (PENDING, [(Condition.COMPLETED_SUCCESSFULLY, [("migrate", FAILED)])],
      "dependency 'migrate' failed (needed: completed_successfully)"),
 ])

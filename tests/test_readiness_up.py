@@ -359,6 +359,34 @@ def test_readiness_timeout_skips_dependents(project: Project, tmp_path: Path) ->
     assert not wait_no_leftovers(project.mark, 2.0)
 
 
+def test_a_chain_of_skips_names_each_real_reason_in_the_json_events(project: Project) -> None:
+    """db fails (its readiness check gives up); each waiting service down the chain is
+    skipped because of the one before it, whatever order the event loop wakes them in (not
+    "orchestra is stopping")."""
+    path = project.yaml({
+        "db": {"command": code("time.sleep(30)"),
+               "readiness": {"tcp": free_port(), "interval": "100ms", "start_period": "300ms"}},
+        "app": {"command": code("time.sleep(30)"),
+                "depends_on": {"db": {"condition": "ready"}}},
+        "web": {"command": code("time.sleep(30)"), "depends_on": ["app"],
+                "readiness": {"log": "up"}},
+        "worker": {"command": code("time.sleep(30)"),
+                   "depends_on": {"web": {"condition": "ready"}, "app": {}}},
+        "cron": {"command": code("time.sleep(30)"), "depends_on": ["worker"], "replicas": 2},
+    })
+    result = up(project, path, "--output", "json", timeout=20)
+    assert result.rc == 1, result.dump()
+    reasons = {event["service"]: event["reason"] for event in result.json()
+               if event.get("event") == "skipped"}
+    assert reasons == {
+        "app": "dependency 'db' failed (needed: ready)",
+        "web": "dependency 'app' skipped (needed: started)",
+        "worker": "dependency 'web' skipped (needed: ready)",
+        "cron.1": "dependency 'worker' skipped (needed: started)",
+        "cron.2": "dependency 'worker' skipped (needed: started)",
+    }, result.dump()
+
+
 def test_dependency_exiting_0_before_ready_skips_dependents_and_exits_1(
         project: Project, tmp_path: Path) -> None:
     start = tmp_path / "start"

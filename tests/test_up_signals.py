@@ -339,6 +339,27 @@ def test_second_sigint_kills_at_once(project: Project) -> None:
     assert not alive(pid)
 
 
+def test_second_sigint_stops_a_later_wave_without_a_failure(project: Project) -> None:
+    """A second Ctrl-C SIGKILLs the services still waiting for their wave too: they are
+    stopped by the user, not failed, so the run still exits 130 (not 137)."""
+    project.yaml({
+        "db": {"command": py("import os, time; print('db', os.getpid(), flush=True); "
+                             "time.sleep(60)")},
+        "web": {"command": py(IGNORES_TERM), "depends_on": ["db"]},
+    })
+    orch = project.start("--no-timestamps", "--no-color", "-t", "30")
+    db = int(orch.wait_for(r"^db +\| db (\d+)$")[1])
+    orch.wait_for(r"^web +\| stubborn \d+$")
+    orch.send(signal.SIGINT)
+    orch.wait_for(r"web: sending SIGTERM")
+    orch.send(signal.SIGINT)
+    result = orch.wait(5)
+    assert result.rc == 130, result.dump()
+    result.index(r"^system +\| db: stopped by SIGKILL$")   # raises, with the output, if not
+    assert not any("db: killed by" in line for line in result.lines), result.dump()
+    assert not alive(db)
+
+
 
 def test_an_inherited_sigchld_ignore_does_not_break_exit_codes(project: Project) -> None:
     """With SIGCHLD ignored the kernel would reap children itself and exit codes would be lost."""

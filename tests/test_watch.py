@@ -78,6 +78,34 @@ def test_a_save_restarts_the_service_and_its_opted_in_dependents(project: Projec
     assert not wait_gone([*web, *worker, first["other"]], 5)
 
 
+def test_a_save_leaves_a_service_stopped_on_request_stopped(project: Project,
+                                                              runtime: Path) -> None:
+    """`orchestra stop web` (to run it by hand in a debugger, on the same port): a save under
+    its `watch` paths does not start it again behind the user's back, nor restart what
+    restarts with it; `orchestra restart web` does, and the watcher acts again after it."""
+    from helpers.cli import Cli
+
+    cli = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    try:
+        stack(project, ["src"])
+        orch = cli.start("up", *TEXT)
+        orch.wait_for(r"^worker +\| worker up \d+$", 20)
+        assert cli.run("stop", "web").rc == 0
+        (project.root / "src/app.py").write_text("v = 1\n")
+        said = orch.wait_for(r"^system +\| web: src/app\.py changed; (.*)$", 15)
+        assert said[1] == "not restarted: stopped on request", orch.output()
+        assert cli.run("restart", "web").rc == 0
+        orch.wait_for(r"(?s)(web: ready: .*){2}", 20)
+        (project.root / "src/app.py").write_text("v = 2\n")
+        orch.wait_for(r"web: src/app\.py changed; restarting with worker", 15)
+        orch.wait_for(r"(?s)(web: ready: .*){3}", 20)
+        result = stop(orch)
+        assert len(pids(result.text, "web")) == 3, result.dump()
+        assert len(pids(result.text, "worker")) == 2, result.dump()   # once, with the save
+    finally:
+        cli.close()
+
+
 def test_a_burst_of_saves_restarts_once(project: Project) -> None:
     stack(project, {"paths": ["src"], "debounce": "400ms"})
     orch = up(project)

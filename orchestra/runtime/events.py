@@ -150,10 +150,13 @@ class SignalGroup(NamedTuple):
 
 
 class ArmKillTimer(NamedTuple):
-    """Feed `KillTimerFired` back after `timeout` seconds."""
+    """Feed `KillTimerFired` back after `timeout` seconds, in place of an earlier timer of
+    the run (`down -t` shortens a stop under way); `after`: the time since the stop signal
+    it will then be (None: `timeout`)."""
 
     run: int
     timeout: float
+    after: float | None = None
 
 
 class ArmBackoff(NamedTuple):

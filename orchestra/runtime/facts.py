@@ -14,6 +14,7 @@ from orchestra.runtime.exit_status import ExitStatus
 from orchestra.runtime.states import State
 
 STOP_REASON = "orchestra is stopping"
+NOT_STARTED = "not started"   # the readiness of a run still waiting for its dependencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +34,14 @@ class Facts:
     started_this_run: bool = False    # since the last start on request (`started`)
     ready: bool = False
     became_ready: bool = False        # ready at least once (a one-shot may be ready, then end)
-    ready_reason: str = "not started"
+    ready_reason: str = NOT_STARTED
     exit_status: ExitStatus | None = None
     check_failure: str | None = None  # why orchestra ended the current run (a check failed)
     failure: str = ""                 # why the service failed, for annotations
     restart_forgone: bool = False     # failed, but the policy would have restarted it
     stop_requested: bool = False
+    signalled_at: float = 0.0         # Given.now at the stop signal
+    kill_at: float | None = None      # when SIGKILL follows it (Given.now's clock)
     stop_reason: str = STOP_REASON
     stopped_on_request: bool = False  # `orchestra stop`/`restart` ended this run
     finished: bool = False            # no run follows (until a start on request)
@@ -56,7 +59,14 @@ class Given:
 
 def satisfies(facts: Facts, condition: Condition) -> bool | None:
     """Whether a dependency in this state meets `condition`: True: met; False: can never be
-    met (it has ended without); None: not yet."""
+    met (it has ended without); None: not yet.
+
+    A dependency stopped on request (`orchestra stop`) is not yet: the stack stays up for its
+    `orchestra restart`, so its dependents wait for it as at start-up. Judged by how it was
+    stopped, it would skip them (a stopped `ready` dependency), which stops the whole stack,
+    or let them start although it is down (a stopped `started` one)."""
+    if facts.finished and facts.stopped_on_request:
+        return None
     if condition is Condition.COMPLETED_SUCCESSFULLY:
         if not facts.finished:
             return None
@@ -78,7 +88,7 @@ def dependency_verdict(
         dependencies: Sequence[tuple[Condition, Sequence[tuple[str, Facts]]]]) -> bool | str:
     """True: it may start; False: it waits; a string: why it never will. A dependency that
     can never meet its condition is reported before a stop: it is the real reason."""
-    waiting = about_to_skip = False
+    waiting = False
     for condition, runners in dependencies:
         for name, dependency in runners:
             verdict = satisfies(dependency, condition)
@@ -86,11 +96,6 @@ def dependency_verdict(
                 return (f"dependency '{name}' {dependency.state.value} "
                         f"(needed: {condition.value})")
             waiting = waiting or verdict is None
-            about_to_skip = about_to_skip or (dependency.state is State.PENDING
-                                              and dependency.stop_requested)
     if facts.stop_requested:
-        # A pending dependency that was told to stop is skipped as soon as its own task
-        # runs, maybe for a reason of its own (its dependency failed): wait for that verdict
-        # rather than race it, so the reason reported does not depend on task order.
-        return False if about_to_skip else facts.stop_reason
+        return facts.stop_reason
     return not waiting

@@ -20,12 +20,14 @@ from typing import Any
 from orchestra.config.values import signal_name
 from orchestra.runtime import events as ev
 from orchestra.runtime.exit_status import ExitStatus
-from orchestra.runtime.facts import STOP_REASON, Facts, Given
+from orchestra.runtime.facts import NOT_STARTED, STOP_REASON, Facts, Given
 from orchestra.runtime.policy import decide
 from orchestra.runtime.states import FINAL, State, check_transition
 
 #: The exit code reported for a run that orchestra ended because a check failed.
 CHECK_FAILED_CODE = 1
+#: The readiness of a run from its spawn until its check passes or reports an attempt.
+WAITING_FOR_CHECK = "not ready: its readiness check has not passed yet"
 
 
 class _Step:
@@ -59,11 +61,24 @@ class _Step:
         facts = self.facts
         if facts.state is not State.RUNNING or facts.pid is None or facts.exit_seen:
             return
-        sig = self.given.service.stop_signal
+        sig, now, timeout = self.given.service.stop_signal, self.given.now, self.given.stop_timeout
         self.move(State.STOPPING, f"sending {signal_name(sig)} to process group {facts.pid}",
                   signal=signal_name(sig))
-        self.actions += [ev.SignalGroup(facts.pid, sig),
-                         ev.ArmKillTimer(facts.run, self.given.stop_timeout)]
+        self.set(signalled_at=now, kill_at=now + timeout)
+        if facts.ready:   # going away: a dependent started now would find it gone
+            self.set(ready=False, ready_reason="not ready: being stopped")
+        self.actions += [ev.SignalGroup(facts.pid, sig), ev.ArmKillTimer(facts.run, timeout)]
+
+    def hasten_kill(self) -> None:
+        """A stop asked for again with a shorter stop timeout in force (`down -t 1` while a
+        service stops with its own 30 s): SIGKILL comes at the earlier of the two times."""
+        facts, now, timeout = self.facts, self.given.now, self.given.stop_timeout
+        if facts.state is not State.STOPPING or facts.exit_seen or facts.kill_at is None \
+                or now + timeout >= facts.kill_at:
+            return
+        self.set(kill_at=now + timeout)
+        self.actions.append(ev.ArmKillTimer(facts.run, timeout,
+                                            after=now + timeout - facts.signalled_at))
 
 
 def step(facts: Facts, event: ev.Event, given: Given) -> tuple[Facts, tuple[ev.Action, ...]]:
@@ -96,15 +111,16 @@ def _dependency_blocked(s: _Step, event: ev.DependencyBlocked) -> None:
 
 def _start(s: _Step) -> None:
     s.move(State.STARTING, None)
-    s.set(check_failure=None, exit_seen=False)
+    s.set(check_failure=None, exit_seen=False, kill_at=None)
     s.actions.append(ev.Spawn())
 
 
 def _spawned(s: _Step, event: ev.Spawned) -> None:
     if s.facts.state is not State.STARTING:
         return
+    # "not started" no more; a `log` or `notify` check says nothing until it passes
     s.set(run=s.facts.run + 1, pid=event.pid, run_began=s.given.now, has_started=True,
-          started_this_run=True)
+          started_this_run=True, ready_reason=WAITING_FOR_CHECK)
     s.move(State.RUNNING, f"started pid={event.pid}", pid=event.pid)
     if s.facts.stop_requested:   # cannot happen today (no await in between); never ignored
         s.terminate()
@@ -130,6 +146,8 @@ def _backoff_elapsed(s: _Step, _: ev.BackoffElapsed) -> None:
 
 
 def _stopped_in_backoff(s: _Step) -> None:
+    # not "restarting in N s" any more (`ps` showed it as the stopped service's readiness)
+    s.set(ready_reason="not ready: stopped while waiting to restart")
     s.move(State.EXITED, "stopped while waiting to restart")
     s.finish()
 
@@ -140,7 +158,7 @@ def _start_requested(s: _Step, _: ev.StartRequested) -> None:
         return
     s.set(stop_requested=False, stop_reason=STOP_REASON, stopped_on_request=False,
           ready=False, became_ready=False, started_this_run=False, exit_status=None,
-          restart_forgone=False, in_a_row=0, finished=False)
+          restart_forgone=False, in_a_row=0, finished=False, ready_reason=NOT_STARTED)
     s.move(State.PENDING, "starting again on request")
     s.actions.append(ev.AwaitDependencies())
 
@@ -163,9 +181,10 @@ def _not_ready(s: _Step, event: ev.NotReady) -> None:
 def _became_ready(s: _Step, event: ev.BecameReady) -> None:
     if not _of_this_run(s, event.run):
         return
-    # after the exit was seen it is ready no more, but it was (a one-shot that then completed)
+    # after the exit was seen (or the stop signal sent) it is ready no more, but it was (a
+    # one-shot that then completed)
     s.set(became_ready=True)
-    if not s.facts.exit_seen:
+    if not s.facts.exit_seen and s.facts.state is State.RUNNING:
         s.set(ready=True, ready_reason=event.reason)
     if s.given.service.readiness is not None:
         s.say(f"ready: {event.reason}", "ready", reason=event.reason)
@@ -244,22 +263,35 @@ def _stop_requested(s: _Step, event: ev.StopRequested) -> None:
         s.set(stopped_on_request=True, stop_reason="stopped on request")
     if s.facts.state is State.BACKOFF:
         _stopped_in_backoff(s)
+    elif s.facts.state is State.STOPPING:
+        s.hasten_kill()
     else:   # pending: its wait for dependencies sees the stop and skips it
         s.terminate()
 
 
 def _kill_requested(s: _Step, _: ev.KillRequested) -> None:
+    """SIGKILL the group now. A run not yet signalled (a later stop wave) is stopped by the
+    user, like the others: "stopped by SIGKILL", not a failure that would make the exit
+    code 137 instead of the signal's."""
     s.set(stop_requested=True)
-    if s.facts.state is State.BACKOFF:
+    facts = s.facts
+    if facts.state is State.BACKOFF:
         _stopped_in_backoff(s)
-    elif s.facts.pid is not None:   # its group too, while clean-up waits for it to empty
-        s.actions.append(ev.SignalGroup(s.facts.pid, signal.SIGKILL))
+        return
+    if facts.pid is None:
+        return
+    if facts.state is State.RUNNING and not facts.exit_seen:
+        s.move(State.STOPPING, f"sending SIGKILL to process group {facts.pid}",
+               signal=signal_name(signal.SIGKILL))
+    # during clean-up too: its group, while clean-up waits for it to empty
+    s.actions.append(ev.SignalGroup(facts.pid, signal.SIGKILL))
 
 
 def _kill_timer_fired(s: _Step, event: ev.KillTimerFired) -> None:
     if event.run != s.facts.run or s.facts.pid is None or s.facts.exit_seen:
         return
     s.say(f"still running {event.after:g} s after its stop signal; sending SIGKILL", "kill")
+    s.set(kill_at=None)
     s.actions.append(ev.SignalGroup(s.facts.pid, signal.SIGKILL))
 
 

@@ -214,6 +214,11 @@ class Orchestrator:
         service failed before). `timeout` overrides every stop timeout."""
         if timeout is not None:
             self._down_timeout = timeout
+            for runner in self.runners.values():
+                # a stop under way (Ctrl-C, a failure, `orchestra stop`) gets the timeout
+                # too; the others get it from the stop below, in their wave
+                if runner.state is State.STOPPING:
+                    runner.handle(ev.StopRequested())
         self.stop("orchestra down")
 
     def stop(self, reason: str) -> None:
@@ -222,12 +227,14 @@ class Orchestrator:
         self.stopping = True
         if any(not r.final for r in self.runners.values()):
             self.mux.system(f"stopping all services: {reason}", event="stopping", reason=reason)
-        for runner in self.runners.values():
+        for runner in self.runners.values():   # in start order: dependencies first
             # now, not in the wave task: a runner whose first step comes before that task's
             # must find the stop and skip, rather than start its process (one in backoff
             # ends at once: "stopped while waiting to restart", after the line above)
             if runner.state in (State.PENDING, State.BACKOFF):
                 runner.handle(ev.StopRequested())
+            if runner.state is State.PENDING:   # skipped now, naming its real reason
+                runner.judge_dependencies()
         self._shutdown = asyncio.get_running_loop().create_task(self._stop_in_waves())
 
     async def _stop_in_waves(self) -> None:

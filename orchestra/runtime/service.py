@@ -94,8 +94,11 @@ class ServiceRunner:
         elif isinstance(action, ev.SignalGroup):
             signal_group(action.pid, action.signal)
         elif isinstance(action, ev.ArmKillTimer):
+            if self._kill_timer is not None:   # replaced by a sooner one (`down -t`)
+                self._kill_timer.cancel()
+            after = action.timeout if action.after is None else action.after
             self._kill_timer = asyncio.get_running_loop().call_later(
-                action.timeout, self._on_kill_timer, action.run, action.timeout)
+                action.timeout, self._on_kill_timer, action.run, round(after, 1))
         else:   # Spawn, ArmBackoff, AwaitDependencies, Finish: for `run`, in turn
             self._work = action
 
@@ -170,18 +173,25 @@ class ServiceRunner:
             self._notify_change()
             self.context.on_final(self)
 
+    def judge_dependencies(self) -> bool:
+        """Give the machine the dependencies' verdict, if there is one yet (False: none).
+
+        The orchestrator calls it too, when it stops, for every pending runner in start
+        order: each is skipped at once, after its dependencies, so the reason it gives is the
+        real one (`dependency 'app' skipped`, not `orchestra is stopping`) whichever runner's
+        task the event loop happens to wake first."""
+        verdict = dependency_verdict(self.facts, [
+            (condition, [(r.name, r.facts) for r in runners])
+            for condition, runners in self.dependencies])
+        if verdict is True:
+            self.handle(ev.DependenciesMet())
+        elif isinstance(verdict, str):
+            self.handle(ev.DependencyBlocked(verdict))
+        return verdict is not False
+
     async def _await_dependencies(self) -> None:
         """Wait until every dependency's condition holds, or never will (abortably)."""
-        while True:
-            verdict = dependency_verdict(self.facts, [
-                (condition, [(r.name, r.facts) for r in runners])
-                for condition, runners in self.dependencies])
-            if verdict is True:
-                self.handle(ev.DependenciesMet())
-                return
-            if isinstance(verdict, str):
-                self.handle(ev.DependencyBlocked(verdict))
-                return
+        while not self.judge_dependencies():
             tasks = [asyncio.ensure_future(r.changed())
                      for _, runners in self.dependencies for r in runners]
             tasks.append(asyncio.ensure_future(self.changed()))   # a stop

@@ -10,7 +10,8 @@ quiet for its `debounce`, so a burst of saves (an editor's write, rename and chm
 A restart goes through `Orchestrator.restart_instances`, the path of `orchestra restart`: the
 stop signal and timeout, then the dependencies and readiness awaited again. The services that
 depend on it with `restart: true` are restarted with it and start again after it, as their
-conditions say. `action: signal` sends the signal to each instance's process group instead.
+conditions say; an instance stopped with `orchestra stop` stays stopped. `action: signal`
+sends the signal to each instance's process group instead.
 Actions run one at a time, so two services never restart the same dependent at once. Changes
 that arrive while a service restarts restart it once more afterwards.
 
@@ -180,13 +181,24 @@ class FileWatcher:
 
     async def _restart(self, watched: WatchedService, what: str) -> None:
         name = watched.service.name
+        runners = self.orchestrator.runners
+        # `orchestra stop web` (to run it by hand, on the same port): a save must not start
+        # it again behind the user's back; `orchestra restart` does
+        stopped = {i for i in watched.instances
+                   if runners[i].final and runners[i].facts.stopped_on_request}
+        if stopped and stopped == set(watched.instances):
+            self.orchestrator.mux.system(
+                f"{name}: {what} changed; not restarted: stopped on request", service=name,
+                event="watch-skipped", reason="stopped on request")
+            return
         services = restart_with_dependents(self.plan, [name])
         also = f" with {', '.join(services[1:])} (restart: true)" if len(services) > 1 else ""
         self.orchestrator.mux.system(f"{name}: {what} changed; restarting{also}",
                                      service=name, event="watch-restart", dependents=services[1:])
         wanted = set(services)
         await self.orchestrator.restart_instances(
-            [i.name for i in self.plan.instances if i.service.name in wanted])
+            [i.name for i in self.plan.instances
+             if i.service.name in wanted and i.name not in stopped])
 
 
 def _own_output(orchestrator: Orchestrator) -> list[Path]:
