@@ -431,7 +431,7 @@ def test_dependency_verdict(own: Facts, dependencies: list[tuple[Condition,
 
 # -------------------------------------------------------------------- purity
 
-PURE_MODULES = ("machine", "facts", "events", "exit_status", "states", "policy")
+PURE_MODULES = ("machine", "machine_step", "facts", "events", "exit_status", "states", "policy")
 PURE_IMPORTS = {"__future__", "collections.abc", "dataclasses", "enum", "signal", "types",
                 "typing", "orchestra.config.model", "orchestra.config.values",
                 "orchestra.runtime"} | {f"orchestra.runtime.{name}" for name in PURE_MODULES}

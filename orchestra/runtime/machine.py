@@ -7,22 +7,22 @@ shell passes the time in (`Given.now`), and tests/test_machine.py drives every t
 `states.TRANSITIONS` as table rows, with no process at all. The restart decision itself is
 `policy.decide`.
 
-`_Step.move` is the only code that changes a state: it checks the edge against the table and
-reports it.
+Each handler below builds one `Step` (`runtime/machine_step.py`), whose `move` is the only
+code that changes a state: it checks the edge against the table and reports it.
 """
 
 from __future__ import annotations
 
 import signal
-from dataclasses import replace
 from typing import Any
 
 from orchestra.config.values import signal_name
 from orchestra.runtime import events as ev
 from orchestra.runtime.exit_status import ExitStatus
 from orchestra.runtime.facts import NOT_STARTED, STOP_REASON, Facts, Given
+from orchestra.runtime.machine_step import Step
 from orchestra.runtime.policy import decide
-from orchestra.runtime.states import FINAL, State, check_transition
+from orchestra.runtime.states import FINAL, State
 
 #: The exit code reported for a run that orchestra ended because a check failed.
 CHECK_FAILED_CODE = 1
@@ -30,60 +30,9 @@ CHECK_FAILED_CODE = 1
 WAITING_FOR_CHECK = "not ready: its readiness check has not passed yet"
 
 
-class _Step:
-    """The new facts and the actions of one step, built up by the handlers below."""
-
-    def __init__(self, facts: Facts, given: Given) -> None:
-        self.facts = facts
-        self.given = given
-        self.actions: list[ev.Action] = []
-
-    def set(self, **changes: Any) -> None:
-        self.facts = replace(self.facts, **changes)
-
-    def say(self, text: str, event: str, *, json_only: bool = False, **fields: object) -> None:
-        self.actions.append(ev.Report(text, event, tuple(fields.items()), json_only))
-
-    def move(self, target: State, message: str | None, **fields: object) -> None:
-        """The one place a state changes; `message` None: reported in JSON output only."""
-        check_transition(self.facts.state, target)
-        self.set(state=target)
-        self.say(message or target.value, target.value, json_only=message is None, **fields)
-
-    def finish(self) -> None:
-        self.set(finished=True)
-        self.actions.append(ev.Finish())
-
-    def terminate(self) -> None:
-        """Stop signal to the running group, SIGKILL after the timeout. After the leader
-        exited, clean-up owns the group: it got (or gets) its one stop signal there, and the
-        run ends as its exit said, not as "stopped"."""
-        facts = self.facts
-        if facts.state is not State.RUNNING or facts.pid is None or facts.exit_seen:
-            return
-        sig, now, timeout = self.given.service.stop_signal, self.given.now, self.given.stop_timeout
-        self.move(State.STOPPING, f"sending {signal_name(sig)} to process group {facts.pid}",
-                  signal=signal_name(sig))
-        self.set(signalled_at=now, kill_at=now + timeout)
-        if facts.ready:   # going away: a dependent started now would find it gone
-            self.set(ready=False, ready_reason="not ready: being stopped")
-        self.actions += [ev.SignalGroup(facts.pid, sig), ev.ArmKillTimer(facts.run, timeout)]
-
-    def hasten_kill(self) -> None:
-        """A stop asked for again with a shorter stop timeout in force (`down -t 1` while a
-        service stops with its own 30 s): SIGKILL comes at the earlier of the two times."""
-        facts, now, timeout = self.facts, self.given.now, self.given.stop_timeout
-        if facts.state is not State.STOPPING or facts.exit_seen or facts.kill_at is None \
-                or now + timeout >= facts.kill_at:
-            return
-        self.set(kill_at=now + timeout)
-        self.actions.append(ev.ArmKillTimer(facts.run, timeout,
-                                            after=now + timeout - facts.signalled_at))
-
-
 def step(facts: Facts, event: ev.Event, given: Given) -> tuple[Facts, tuple[ev.Action, ...]]:
     """The new facts and the actions that `event` calls for."""
-    s = _Step(facts, given)
+    s = Step(facts, given)
     handler = _HANDLERS[type(event)]
     handler(s, event)
     return s.facts, tuple(s.actions)
@@ -92,7 +41,7 @@ def step(facts: Facts, event: ev.Event, given: Given) -> tuple[Facts, tuple[ev.A
 # ---------------------------------------------------------------------- starting
 
 
-def _dependencies_met(s: _Step, _: ev.DependenciesMet) -> None:
+def _dependencies_met(s: Step, _: ev.DependenciesMet) -> None:
     if s.facts.state is not State.PENDING:
         return
     if s.facts.stop_requested:
@@ -101,7 +50,7 @@ def _dependencies_met(s: _Step, _: ev.DependenciesMet) -> None:
     _start(s)
 
 
-def _dependency_blocked(s: _Step, event: ev.DependencyBlocked) -> None:
+def _dependency_blocked(s: Step, event: ev.DependencyBlocked) -> None:
     if s.facts.state is not State.PENDING:
         return
     s.set(failure=f"skipped: {event.reason}")
@@ -109,13 +58,13 @@ def _dependency_blocked(s: _Step, event: ev.DependencyBlocked) -> None:
     s.finish()
 
 
-def _start(s: _Step) -> None:
+def _start(s: Step) -> None:
     s.move(State.STARTING, None)
     s.set(check_failure=None, exit_seen=False, kill_at=None)
     s.actions.append(ev.Spawn())
 
 
-def _spawned(s: _Step, event: ev.Spawned) -> None:
+def _spawned(s: Step, event: ev.Spawned) -> None:
     if s.facts.state is not State.STARTING:
         return
     # "not started" no more; a `log` or `notify` check says nothing until it passes
@@ -126,7 +75,7 @@ def _spawned(s: _Step, event: ev.Spawned) -> None:
         s.terminate()
 
 
-def _spawn_failed(s: _Step, event: ev.SpawnFailed) -> None:
+def _spawn_failed(s: Step, event: ev.SpawnFailed) -> None:
     if s.facts.state is not State.STARTING:
         return
     s.set(exit_status=ExitStatus(event.code, None), failure=f"cannot start: {event.message}",
@@ -135,7 +84,7 @@ def _spawn_failed(s: _Step, event: ev.SpawnFailed) -> None:
     _after_run(s)
 
 
-def _backoff_elapsed(s: _Step, _: ev.BackoffElapsed) -> None:
+def _backoff_elapsed(s: Step, _: ev.BackoffElapsed) -> None:
     if s.facts.state is not State.BACKOFF:
         return
     if s.facts.stop_requested:
@@ -145,14 +94,14 @@ def _backoff_elapsed(s: _Step, _: ev.BackoffElapsed) -> None:
     _start(s)
 
 
-def _stopped_in_backoff(s: _Step) -> None:
+def _stopped_in_backoff(s: Step) -> None:
     # not "restarting in N s" any more (`ps` showed it as the stopped service's readiness)
     s.set(ready_reason="not ready: stopped while waiting to restart")
     s.move(State.EXITED, "stopped while waiting to restart")
     s.finish()
 
 
-def _start_requested(s: _Step, _: ev.StartRequested) -> None:
+def _start_requested(s: Step, _: ev.StartRequested) -> None:
     """Back to pending, to wait for its dependencies and run again, readiness and all."""
     if not s.facts.finished:
         return
@@ -166,19 +115,19 @@ def _start_requested(s: _Step, _: ev.StartRequested) -> None:
 # ---------------------------------------------------------------------- checks
 
 
-def _of_this_run(s: _Step, run: int) -> bool:
+def _of_this_run(s: Step, run: int) -> bool:
     """A check belongs to the process it watched: never another run's."""
     return run == s.facts.run and s.facts.state in (State.RUNNING, State.STOPPING)
 
 
-def _not_ready(s: _Step, event: ev.NotReady) -> None:
+def _not_ready(s: Step, event: ev.NotReady) -> None:
     if not _of_this_run(s, event.run) or s.facts.exit_seen:
         return
     s.set(ready_reason=f"not ready: {event.reason}")
     s.say(s.facts.ready_reason, "not-ready", reason=event.reason)
 
 
-def _became_ready(s: _Step, event: ev.BecameReady) -> None:
+def _became_ready(s: Step, event: ev.BecameReady) -> None:
     if not _of_this_run(s, event.run):
         return
     # after the exit was seen (or the stop signal sent) it is ready no more, but it was (a
@@ -190,7 +139,7 @@ def _became_ready(s: _Step, event: ev.BecameReady) -> None:
         s.say(f"ready: {event.reason}", "ready", reason=event.reason)
 
 
-def _check_failed(s: _Step, event: ev.CheckFailed) -> None:
+def _check_failed(s: Step, event: ev.CheckFailed) -> None:
     if event.run != s.facts.run or s.facts.state is not State.RUNNING:
         return
     s.set(check_failure=event.reason)
@@ -203,14 +152,14 @@ def _check_failed(s: _Step, event: ev.CheckFailed) -> None:
 # ---------------------------------------------------------------------- the end of a run
 
 
-def _exit_observed(s: _Step, event: ev.ExitObserved) -> None:
+def _exit_observed(s: Step, event: ev.ExitObserved) -> None:
     if not _of_this_run(s, event.run) or s.facts.exit_seen:
         return
     s.set(exit_seen=True, uptime=s.given.now - s.facts.run_began, ready=False,
           ready_reason=f"not ready: {event.status.describe()}")
 
 
-def _exited(s: _Step, event: ev.Exited) -> None:
+def _exited(s: Step, event: ev.Exited) -> None:
     if not _of_this_run(s, event.run):
         return
     status, facts = event.status, s.facts
@@ -231,7 +180,7 @@ def _exited(s: _Step, event: ev.Exited) -> None:
     _after_run(s)
 
 
-def _after_run(s: _Step) -> None:
+def _after_run(s: Step) -> None:
     """Restart, or give up: the policy's decision, unless orchestra is stopping it."""
     facts, policy = s.facts, s.given.service.restart
     assert facts.exit_status is not None
@@ -257,7 +206,7 @@ def _after_run(s: _Step) -> None:
 # ---------------------------------------------------------------------- requests
 
 
-def _stop_requested(s: _Step, event: ev.StopRequested) -> None:
+def _stop_requested(s: Step, event: ev.StopRequested) -> None:
     s.set(stop_requested=True)
     if event.on_request:
         s.set(stopped_on_request=True, stop_reason="stopped on request")
@@ -269,7 +218,7 @@ def _stop_requested(s: _Step, event: ev.StopRequested) -> None:
         s.terminate()
 
 
-def _kill_requested(s: _Step, _: ev.KillRequested) -> None:
+def _kill_requested(s: Step, _: ev.KillRequested) -> None:
     """SIGKILL the group now. A run not yet signalled (a later stop wave) is stopped by the
     user, like the others: "stopped by SIGKILL", not a failure that would make the exit
     code 137 instead of the signal's."""
@@ -287,7 +236,7 @@ def _kill_requested(s: _Step, _: ev.KillRequested) -> None:
     s.actions.append(ev.SignalGroup(facts.pid, signal.SIGKILL))
 
 
-def _kill_timer_fired(s: _Step, event: ev.KillTimerFired) -> None:
+def _kill_timer_fired(s: Step, event: ev.KillTimerFired) -> None:
     if event.run != s.facts.run or s.facts.pid is None or s.facts.exit_seen:
         return
     s.say(f"still running {event.after:g} s after its stop signal; sending SIGKILL", "kill")
@@ -295,12 +244,12 @@ def _kill_timer_fired(s: _Step, event: ev.KillTimerFired) -> None:
     s.actions.append(ev.SignalGroup(s.facts.pid, signal.SIGKILL))
 
 
-def _signal_requested(s: _Step, event: ev.SignalRequested) -> None:
+def _signal_requested(s: Step, event: ev.SignalRequested) -> None:
     if s.facts.state is State.RUNNING and s.facts.pid is not None:
         s.actions.append(ev.SignalGroup(s.facts.pid, event.signal))
 
 
-def _internal_error(s: _Step, event: ev.InternalError) -> None:
+def _internal_error(s: Step, event: ev.InternalError) -> None:
     """A bug must not leave shutdown waiting: kill the group and end the runner as failed
     (a runner that had already ended keeps its outcome)."""
     s.say(f"internal error: {event.text}", "internal-error")
