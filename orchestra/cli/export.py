@@ -39,9 +39,9 @@ def export(
     namespace: Annotated[str | None, typer.Option(
         "--namespace", "-n", help="Export the services of this namespace (plus dependencies).")]
         = None,
-    formation: Annotated[str | None, typer.Option(
+    formation: Annotated[list[str] | None, typer.Option(
         "-c", "--concurrency", "-m", "--formation",
-        help="Instances per service, e.g. web=2,worker=0,all=1.")] = None,
+        help="Instances per service, e.g. web=2,worker=0,all=1. Repeatable.")] = None,
     app: Annotated[str | None, typer.Option(
         "-a", "--app", help="Application name: file names, group, target, job. Default: the "
                             "project folder's name.")] = None,
@@ -87,7 +87,7 @@ def export(
     options = replace(load_options(ctx, file, env, app_root), base_port=port)
     spec = load_spec(options)
     selection = Selection(services=tuple(services or ()), namespace=namespace,
-                          formation=parse_formation(formation) if formation else {},
+                          formation=parse_formation(",".join(formation)) if formation else {},
                           base_port=port)
     plan = make_plan(spec, selection, options.environ)
     target = Target(
