@@ -278,6 +278,18 @@ def test_wait_without_detach_is_a_usage_error(cli: Cli, project: Project) -> Non
     assert result.rc == 2 and b"--wait and --log-dir go with --detach" in result.err
 
 
+@pytest.mark.parametrize("detach", ["-D", "--tui"])
+def test_exit_code_from_with_detach_is_a_usage_error(cli: Cli, project: Project,
+                                                    detach: str) -> None:
+    """A detached stack's exit code reaches nobody: a CI job that asked for its tests' code
+    must not get `up`'s 0 for "started" instead, with the stack left running."""
+    project.yaml({"web": {"command": TICK}, "tests": {"command": ["sh", "-c", "exit 3"]}})
+    result = cli.run("up", detach, "--exit-code-from", "tests")
+    assert result.rc == 2, result.dump()
+    assert b"--exit-code-from needs an attached" in result.err, result.dump()
+    assert cli.run("ps").rc == 1   # nothing was started
+
+
 # ------------------------------------------------------------------ restart and stop
 
 
