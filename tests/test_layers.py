@@ -134,6 +134,39 @@ def test_every_problem_names_the_file_and_line_it_came_from(tmp_path: Path) -> N
     ]
 
 
+def test_a_condition_changed_by_a_later_file_is_reported_at_that_file(tmp_path: Path) -> None:
+    """The dependency is named in the base file, its condition in the override: a problem
+    with the condition points at the line that wrote it, not at the base file's entry."""
+    base = write(tmp_path, "base.yaml", """
+        services:
+          db: {command: db, restart: always}
+          web:
+            command: web
+            depends_on: {db: {condition: started}}
+        """)
+    local = write(tmp_path, "local.yaml", """
+        services:
+          web:
+            depends_on:
+              db: {condition: ready}
+        """)
+    done = write(tmp_path, "done.yaml", """
+        services:
+          web:
+            depends_on:
+              db:
+                condition: completed_successfully
+        """)
+    for over, line, column, message in [
+            (local, 4, 23, "condition 'ready' needs a readiness check on 'db'"),
+            (done, 5, 20, "condition 'completed_successfully' can never be met")]:
+        with pytest.raises(ConfigError) as caught:
+            load_spec(LoadOptions(file=base, overrides=(over,), cwd=tmp_path, environ={}))
+        [problem] = caught.value.problems
+        assert str(problem).startswith(
+            f"{over}:{line}:{column}: services.web.depends_on.db.condition: {message}"), problem
+
+
 def test_relative_paths_of_every_file_start_at_the_first_files_folder(tmp_path: Path) -> None:
     (tmp_path / "app").mkdir()
     (tmp_path / "elsewhere").mkdir()

@@ -209,8 +209,10 @@ class ServiceBuilder:
                     condition = CONDITION_ALIASES[text]
                 else:
                     self.problems.add((*path, name, "condition"), f"invalid condition '{text}'")
-            deps.append(Dependency(str(name), condition, restart,
-                                   source.locate_key((*path, name))))
+            has_condition = isinstance(options, dict) and "condition" in options
+            deps.append(Dependency(
+                str(name), condition, restart, source.locate_key((*path, name)),
+                source.locate((*path, name, "condition")) if has_condition else None))
         return tuple(deps)
 
     def _restart(self, value: object, path: PathKey) -> RestartPolicy | None:
