@@ -357,6 +357,30 @@ def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Projec
     assert up.wait(10).rc == 0
 
 
+def test_restart_of_a_service_whose_dependency_was_stopped_is_refused(
+        cli: Cli, project: Project) -> None:
+    """web needs db ready; db was stopped on request. Restarting web alone could only skip it,
+    which used to end the whole stack with exit 1; it is refused, naming what to restart."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "tick"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    assert cli.run("stop", "db").rc == 0
+    before = _pids(cli)
+    refused = cli.run("restart", "web")
+    assert refused.rc == 1, refused.dump()
+    assert b"web needs db (condition ready)" in refused.err, refused.dump()
+    assert b"orchestra restart db web" in refused.err, refused.dump()
+    assert up.proc.poll() is None, up.output()
+    assert _pids(cli) == before
+    both = cli.run("restart", "db", "web")
+    assert both.rc == 0, both.dump()
+    up.wait_for(r"(?s)web: starting again on request.*web: started pid=")
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+
+
 def test_stop_of_several_goes_in_waves_dependents_first(cli: Cli, project: Project) -> None:
     project.yaml({"db": {"command": TICK},
                   "web": {"command": TICK, "depends_on": ["db"]},

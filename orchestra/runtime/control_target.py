@@ -97,13 +97,33 @@ class StackControl:
         also = set(restart_with_dependents(self.orchestrator.plan, sorted(services))) - services
         chosen = [*names, *(n for n, r in runners.items()
                             if r.instance.service.name in also and n not in names)]
+        self._refuse_unmet_dependencies(chosen)
         return await self._refused_while_stopping(self.orchestrator.restart_instances, chosen)
 
     async def stop(self, names: Sequence[str]) -> list[str]:
         return await self._refused_while_stopping(self.orchestrator.stop_instances, names)
 
     async def start(self, names: Sequence[str]) -> list[str]:
+        self._refuse_unmet_dependencies(names)
         return await self._refused_while_stopping(self.orchestrator.start_instances, names)
+
+    def _refuse_unmet_dependencies(self, names: Sequence[str]) -> None:
+        """An instance whose dependency has ended without meeting its condition (stopped with
+        `orchestra stop`, most often) would only be skipped if run again, and a skipped
+        service ends the whole stack: refuse, and say what to restart along with it."""
+        runners = self.orchestrator.runners
+        for name in names:
+            for condition, dependencies in runners[name].dependencies:
+                for dependency in dependencies:
+                    if dependency.name in names or dependency.satisfies(condition) is not False:
+                        continue
+                    needed = dependency.instance.service.name
+                    services = dict.fromkeys([needed, *(runners[n].instance.service.name
+                                                        for n in names)])
+                    raise RequestError(
+                        f"{runners[name].instance.service.name} needs {needed} (condition "
+                        f"{condition.value}), which has {dependency.state.value}; restart "
+                        f"them together: `orchestra restart {' '.join(services)}`")
 
     @staticmethod
     async def _refused_while_stopping(
