@@ -108,22 +108,17 @@ class StackControl:
         return await self._refused_while_stopping(self.orchestrator.start_instances, names)
 
     def _refuse_unmet_dependencies(self, names: Sequence[str]) -> None:
-        """An instance whose dependency has ended without meeting its condition (stopped with
-        `orchestra stop`, most often) would only be skipped if run again, and a skipped
-        service ends the whole stack: refuse, and say what to restart along with it."""
+        """Running these again would only skip one of them, which ends the stack (see
+        runtime/unmet.py): refuse, and say what to restart along with it."""
+        from orchestra.runtime.unmet import unmet_dependency
+
         runners = self.orchestrator.runners
-        for name in names:
-            for condition, dependencies in runners[name].dependencies:
-                for dependency in dependencies:
-                    if dependency.name in names or dependency.satisfies(condition) is not False:
-                        continue
-                    needed = dependency.instance.service.name
-                    services = dict.fromkeys([needed, *(runners[n].instance.service.name
-                                                        for n in names)])
-                    raise RequestError(
-                        f"{runners[name].instance.service.name} needs {needed} (condition "
-                        f"{condition.value}), which has {dependency.state.value}; restart "
-                        f"them together: `orchestra restart {' '.join(services)}`")
+        unmet = unmet_dependency(runners, names)
+        if unmet is not None:
+            services = dict.fromkeys([unmet.dependency,
+                                      *(runners[n].instance.service.name for n in names)])
+            raise RequestError(f"{unmet.describe()}; restart them together: "
+                               f"`orchestra restart {' '.join(services)}`")
 
     @staticmethod
     async def _refused_while_stopping(
