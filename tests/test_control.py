@@ -272,6 +272,26 @@ def test_a_log_dir_others_may_write_is_refused_and_left_alone(cli: Cli, project:
     assert cli.run("ps").rc == 1
 
 
+def test_logs_after_a_detached_stack_show_that_run_only(
+        cli: Cli, project: Project, tmp_path: Path) -> None:
+    """Each detached run starts its log files afresh: `logs` after it ended shows its lines,
+    not those of earlier runs appended to them, nor the files of instances it did not have
+    (web.2 and web.3 of a run with three replicas)."""
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    for run, replicas in (("first", 3), ("second", 1)):
+        project.yaml({"web": {"command": [PY, "-c", f"print('{run}', flush=True)\n"
+                                          "import time; time.sleep(60)"],
+                              "replicas": replicas, "readiness": {"log": run}},
+                      "other": {"command": [PY, "-c", f"print('{run} other')"]}})
+        assert cli.run("up", "-D", "--wait", env=env, timeout=30).rc == 0
+        assert cli.run("down", env=env).rc == 0
+    ended = cli.run("logs", *TEXT, env=env)
+    assert ended.rc == 0, ended.dump()
+    assert ended.of("web") == ["second"], ended.dump()
+    assert ended.of("other") == ["second other"], ended.dump()
+    assert len(ended.lines) == 2, ended.dump()   # nothing of web.1, web.2, web.3
+
+
 def test_wait_without_detach_is_a_usage_error(cli: Cli, project: Project) -> None:
     project.yaml({"web": {"command": TICK}})
     result = cli.run("up", "--wait")

@@ -34,6 +34,27 @@ ROTATED_SUFFIX = ".log.1"   # the previous file, once the current one passed max
 BOUND = 4 * 1024 * 1024
 
 
+def forget_earlier_runs(folder: Path, services: Iterable[str]) -> None:
+    """Remove what an earlier detached run of these services left in `folder`: `NAME.log`
+    and `NAME.log.1` for each service and each of its instances (`web.3` of a run that had
+    more replicas), so that `orchestra logs` after this run shows this run only. Other files
+    in the folder are not touched."""
+    wanted = set(services)
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        for suffix in (LOG_SUFFIX, ROTATED_SUFFIX):
+            if not entry.name.endswith(suffix):
+                continue
+            name = entry.name[:-len(suffix)]
+            service, dot, number = name.partition(".")
+            if service in wanted and (not dot or number.isdigit()):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
 class LogFiles:
     """The log files of a run's instances, written from one thread fed by the event loop."""
 
