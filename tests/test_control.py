@@ -348,6 +348,19 @@ def test_stop_leaves_the_stack_up_and_restart_brings_it_back(cli: Cli,
     assert result.rc == 0, result.dump()
 
 
+def test_ps_says_a_stopped_service_was_stopped_on_request(cli: Cli, project: Project) -> None:
+    """Not `killed by SIGTERM (rc=143)`, which reads as a crash of the service."""
+    up = _running(cli, project)
+    assert cli.run("stop", "web").rc == 0
+    rows = {row["name"]: row for row in json.loads(cli.run("ps", "--format", "json").out)}
+    assert rows["web"]["state"] == "exited"
+    assert rows["web"]["reason"] == "stopped on request (orchestra stop)", rows["web"]
+    table = cli.run("ps").text
+    assert "stopped on request" in table and "killed by SIGTERM" not in table, table
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
 def test_stopping_every_service_keeps_the_stack_up_for_a_restart(cli: Cli,
                                                                  project: Project) -> None:
     up = _running(cli, project)

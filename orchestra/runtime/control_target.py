@@ -67,7 +67,9 @@ class StackControl:
                 else None,
                 "restarts": runner.restarts,
                 "ready": runner.ready,
-                "reason": runner.ready_reason,
+                "reason": ("stopped on request (orchestra stop)"
+                           if runner.stopped_on_request and runner.final
+                           else runner.ready_reason),
                 "exit_code": status.code if status is not None else None,
                 "port": runner.instance.port,
             })
