@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -409,6 +410,34 @@ def test_restart_of_a_service_whose_dependency_was_stopped_is_refused(
     both = cli.run("restart", "db", "web")
     assert both.rc == 0, both.dump()
     up.wait_for(r"(?s)web: starting again on request.*web: started pid=")
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "runtime/orchestrator.py _on_final: a runner skipped on a rerun (restart/start/watch) is "
+    "judged as at start-up: 'web skipped' stops the whole stack and up exits 1, although "
+    "only a control request made the dependency end; the rerun should stay skipped/pending "
+    "and the stack stay up"))
+def test_a_dependency_stopped_while_a_restart_waits_for_it_keeps_the_stack_up(
+        cli: Cli, project: Project) -> None:
+    """db is restarted with web and is not ready yet (its flag is gone) when it is stopped:
+    web, waiting for it, can no longer start, but nothing failed; the stack stays up."""
+    flag = project.root / "db-ready"
+    flag.write_text("")
+    project.yaml({"db": {"command": TICK,
+                         "readiness": {"exec": "test -f db-ready", "interval": "100ms"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    flag.unlink()
+    assert cli.run("restart", "db", "web").rc == 0
+    up.wait_for(r"(?s)db: starting again on request.*db: started pid=")
+    assert cli.run("stop", "db").rc == 0
+    up.wait_for(r"db: stopped by SIGTERM")
+    time.sleep(0.5)   # what web does once db has ended: no event to await when all is well
+    assert up.proc.poll() is None, up.output()
     assert cli.run("down").rc == 0
     result = up.wait(10)
     assert result.rc == 0, result.dump()
