@@ -160,6 +160,13 @@ class ServiceBuilder:
     def _argv(self, raw: dict[str, object], path: PathKey,
               run_dir: Path) -> tuple[tuple[str, ...], bool]:
         command, args = raw.get("command"), [str(a) for a in as_list(raw.get("args"))]
+        # `sh -c '  '` exits 0: a blank command would "complete" without running anything
+        if isinstance(command, str) and command and not command.strip():
+            self.problems.add((*path, "command"), "command is blank: nothing would run")
+            return (), False
+        if isinstance(command, list) and command and not str(command[0]).strip():
+            self.problems.add((*path, "command", 0), "the program must not be empty")
+            return (), False
         if isinstance(command, str) and not args:
             return (SHELL, "-c", command), True
         if isinstance(command, str):
