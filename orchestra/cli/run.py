@@ -49,6 +49,11 @@ def run(request: RunRequest) -> int:
     names = split_names(request.with_services)
     if request.with_services is not None and not names:
         raise UsageError("--with needs at least one service name, e.g. --with db,api")
+    for given, flag in ((request.no_deps, "--no-deps"),
+                        (request.quiet_services, "--quiet-services")):
+        if given and request.with_services is None:
+            raise UsageError(f"{flag} goes with --with (e.g. `orchestra run --with db "
+                             f"{flag} -- pytest`); without --with no service starts")
     if not names and not config_exists(options):
         # honcho's and foreman's `run` need no Procfile: the .env and the environment will do
         return _run_alone(_without_config(command, options), request)
