@@ -248,3 +248,27 @@ def test_a_procfile_cannot_be_layered(project: Project, cli: Cli) -> None:
     assert result.err.decode().splitlines() == [
         f"error: only YAML configs can be layered with several -f: "
         f"{project.root / 'Procfile'} is a Procfile"], result.dump()
+
+
+@pytest.mark.parametrize("name", ["orchestra.override.yaml", "orchestra.override.yml"])
+def test_an_override_file_beside_a_procfile_is_an_error_not_ignored(
+        project: Project, name: str) -> None:
+    """With only a Procfile here, an orchestra.override.yaml (a readiness check meant to be
+    added, say) has nothing to be read over: ignoring it silently would run without it."""
+    project.procfile("web: echo hi\n")
+    override = write(project.root, name, "services:\n  web: {env: {A: '1'}}\n")
+    result = project.run(*TEXT)
+    assert result.rc == 2, result.dump()
+    assert result.err.decode().startswith(
+        f"error: {override}: {name} is read over orchestra.yaml only"), result.dump()
+    assert b"started" not in result.out, result.dump()
+
+
+def test_a_procfile_named_by_procfile_beside_an_orchestra_yaml_and_its_override_runs(
+        project: Project) -> None:
+    """$PROCFILE picks the Procfile; the override belongs to the orchestra.yaml beside it."""
+    project.procfile("web: echo from-procfile\n")
+    write(project.root, "orchestra.yaml", "services:\n  web: {command: echo yaml}\n")
+    write(project.root, "orchestra.override.yaml", "services:\n  web: {env: {A: '1'}}\n")
+    result = project.run(*TEXT, env={"PROCFILE": "Procfile"})
+    assert result.rc == 0 and "from-procfile" in result.text, result.dump()
