@@ -111,6 +111,21 @@ def test_a_second_up_of_a_running_project_is_refused(cli: Cli, project: Project)
     assert cli.run("down").rc == 0
 
 
+def test_run_with_beside_a_running_up_is_told_how_to_run_a_second_stack(
+        cli: Cli, project: Project) -> None:
+    """`up` in one terminal, `run --with web -- pytest` in another: refused (the project's
+    socket is taken), with the way to run a second stack of it side by side."""
+    up = _running(cli, project)
+    refused = cli.run("run", "--with", "web", "--", "echo", "ran", merge_stderr=False)
+    assert refused.rc == 1 and b"ran" not in refused.out, refused.dump()
+    assert b"another --project-name" in refused.err, refused.dump()
+    beside = cli.run("run", "--with", "web", "--project-name", "tests", "--", "echo", "ran",
+                     merge_stderr=False)
+    assert beside.rc == 0 and beside.out == b"ran\n", beside.dump()
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
 def test_a_stale_socket_of_a_killed_up_is_replaced(cli: Cli, project: Project,
                                                    runtime: Path) -> None:
     up = _running(cli, project)
