@@ -88,3 +88,13 @@ def test_export_keeps_repeated_formations(project: Project, cli: Cli, tmp_path: 
     units = {p.name for p in out.glob("*.service")}
     assert units == {"app-web.1.service", "app-web.2.service", "app-worker.1.service",
                      "app-worker.2.service"}, units
+
+
+def test_a_formation_that_leaves_nothing_to_start_says_so(project: Project) -> None:
+    """`-c all=0` (or `-c web=0` for the only process) used to exit 0 without a word."""
+    project.procfile("web: echo web\n")
+    for formation in ("all=0", "web=0"):
+        result = project.run("-c", formation, *TEXT)
+        assert result.rc == 2, result.dump()
+        assert b"nothing to start: -c/--formation gives every service 0 instances" in \
+            result.err, result.dump()

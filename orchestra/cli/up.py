@@ -80,6 +80,8 @@ def up(request: UpRequest) -> int:
                           base_port=request.port,
                           profiles=active_profiles(request.profiles, os.environ))
     plan = make_plan(spec, selection, options.environ)
+    if not plan.instances and selection.formation:
+        raise UsageError("nothing to start: -c/--formation gives every service 0 instances")
     if exit_code_from is not None and not any(i.service.name == exit_code_from
                                               for i in plan.instances):
         # it would never end, so neither would orchestra
