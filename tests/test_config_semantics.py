@@ -117,3 +117,28 @@ def test_a_service_named_system_is_rejected(project: Project) -> None:
                              env=project.env(), capture_output=True, timeout=30)
     assert checked.returncode == 2, (checked.stdout, checked.stderr)
     assert b"system" in checked.stderr, checked.stderr
+
+
+@pytest.mark.parametrize(("service", "where", "message"), [
+    ('{command: "   "}', "3:18: services.web.command",
+     "command is blank: nothing would run"),
+    ('{command: "${CMD:- }"}', "3:18: services.web.command",
+     "command is blank: nothing would run"),
+    ('{command: ["", "x"]}', "3:19: services.web.command[0]",
+     "the program must not be empty"),
+    ('{command: [" "]}', "3:19: services.web.command[0]",
+     "the program must not be empty"),
+    ('{command: "true", readiness: {exec: "  "}}', "3:44: services.web.readiness.exec",
+     "exec is blank: the check would always pass"),
+])
+def test_a_blank_command_is_an_error_not_a_service_that_completes_at_once(
+        project: Project, cli: list[Orchestra], service: str, where: str,
+        message: str) -> None:
+    """`sh -c '   '` exits 0: the service would "complete" without running anything, and a
+    blank exec check would pass at once."""
+    (project.root / "orchestra.yaml").write_text(f"services:\n  x: {{command: sleep 2}}\n"
+                                                 f"  web: {service}\n")
+    result = orchestra(project, cli, ["up", *TEXT])
+    assert result.rc == 2, result.dump()
+    assert f"orchestra.yaml:{where}: {message}" in result.err.decode(), result.dump()
+    assert "started" not in result.text and no_traceback(result), result.dump()

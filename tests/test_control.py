@@ -111,6 +111,21 @@ def test_a_second_up_of_a_running_project_is_refused(cli: Cli, project: Project)
     assert cli.run("down").rc == 0
 
 
+def test_run_with_beside_a_running_up_is_told_how_to_run_a_second_stack(
+        cli: Cli, project: Project) -> None:
+    """`up` in one terminal, `run --with web -- pytest` in another: refused (the project's
+    socket is taken), with the way to run a second stack of it side by side."""
+    up = _running(cli, project)
+    refused = cli.run("run", "--with", "web", "--", "echo", "ran", merge_stderr=False)
+    assert refused.rc == 1 and b"ran" not in refused.out, refused.dump()
+    assert b"another --project-name" in refused.err, refused.dump()
+    beside = cli.run("run", "--with", "web", "--project-name", "tests", "--", "echo", "ran",
+                     merge_stderr=False)
+    assert beside.rc == 0 and beside.out == b"ran\n", beside.dump()
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
 def test_a_stale_socket_of_a_killed_up_is_replaced(cli: Cli, project: Project,
                                                    runtime: Path) -> None:
     up = _running(cli, project)
@@ -273,10 +288,42 @@ def test_a_log_dir_others_may_write_is_refused_and_left_alone(cli: Cli, project:
     assert cli.run("ps").rc == 1
 
 
+def test_logs_after_a_detached_stack_show_that_run_only(
+        cli: Cli, project: Project, tmp_path: Path) -> None:
+    """Each detached run starts its log files afresh: `logs` after it ended shows its lines,
+    not those of earlier runs appended to them, nor the files of instances it did not have
+    (web.2 and web.3 of a run with three replicas)."""
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    for run, replicas in (("first", 3), ("second", 1)):
+        project.yaml({"web": {"command": [PY, "-c", f"print('{run}', flush=True)\n"
+                                          "import time; time.sleep(60)"],
+                              "replicas": replicas, "readiness": {"log": run}},
+                      "other": {"command": [PY, "-c", f"print('{run} other')"]}})
+        assert cli.run("up", "-D", "--wait", env=env, timeout=30).rc == 0
+        assert cli.run("down", env=env).rc == 0
+    ended = cli.run("logs", *TEXT, env=env)
+    assert ended.rc == 0, ended.dump()
+    assert ended.of("web") == ["second"], ended.dump()
+    assert ended.of("other") == ["second other"], ended.dump()
+    assert len(ended.lines) == 2, ended.dump()   # nothing of web.1, web.2, web.3
+
+
 def test_wait_without_detach_is_a_usage_error(cli: Cli, project: Project) -> None:
     project.yaml({"web": {"command": TICK}})
     result = cli.run("up", "--wait")
     assert result.rc == 2 and b"--wait and --log-dir go with --detach" in result.err
+
+
+@pytest.mark.parametrize("detach", ["-D", "--tui"])
+def test_exit_code_from_with_detach_is_a_usage_error(cli: Cli, project: Project,
+                                                    detach: str) -> None:
+    """A detached stack's exit code reaches nobody: a CI job that asked for its tests' code
+    must not get `up`'s 0 for "started" instead, with the stack left running."""
+    project.yaml({"web": {"command": TICK}, "tests": {"command": ["sh", "-c", "exit 3"]}})
+    result = cli.run("up", detach, "--exit-code-from", "tests")
+    assert result.rc == 2, result.dump()
+    assert b"--exit-code-from needs an attached" in result.err, result.dump()
+    assert cli.run("ps").rc == 1   # nothing was started
 
 
 # ------------------------------------------------------------------ restart and stop
@@ -315,6 +362,19 @@ def test_stop_leaves_the_stack_up_and_restart_brings_it_back(cli: Cli,
     assert cli.run("down").rc == 0
     result = up.wait(10)
     assert result.rc == 0, result.dump()
+
+
+def test_ps_says_a_stopped_service_was_stopped_on_request(cli: Cli, project: Project) -> None:
+    """Not `killed by SIGTERM (rc=143)`, which reads as a crash of the service."""
+    up = _running(cli, project)
+    assert cli.run("stop", "web").rc == 0
+    rows = {row["name"]: row for row in json.loads(cli.run("ps", "--format", "json").out)}
+    assert rows["web"]["state"] == "exited"
+    assert rows["web"]["reason"] == "stopped on request (orchestra stop)", rows["web"]
+    table = cli.run("ps").text
+    assert "stopped on request" in table and "killed by SIGTERM" not in table, table
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
 
 
 def test_stopping_every_service_keeps_the_stack_up_for_a_restart(cli: Cli,
@@ -414,6 +474,67 @@ def test_restart_of_an_unknown_service_changes_nothing(cli: Cli, project: Projec
     assert up.wait(10).rc == 0
 
 
+def test_restart_of_a_service_whose_dependency_was_stopped_is_refused(
+        cli: Cli, project: Project) -> None:
+    """web needs db ready; db was stopped on request. Restarting web alone could only skip it,
+    which used to end the whole stack with exit 1; it is refused, naming what to restart."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "tick"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    assert cli.run("stop", "db").rc == 0
+    before = _pids(cli)
+    refused = cli.run("restart", "web")
+    assert refused.rc == 1, refused.dump()
+    assert b"web needs db (condition ready)" in refused.err, refused.dump()
+    assert b"orchestra restart db web" in refused.err, refused.dump()
+    assert up.proc.poll() is None, up.output()
+    assert _pids(cli) == before
+    both = cli.run("restart", "db", "web")
+    assert both.rc == 0, both.dump()
+    up.wait_for(r"(?s)web: starting again on request.*web: started pid=")
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+
+
+def test_a_dependency_stopped_while_a_restart_waits_for_it_keeps_the_stack_up(
+        cli: Cli, project: Project) -> None:
+    """db is restarted with web and is not ready yet (its flag is gone) when it is stopped:
+    web, waiting for it, can no longer start, but nothing failed; the stack stays up."""
+    flag = project.root / "db-ready"
+    flag.write_text("")
+    project.yaml({"db": {"command": TICK,
+                         "readiness": {"exec": "test -f db-ready", "interval": "100ms"}},
+                  "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"web +\| tick")
+    flag.unlink()
+    assert cli.run("restart", "db", "web").rc == 0
+    up.wait_for(r"(?s)db: starting again on request.*db: started pid=")
+    assert cli.run("stop", "db").rc == 0
+    up.wait_for(r"db: stopped by SIGTERM")
+    time.sleep(0.5)   # what web does once db has ended: no event to await when all is well
+    assert up.proc.poll() is None, up.output()
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+
+
+def test_a_stack_ending_with_a_follower_prints_no_traceback(cli: Cli, project: Project) -> None:
+    project.yaml({"a": {"command": [PY, "-c", "import time\nprint('hi', flush=True)\n"
+                                         "time.sleep(60)"]}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"a +\| hi")
+    follower = cli.start("logs", "-f", *TEXT)
+    follower.wait_for(r"a +\| hi")
+    assert cli.run("down").rc == 0
+    assert follower.wait(10).rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    assert b"Traceback" not in result.err, result.dump()
+
+
 def test_stop_of_several_goes_in_waves_dependents_first(cli: Cli, project: Project) -> None:
     project.yaml({"db": {"command": TICK},
                   "web": {"command": TICK, "depends_on": ["db"]},
@@ -440,24 +561,25 @@ def _row(cli: Cli, name: str) -> dict[str, object]:
     return next(row for row in rows if row["name"] == name)
 
 
-def test_restart_of_a_dependent_whose_dependency_was_stopped_waits_for_it(
+def test_a_dependent_restarted_with_its_dependency_waits_showing_no_old_readiness(
         cli: Cli, project: Project) -> None:
-    """`orchestra stop db web`, then `orchestra restart web`: web waits for db to be started
-    again, as at start-up; a dependency stopped on request is no failed dependency (web was
-    skipped, and that stopped the whole stack with exit code 1)."""
-    project.yaml({"db": {"command": TICK, "readiness": {"log": "tick"}},
+    """`orchestra restart db web` while db takes its time to be ready again: web waits,
+    pending, and `ps` shows the readiness of the run to come, not the stopped run's."""
+    flag = project.root / "db-ready"
+    flag.write_text("")
+    project.yaml({"db": {"command": TICK,
+                         "readiness": {"exec": "test -f db-ready", "interval": "100ms"}},
                   "web": {"command": TICK, "depends_on": {"db": {"condition": "ready"}}},
                   "other": {"command": TICK}})
     up = cli.start("up", *TEXT)
     up.wait_for(r"web +\| tick")
-    assert cli.run("stop", "db", "web").rc == 0
-    assert cli.run("restart", "web").rc == 0
-    up.wait_for(r"web: starting again on request")
-    assert _states(cli, up) == {"db": "exited", "web": "pending", "other": "running"}
-    web = _row(cli, "web")   # the readiness of the run to come, not the stopped one's
+    flag.unlink()
+    assert cli.run("restart", "db", "web").rc == 0
+    up.wait_for(r"(?s)db: starting again on request.*db: started pid=")
+    assert _states(cli, up) == {"db": "running", "web": "pending", "other": "running"}
+    web = _row(cli, "web")
     assert web["reason"] == "not started" and web["exit_code"] is None, web
-    assert up.proc.poll() is None, up.output()
-    assert cli.run("restart", "db").rc == 0
+    flag.write_text("")
     up.wait_for(r"web: started pid=")
     assert cli.run("down").rc == 0
     result = up.wait(10)

@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import pwd
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from helpers.export import export, run_cli, write_project
+from helpers.orch import base_env
 from supervisor.options import ServerOptions
 
 PROCFILE = "web: python3 -m http.server $PORT\nworker: python3 worker.py --queue 'high prio'\n"
@@ -73,6 +76,29 @@ def test_env_files_and_namespace_select_as_for_up(tmp_path: Path) -> None:
     assert sorted(found) == ["api", "db"]     # the namespace, plus what it depends on
     env = found["api"].environment  # type: ignore[attr-defined]
     assert env["TOKEN"] == "from prod" and "SECRET_QUOTE" not in env   # -e replaces .env
+
+
+def test_profiles_select_as_for_up(tmp_path: Path) -> None:
+    """`--profile` (or $ORCHESTRA_PROFILES) exports the services `up` would start with it;
+    an unknown profile is a usage error, as for `up`."""
+    root = tmp_path / "app"
+    write_project(root, {
+        "web": {"command": ["/bin/sleep", "9"]},
+        "shell": {"command": ["/bin/sleep", "9"], "profiles": ["debug"]},
+    })
+    export(root, "supervisord", tmp_path / "plain")
+    assert sorted(programs(tmp_path / "plain" / "app.conf", tmp_path)) == ["web"]
+    export(root, "supervisord", tmp_path / "debug", "--profile", "debug")
+    assert sorted(programs(tmp_path / "debug" / "app.conf", tmp_path)) == ["shell", "web"]
+    from_env = subprocess.run(
+        [sys.executable, "-m", "orchestra", "export", "supervisord", str(tmp_path / "env")],
+        cwd=root, env=base_env("export-test", {"ORCHESTRA_PROFILES": "debug"}),
+        capture_output=True, text=True, timeout=60, check=False)
+    assert from_env.returncode == 0, from_env.stderr
+    assert sorted(programs(tmp_path / "env" / "app.conf", tmp_path)) == ["shell", "web"]
+    result = run_cli(root, "export", "supervisord", str(tmp_path / "typo"), "--profile", "dbg")
+    assert result.returncode == 2, result.stderr
+    assert "unknown profile 'dbg'" in result.stderr and not (tmp_path / "typo").exists()
 
 
 def test_a_file_with_env_values_is_narrowed_to_0600_and_a_symlink_is_refused(

@@ -134,6 +134,39 @@ def test_every_problem_names_the_file_and_line_it_came_from(tmp_path: Path) -> N
     ]
 
 
+def test_a_condition_changed_by_a_later_file_is_reported_at_that_file(tmp_path: Path) -> None:
+    """The dependency is named in the base file, its condition in the override: a problem
+    with the condition points at the line that wrote it, not at the base file's entry."""
+    base = write(tmp_path, "base.yaml", """
+        services:
+          db: {command: db, restart: always}
+          web:
+            command: web
+            depends_on: {db: {condition: started}}
+        """)
+    local = write(tmp_path, "local.yaml", """
+        services:
+          web:
+            depends_on:
+              db: {condition: ready}
+        """)
+    done = write(tmp_path, "done.yaml", """
+        services:
+          web:
+            depends_on:
+              db:
+                condition: completed_successfully
+        """)
+    for over, line, column, message in [
+            (local, 4, 23, "condition 'ready' needs a readiness check on 'db'"),
+            (done, 5, 20, "condition 'completed_successfully' can never be met")]:
+        with pytest.raises(ConfigError) as caught:
+            load_spec(LoadOptions(file=base, overrides=(over,), cwd=tmp_path, environ={}))
+        [problem] = caught.value.problems
+        assert str(problem).startswith(
+            f"{over}:{line}:{column}: services.web.depends_on.db.condition: {message}"), problem
+
+
 def test_relative_paths_of_every_file_start_at_the_first_files_folder(tmp_path: Path) -> None:
     (tmp_path / "app").mkdir()
     (tmp_path / "elsewhere").mkdir()
@@ -215,3 +248,27 @@ def test_a_procfile_cannot_be_layered(project: Project, cli: Cli) -> None:
     assert result.err.decode().splitlines() == [
         f"error: only YAML configs can be layered with several -f: "
         f"{project.root / 'Procfile'} is a Procfile"], result.dump()
+
+
+@pytest.mark.parametrize("name", ["orchestra.override.yaml", "orchestra.override.yml"])
+def test_an_override_file_beside_a_procfile_is_an_error_not_ignored(
+        project: Project, name: str) -> None:
+    """With only a Procfile here, an orchestra.override.yaml (a readiness check meant to be
+    added, say) has nothing to be read over: ignoring it silently would run without it."""
+    project.procfile("web: echo hi\n")
+    override = write(project.root, name, "services:\n  web: {env: {A: '1'}}\n")
+    result = project.run(*TEXT)
+    assert result.rc == 2, result.dump()
+    assert result.err.decode().startswith(
+        f"error: {override}: {name} is read over orchestra.yaml only"), result.dump()
+    assert b"started" not in result.out, result.dump()
+
+
+def test_a_procfile_named_by_procfile_beside_an_orchestra_yaml_and_its_override_runs(
+        project: Project) -> None:
+    """$PROCFILE picks the Procfile; the override belongs to the orchestra.yaml beside it."""
+    project.procfile("web: echo from-procfile\n")
+    write(project.root, "orchestra.yaml", "services:\n  web: {command: echo yaml}\n")
+    write(project.root, "orchestra.override.yaml", "services:\n  web: {env: {A: '1'}}\n")
+    result = project.run(*TEXT, env={"PROCFILE": "Procfile"})
+    assert result.rc == 0 and "from-procfile" in result.text, result.dump()

@@ -81,6 +81,10 @@ CASES = [
     ["up", "--no-watch", "-D", "--watch"],
     ["up", "--tty", "shell", "--tty=web,db", "-D"],
     ["run", "--with", "db", "--tty", "db", "true"],
+    ["up", "-c", "web=2", "-m", "worker=3", "-q", "a", "--quiet=b", "-e", "x.env", "-e", "y"],
+    ["-e", "a.env", "-e", "b.env", "up", "-e", "c.env"],
+    ["-e", "a.env", "up", "-c", "web=2"],
+    ["run", "--with", "db", "--with=api", "-e", "a", "-e", "b", "true"],
 ]
 
 
@@ -123,6 +127,14 @@ def test_orchestra_file_lists_layers_as_click_splits_them(monkeypatch: pytest.Mo
     layered = UpRequest(file=(Path("a.yaml"), Path("b.yaml")))
     assert parse(["up"], {"ORCHESTRA_FILE": "a.yaml:b.yaml"}) == layered
     assert typer_reading(["up"]) == layered
+
+
+def test_repeated_comma_lists_are_joined() -> None:
+    """-c, -q, -e and --with given twice mean both values (tests/test_repeated_flags.py)."""
+    assert parse(["up", "-c", "web=2", "-c", "worker=3", "-q", "a", "-q", "b"], {}) == UpRequest(
+        formation="web=2,worker=3", quiet="a,b")
+    assert parse(["-e", "a", "-e", "b", "up"], {}) == UpRequest(env="a,b")
+    assert parse(["-e", "a", "up", "-e", "c"], {}) == UpRequest(env="c")
 
 
 def test_repeated_files_and_profiles_are_all_kept() -> None:

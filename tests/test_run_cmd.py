@@ -130,6 +130,19 @@ def test_run_without_a_command_is_a_usage_error(project: Project, cli: Cli) -> N
     assert b"run needs a command" in result.err, result.dump()
 
 
+@pytest.mark.parametrize("flag", ["--no-deps", "--quiet-services"])
+def test_with_options_without_with_are_a_usage_error(project: Project, cli: Cli,
+                                                     flag: str) -> None:
+    """`run --no-deps pytest` (the --with forgotten) would run pytest with nothing started
+    and no word about it; a CI job would then fail on a missing database, far from the
+    cause."""
+    project.procfile("web: echo web\n")
+    result = cli.run("run", flag, "--", "echo", "ran", merge_stderr=False)
+    assert result.rc == 2, result.dump()
+    assert f"{flag} goes with --with".encode() in result.err, result.dump()
+    assert b"ran" not in result.out, result.dump()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--with", "web", "--quiet", "--", "true"],
      b"no such option --quiet (did you mean --quiet-services?)"),

@@ -32,6 +32,9 @@ def check(text: str) -> list[Problem]:
 # (document, expected line, expected field, fragment of the message)
 BAD: list[tuple[str, int, str, str]] = [
     ("version: 2\nservices: {}\n", 1, "version", "unsupported version 2 (expected 1)"),
+    # quoted as compose files quote theirs: say what is wrong, not "'1' (expected 1)"
+    ("version: '1'\nservices: {}\n", 1, "version",
+     "version is the number 1, not the string '1' (write `version: 1`, unquoted)"),
     ("services: {}\nbogus: 1\n", 2, "bogus", "unknown key 'bogus' (expected one of version"),
     ("", 1, "", "expected a mapping with a 'services' key, got null"),
     ("env: {}\n", 1, "", "missing required key 'services'"),

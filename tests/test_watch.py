@@ -303,3 +303,34 @@ def test_a_change_during_an_orchestra_restart_starts_it_once(project: Project,
         assert len(pids(result.text, "web")) == 3, result.dump()
     finally:
         cli.close()
+
+
+def test_a_change_while_a_needed_dependency_is_stopped_keeps_the_stack_up(
+        project: Project, runtime: Path) -> None:
+    """web needs db ready and db was stopped with `orchestra stop`: a save in web's folder
+    cannot start web again (it would be skipped, which ends the stack with exit 1), so web
+    is left as it is and orchestra says why."""
+    from helpers.cli import Cli
+
+    (project.root / "src").mkdir()
+    project.yaml({
+        "db": {"command": announcing("db"), "readiness": {"log": "db up"}},
+        "web": {"command": announcing("web"), "watch": ["src"],
+                "depends_on": {"db": {"condition": "ready"}}},
+    })
+    cli = Cli(project, {"XDG_RUNTIME_DIR": str(runtime)})
+    try:
+        orch = cli.start("up", *TEXT)
+        orch.wait_for(r"^web +\| web up \d+$", 20)
+        assert cli.run("stop", "db").rc == 0
+        orch.wait_for(r"db: stopped by SIGTERM")
+        (project.root / "src/app.py").write_text("v = 1\n")
+        orch.wait_for(r"web: src/app\.py changed; not restarted: it needs db \(condition "
+                      r"ready\), which has exited", 15)
+        assert orch.proc.poll() is None, orch.output()
+        assert len(pids(orch.output(), "web")) == 1, orch.output()
+        assert cli.run("down").rc == 0
+        result = orch.wait(15)
+        assert result.rc == 0, result.dump()
+    finally:
+        cli.close()

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from orchestra.cli import attach, commands, control, export, inspect, tui
-from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions
+from orchestra.cli.options import AppRootOption, EnvOption, FileOption, GlobalOptions, joined
 from orchestra.cli.report import report
 from orchestra.errors import OrchestraError
 
@@ -44,7 +44,7 @@ def root(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
              help="Print orchestra's version and exit (as `orchestra version`).")] = False,
          ) -> None:
     """Global options; each command accepts them too."""
-    ctx.obj = GlobalOptions(tuple(file or ()), env, app_root)
+    ctx.obj = GlobalOptions(tuple(file or ()), joined(env), app_root)
 
 
 def _help(command: Callable[..., object]) -> str:

@@ -31,6 +31,7 @@ from orchestra.cli.options import (
     RawOption,
     TimeoutOption,
     TtyOption,
+    joined,
     option,
     with_globals,
 )
@@ -50,13 +51,13 @@ def up(
     app_root: AppRootOption = None,
     profiles: ProfileOption = None,
     namespace: Annotated[str | None, option(flags.NAMESPACE)] = None,
-    formation: Annotated[str | None, option(flags.FORMATION)] = None,
+    formation: Annotated[list[str] | None, option(flags.FORMATION)] = None,
     port: PortOption = None,
     timeout: TimeoutOption = None,
     no_prefix: NoPrefixOption = False,
     no_timestamps: NoTimestampsOption = False,
     no_color: NoColorOption = False,
-    quiet: Annotated[str | None, option(flags.QUIET)] = None,
+    quiet: Annotated[list[str] | None, option(flags.QUIET)] = None,
     output: OutputOption = "text",
     max_line: MaxLineOption = DEFAULT_MAX_LINE,
     raw: RawOption = False,
@@ -81,9 +82,9 @@ def up(
     request = UpRequest(
         services=tuple(services or ()), file=where.file, env=where.env,
         app_root=where.app_root, profiles=tuple(profiles or ()), namespace=namespace,
-        formation=formation, port=port,
+        formation=joined(formation), port=port,
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
-        output=output, max_line=max_line, raw=raw, quiet=quiet, abort_on_exit=abort_on_exit,
+        output=output, max_line=max_line, raw=raw, quiet=joined(quiet), abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,
         log_dir=log_dir, log_lines=log_lines, tui=tui, watch=watch, no_watch=no_watch,
         tty=tuple(tty or ()))
@@ -94,7 +95,7 @@ def run(
     ctx: typer.Context,
     command: Annotated[list[str] | None, typer.Argument(
         help="The command and its arguments (after `--` if they start with '-').")] = None,
-    with_services: Annotated[str | None, option(flags.WITH)] = None,
+    with_services: Annotated[list[str] | None, option(flags.WITH)] = None,
     no_deps: Annotated[bool, option(flags.NO_DEPS)] = False,
     quiet_services: Annotated[bool, option(flags.QUIET_SERVICES)] = False,
     file: FileOption = None,
@@ -118,7 +119,7 @@ def run(
         _refuse_unknown_option(ctx, command[0])
     where = with_globals(ctx, file, env, app_root)
     request = RunRequest(
-        command=tuple(command or ()), with_services=with_services, no_deps=no_deps,
+        command=tuple(command or ()), with_services=joined(with_services), no_deps=no_deps,
         quiet_services=quiet_services, file=where.file, env=where.env,
         app_root=where.app_root, timeout=timeout, no_prefix=no_prefix,
         no_timestamps=no_timestamps, no_color=no_color, output=output, max_line=max_line,

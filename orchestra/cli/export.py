@@ -6,6 +6,7 @@ Everything heavy (the loader, the formats, ruamel.yaml) is imported inside the c
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -13,8 +14,8 @@ from typing import Annotated
 
 import typer
 
-from orchestra.cli.options import EnvOption, FileOption, PortOption, load_options
-from orchestra.cli.values import check_port
+from orchestra.cli.options import EnvOption, FileOption, PortOption, ProfileOption, load_options
+from orchestra.cli.values import active_profiles, check_port
 from orchestra.errors import UsageError
 
 FORMAT_NAMES = ("systemd", "supervisord", "compose", "kubernetes", "nomad")
@@ -39,9 +40,10 @@ def export(
     namespace: Annotated[str | None, typer.Option(
         "--namespace", "-n", help="Export the services of this namespace (plus dependencies).")]
         = None,
-    formation: Annotated[str | None, typer.Option(
+    profiles: ProfileOption = None,
+    formation: Annotated[list[str] | None, typer.Option(
         "-c", "--concurrency", "-m", "--formation",
-        help="Instances per service, e.g. web=2,worker=0,all=1.")] = None,
+        help="Instances per service, e.g. web=2,worker=0,all=1. Repeatable.")] = None,
     app: Annotated[str | None, typer.Option(
         "-a", "--app", help="Application name: file names, group, target, job. Default: the "
                             "project folder's name.")] = None,
@@ -87,8 +89,9 @@ def export(
     options = replace(load_options(ctx, file, env, app_root), base_port=port)
     spec = load_spec(options)
     selection = Selection(services=tuple(services or ()), namespace=namespace,
-                          formation=parse_formation(formation) if formation else {},
-                          base_port=port)
+                          formation=parse_formation(",".join(formation)) if formation else {},
+                          base_port=port,
+                          profiles=active_profiles(tuple(profiles or ()), os.environ))
     plan = make_plan(spec, selection, options.environ)
     target = Target(
         app=_app_name(app, spec.root),

@@ -25,6 +25,9 @@ class Flag:
     help: str
     envvar: str | None = None
     multiple: bool = False      # may be given again: every value is kept, in order
+    #: A comma-separated list that may also be given again (`-c web=2 -c worker=3`): the
+    #: values are joined with commas, as if written in one, so that none is silently dropped.
+    joined: bool = False
 
 
 FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
@@ -35,7 +38,7 @@ FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
             envvar="ORCHESTRA_FILE", multiple=True)
 ENV = Flag("env", ("-e", "--env-file", "--env"), "text",
            "Comma-separated .env files (later ones win), replacing the default .env beside "
-           "the config file.")
+           "the config file. Repeatable.", joined=True)
 APP_ROOT = Flag("app_root", ("-d", "--app-root", "--root"), "path",
                 "Directory services run in (foreman's --root); relative -f and -e paths, the "
                 "default Procfile/orchestra.yaml and .env are found there.")
@@ -70,17 +73,19 @@ PROFILE = Flag("profiles", ("--profile",), "text",
 NAMESPACE = Flag("namespace", ("--namespace", "-n"), "text",
                  "Start the services of this namespace (plus dependencies).")
 FORMATION = Flag("formation", ("-c", "--concurrency", "-m", "--formation"), "text",
-                 "Instances per service, e.g. web=2,worker=0,all=1.")
+                 "Instances per service, e.g. web=2,worker=0,all=1. Repeatable (a later "
+                 "count for the same service wins).", joined=True)
 QUIET = Flag("quiet", ("-q", "--quiet"), "text",
-             "Comma-separated services whose output is hidden.")
+             "Comma-separated services whose output is hidden. Repeatable.", joined=True)
 ABORT_ON_EXIT = Flag("abort_on_exit", ("--abort-on-exit",), "flag",
                      "Stop everything when any service ends.")
 EXIT_CODE_FROM = Flag("exit_code_from", ("--exit-code-from",), "text",
-                      "Stop everything when SERVICE ends; exit with its code.")
+                      "Stop everything when SERVICE ends; exit with its code (not with --detach).")
 
 WITH = Flag("with_services", ("--with",), "text",
             "Start these services (comma-separated) and wait until they are ready before "
-            "running the command. Their lines go to stderr; the command's stdout stays its own.")
+            "running the command. Their lines go to stderr; the command's stdout stays its own. "
+            "Repeatable.", joined=True)
 NO_DEPS = Flag("no_deps", ("--no-deps",), "flag",
                "With --with: do not start the services' dependencies.")
 QUIET_SERVICES = Flag("quiet_services", ("--quiet-services",), "flag",

@@ -26,7 +26,7 @@ def option(flag: Flag) -> Any:
 
 FileOption = Annotated[list[Path] | None, option(flags.FILE)]   # repeatable: layered files
 ProfileOption = Annotated[list[str] | None, option(flags.PROFILE)]
-EnvOption = Annotated[str | None, option(flags.ENV)]
+EnvOption = Annotated[list[str] | None, option(flags.ENV)]   # repeatable: joined
 AppRootOption = Annotated[Path | None, option(flags.APP_ROOT)]
 PortOption = Annotated[int | None, option(flags.PORT)]
 TimeoutOption = Annotated[float | None, option(flags.TIMEOUT)]
@@ -47,11 +47,18 @@ class GlobalOptions:
     app_root: Path | None = None
 
 
-def with_globals(ctx: typer.Context, file: list[Path] | None, env: str | None,
+def joined(values: list[str] | None) -> str | None:
+    """A repeatable comma-separated option (`flags.Flag.joined`) as one comma-separated value,
+    as the quick parser reads it: `-c web=2 -c worker=3` is `web=2,worker=3`."""
+    return ",".join(values) if values else None
+
+
+def with_globals(ctx: typer.Context, file: list[Path] | None, env_given: list[str] | None,
                  app_root: Path | None) -> GlobalOptions:
     """The command's -f/-e/-d over the global ones given before the command (the command's
-    -f files replace the global ones, they are not added to them)."""
+    -f files and -e files replace the global ones, they are not added to them)."""
     files = tuple(file or ())
+    env = joined(env_given)
     root_ctx = ctx.find_root()
     root = root_ctx.obj
     if isinstance(root, GlobalOptions):
@@ -69,7 +76,7 @@ def _typed(ctx: Any, name: str) -> bool:   # typer's Context, or the root's clic
     return source is not None and source.name == "COMMANDLINE"
 
 
-def load_options(ctx: typer.Context, file: list[Path] | None, env: str | None,
+def load_options(ctx: typer.Context, file: list[Path] | None, env: list[str] | None,
                  app_root: Path | None) -> LoadOptions:
     """Merge the command's -f/-e/-d with the global ones (the command's win)."""
     merged = with_globals(ctx, file, env, app_root)

@@ -4,7 +4,8 @@ Importing typer (with click, rich and pydantic) costs more than the whole runtim
 what users start in every new terminal and CI job. So these command lines are read here, from
 the table in `cli/flags.py`, with click's rules for what they contain: `-fX`, `-f X`,
 `--file X`, `--file=X`, the last of a repeated option wins (a `multiple` one keeps every
-value, and those after the command replace those before it), `--` ends the options, `up`'s
+value, a `joined` one joins them with commas, and for both those after the command replace
+those before it), `--` ends the options, `up`'s
 services may stand between options, and `run`'s options end at the command. Anything this
 parser does not recognise (`--help`, an unknown or misspelt option, a missing value, a number
 it does not read the same way click would) makes `parse` return None, and the typer CLI then
@@ -118,7 +119,10 @@ def _option(argv: list[str], position: int, table: Mapping[str, Flag],
     if not text or (text.startswith("-") and not _FLOAT.fullmatch(text)):
         raise _Unrecognised   # click's own rules for such values are its to apply
     value = _convert(flag, text)
-    if flag.multiple:
+    if flag.joined:
+        previous = values.get(flag.dest)
+        values[flag.dest] = f"{previous},{value}" if isinstance(previous, str) else value
+    elif flag.multiple:
         previous = values.get(flag.dest, ())
         values[flag.dest] = (*previous, value) if isinstance(previous, tuple) else (value,)
     else:

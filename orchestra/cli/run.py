@@ -53,6 +53,11 @@ def run(request: RunRequest) -> int:
     if request.tty and not names:
         raise UsageError("--tty names services started --with the command (the command "
                          "itself already runs on orchestra's terminal)")
+    for given, flag in ((request.no_deps, "--no-deps"),
+                        (request.quiet_services, "--quiet-services")):
+        if given and request.with_services is None:
+            raise UsageError(f"{flag} goes with --with (e.g. `orchestra run --with db "
+                             f"{flag} -- pytest`); without --with no service starts")
     if not names and not config_exists(options):
         # honcho's and foreman's `run` need no Procfile: the .env and the environment will do
         return _run_alone(_without_config(command, options), request)

@@ -55,6 +55,11 @@ def up(request: UpRequest) -> int:
         raise UsageError(f"--log-lines {request.log_lines} must be a number of lines >= 1")
     if (request.wait or request.log_dir) and not (request.detach or request.tui):
         raise UsageError("--wait and --log-dir go with --detach (-D)")
+    if request.exit_code_from is not None and (request.detach or request.tui):
+        # the stack runs on in the background: its exit code would reach nobody
+        raise UsageError("--exit-code-from needs an attached `up` (a detached stack's exit "
+                         "code reaches nobody); for CI, `orchestra run --with SERVICES -- "
+                         "CMD` exits with CMD's code")
     if request.tui:
         from orchestra.tui.view import require_terminal, require_textual
 
@@ -74,6 +79,8 @@ def up(request: UpRequest) -> int:
                           base_port=request.port,
                           profiles=active_profiles(request.profiles, os.environ))
     plan = make_plan(spec, selection, options.environ)
+    if not plan.instances and selection.formation:
+        raise UsageError("nothing to start: -c/--formation gives every service 0 instances")
     if exit_code_from is not None and not any(i.service.name == exit_code_from
                                               for i in plan.instances):
         # it would never end, so neither would orchestra

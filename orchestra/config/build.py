@@ -161,6 +161,13 @@ class ServiceBuilder:
     def _argv(self, raw: dict[str, object], path: PathKey,
               run_dir: Path) -> tuple[tuple[str, ...], bool]:
         command, args = raw.get("command"), [str(a) for a in as_list(raw.get("args"))]
+        # `sh -c '  '` exits 0: a blank command would "complete" without running anything
+        if isinstance(command, str) and command and not command.strip():
+            self.problems.add((*path, "command"), "command is blank: nothing would run")
+            return (), False
+        if isinstance(command, list) and command and not str(command[0]).strip():
+            self.problems.add((*path, "command", 0), "the program must not be empty")
+            return (), False
         if isinstance(command, str) and not args:
             return (SHELL, "-c", command), True
         if isinstance(command, str):
@@ -210,8 +217,10 @@ class ServiceBuilder:
                     condition = CONDITION_ALIASES[text]
                 else:
                     self.problems.add((*path, name, "condition"), f"invalid condition '{text}'")
-            deps.append(Dependency(str(name), condition, restart,
-                                   source.locate_key((*path, name))))
+            has_condition = isinstance(options, dict) and "condition" in options
+            deps.append(Dependency(
+                str(name), condition, restart, source.locate_key((*path, name)),
+                source.locate((*path, name, "condition")) if has_condition else None))
         return tuple(deps)
 
     def _restart(self, value: object, path: PathKey) -> RestartPolicy | None:

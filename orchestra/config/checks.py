@@ -58,13 +58,15 @@ def _dependency_problems(service: Service, names: set[str], built: set[str],
         elif (dep.condition is Condition.COMPLETED_SUCCESSFULLY and dep.service in built
               and spec.service(dep.service).restart.mode is RestartMode.ALWAYS):
             problems.append(Problem(
-                where, _field(service, f"depends_on.{dep.service}.condition"),
+                dep.condition_location or where,
+                _field(service, f"depends_on.{dep.service}.condition"),
                 f"condition 'completed_successfully' can never be met: '{dep.service}' has "
                 "restart policy 'always', so it is started again whenever it completes"))
         elif (dep.condition is Condition.READY and dep.service in built
               and spec.service(dep.service).readiness is None):
             problems.append(Problem(
-                where, _field(service, f"depends_on.{dep.service}.condition"),
+                dep.condition_location or where,
+                _field(service, f"depends_on.{dep.service}.condition"),
                 f"condition 'ready' needs a readiness check on '{dep.service}' "
                 "(add `readiness:` to it, or use condition 'started')"))
     return problems

@@ -51,6 +51,12 @@ def _check_target(kind: CheckKind, target: object, path: PathKey,
         case CheckKind.HTTP:
             return {"url": target} if _valid_url(target, path, problems) else None
         case CheckKind.EXEC:
+            if isinstance(target, str) and target and not target.strip():
+                problems.add(path, "exec is blank: the check would always pass")
+                return None
+            if isinstance(target, list) and target and not str(target[0]).strip():
+                problems.add((*path, 0), "the program must not be empty")
+                return None
             if isinstance(target, str):
                 return {"argv": (SHELL, "-c", target)}
             return {"argv": tuple(str(a) for a in as_list(target))}

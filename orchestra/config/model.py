@@ -83,6 +83,8 @@ class Dependency:
     restart: bool = False
     # Where the dependency is named, so a check can point at that line rather than the service.
     location: Location | None = field(default=None, compare=False)
+    # Where its condition is written: with layered files, maybe another file than the name.
+    condition_location: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,11 +53,25 @@ def config_files(options: LoadOptions) -> list[Path]:
         base = options.app_root or options.cwd
         return [first, *(p if p.is_absolute() else base / p for p in options.overrides)]
     if not is_yaml(first):
+        _refuse_an_override_of_nothing(first.parent)
         return [first]
     for name in OVERRIDES:
         if (first.parent / name).is_file():
             return [first, first.parent / name]
     return [first]
+
+
+def _refuse_an_override_of_nothing(folder: Path) -> None:
+    """A Procfile cannot be layered: an override file beside it, with no orchestra.yaml to
+    be read over, would be ignored without a word (and the run go without what it adds)."""
+    if any((folder / name).exists() for name in CANDIDATES if is_yaml(Path(name))):
+        return   # it belongs to the orchestra.yaml there ($PROCFILE chose the Procfile)
+    for name in OVERRIDES:
+        if (folder / name).is_file():
+            raise ConfigError.single(
+                str(folder / name), f"{name} is read over orchestra.yaml only, and here the "
+                "config is a Procfile, which cannot be layered: write an orchestra.yaml "
+                "(docs/MIGRATING.md), or move this file away")
 
 
 def config_exists(options: LoadOptions) -> bool:

@@ -164,6 +164,9 @@ def _other(kind: str, error: Any, path: FieldPath) -> str:
         return "missing required key " + ", ".join(f"'{k}'" for k in missing)
     if kind == "const":
         if path == ("version",):
+            if isinstance(value, str) and value.strip() in ("1", "1.0"):
+                return (f"version is the number 1, not the string {_show(value)} "
+                        "(write `version: 1`, unquoted)")
             return f"unsupported version {_show(value)} (expected 1)"
         return f"{label} must be {_show(limit)}, got {_show(value)}"
     if kind == "minLength":

@@ -20,7 +20,8 @@ class AlreadyRunning(OrchestraError):
 
     def __init__(self, path: Path, pid: object) -> None:
         super().__init__(f"this project is already running (orchestra pid {pid}); see it with "
-                         "`orchestra ps`, stop it with `orchestra down`")
+                         "`orchestra ps`, stop it with `orchestra down`, or give this one "
+                         "another --project-name to run a second stack beside it")
         self.path = path
         self.pid = pid
 

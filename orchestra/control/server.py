@@ -208,3 +208,6 @@ class ControlServer:
             unsubscribe()
             for waiter in (ended, gone):
                 waiter.cancel()
+            # awaited, not only cancelled: the next request's readline must not find the
+            # reader still taken by `gone` (asyncio refuses two readers at once)
+            await asyncio.gather(ended, gone, return_exceptions=True)

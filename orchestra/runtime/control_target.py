@@ -69,7 +69,9 @@ class StackControl:
                 else None,
                 "restarts": facts.restarts,
                 "ready": facts.ready,
-                "reason": facts.ready_reason,
+                "reason": ("stopped on request (orchestra stop)"
+                           if facts.stopped_on_request and runner.final
+                           else facts.ready_reason),
                 "exit_code": status.code if status is not None else None,
                 "port": runner.instance.port,
             })
@@ -99,13 +101,28 @@ class StackControl:
         also = set(restart_with_dependents(self.orchestrator.plan, sorted(services))) - services
         chosen = [*names, *(n for n, r in runners.items()
                             if r.instance.service.name in also and n not in names)]
+        self._refuse_unmet_dependencies(chosen)
         return await self._refused_while_stopping(self.orchestrator.restart_instances, chosen)
 
     async def stop(self, names: Sequence[str]) -> list[str]:
         return await self._refused_while_stopping(self.orchestrator.stop_instances, names)
 
     async def start(self, names: Sequence[str]) -> list[str]:
+        self._refuse_unmet_dependencies(names)
         return await self._refused_while_stopping(self.orchestrator.start_instances, names)
+
+    def _refuse_unmet_dependencies(self, names: Sequence[str]) -> None:
+        """Running these again would only skip one of them, which ends the stack (see
+        runtime/unmet.py): refuse, and say what to restart along with it."""
+        from orchestra.runtime.unmet import unmet_dependency
+
+        runners = self.orchestrator.runners
+        unmet = unmet_dependency(runners, names)
+        if unmet is not None:
+            services = dict.fromkeys([unmet.dependency,
+                                      *(runners[n].instance.service.name for n in names)])
+            raise RequestError(f"{unmet.describe()}; restart them together: "
+                               f"`orchestra restart {' '.join(services)}`")
 
     @staticmethod
     async def _refused_while_stopping(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import stat
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +33,36 @@ LOG_SUFFIX = ".log"
 ROTATED_SUFFIX = ".log.1"   # the previous file, once the current one passed max_bytes
 #: Bytes waiting to be written above which the services' pipes are no longer read.
 BOUND = 4 * 1024 * 1024
+
+
+def forget_earlier_runs(folder: Path, services: Iterable[str]) -> None:
+    """Remove what an earlier detached run of these services left in `folder`: `NAME.log`
+    and `NAME.log.1` for each service and each of its instances (`web.3` of a run that had
+    more replicas), so that `orchestra logs` after this run shows this run only. Other files
+    in the folder, and FIFOs or symlinks of these names, are not touched."""
+    wanted = set(services)
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return
+    for entry in entries:
+        for suffix in (LOG_SUFFIX, ROTATED_SUFFIX):
+            if not entry.name.endswith(suffix):
+                continue
+            name = entry.name[:-len(suffix)]
+            service, dot, number = name.partition(".")
+            if service in wanted and (not dot or number.isdigit()) and _regular(entry):
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+
+
+def _regular(path: Path) -> bool:
+    """A plain file, as orchestra writes them: a FIFO or a symlink the user put there to
+    send a service's lines elsewhere is theirs, and stays."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 class LogFiles:

@@ -128,9 +128,10 @@ async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
     if settings.detached is None:
         out_fd = output_stream(settings).fileno()
     else:   # the combined output and a file per instance, in the log folder
-        from orchestra.runtime.logfiles import LogFiles
+        from orchestra.runtime.logfiles import LogFiles, forget_earlier_runs
 
         folder = settings.detached.log_dir
+        forget_earlier_runs(folder, plan.spec.names())
         # orchestra's own lines may quote configuration values that came from the
         # environment or a .env file (a check's command, an URL): never written to disk
         out_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)

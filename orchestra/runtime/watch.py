@@ -36,6 +36,7 @@ from orchestra.plan import Plan, restart_with_dependents
 from orchestra.runtime.events import SignalRequested
 from orchestra.runtime.orchestrator import Orchestrator, StoppingError
 from orchestra.runtime.tasks import end_tasks
+from orchestra.runtime.unmet import unmet_dependency
 from orchestra.runtime.watch_paths import concerns, describe, shown, watch_roots
 
 if TYPE_CHECKING:   # imported in `_watch`, once the run has started
@@ -192,13 +193,21 @@ class FileWatcher:
                 event="watch-skipped", reason="stopped on request")
             return
         services = restart_with_dependents(self.plan, [name])
+        wanted = set(services)
+        instances = [i.name for i in self.plan.instances
+                     if i.service.name in wanted and i.name not in stopped]
+        unmet = unmet_dependency(self.orchestrator.runners, instances)
+        if unmet is not None:   # it would be skipped, and that ends the stack
+            self.orchestrator.mux.system(
+                f"{name}: {what} changed; not restarted: it needs {unmet.dependency} "
+                f"(condition {unmet.condition}), which has {unmet.state} (`orchestra restart "
+                f"{unmet.dependency}` brings it back)",
+                service=name, event="watch-blocked", reason=unmet.describe())
+            return
         also = f" with {', '.join(services[1:])} (restart: true)" if len(services) > 1 else ""
         self.orchestrator.mux.system(f"{name}: {what} changed; restarting{also}",
                                      service=name, event="watch-restart", dependents=services[1:])
-        wanted = set(services)
-        await self.orchestrator.restart_instances(
-            [i.name for i in self.plan.instances
-             if i.service.name in wanted and i.name not in stopped])
+        await self.orchestrator.restart_instances(instances)
 
 
 def _own_output(orchestrator: Orchestrator) -> list[Path]:
