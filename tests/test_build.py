@@ -276,6 +276,8 @@ def test_stop_signal_in_yaml(tmp_path: Path, text: str, expected: signal.Signals
     ("restart: false", RestartMode.NO, None, 1.0),
     ("restart: on-failure", RestartMode.ON_FAILURE, None, 1.0),
     ("restart: always", RestartMode.ALWAYS, None, 1.0),
+    ("restart: unless-stopped", RestartMode.ALWAYS, None, 1.0),   # compose's spelling
+    ("restart: {policy: unless-stopped, max_restarts: 2}", RestartMode.ALWAYS, 2, 1.0),
     ("restart: {policy: on-failure, max_restarts: 5, backoff: 2s}",
      RestartMode.ON_FAILURE, 5, 2.0),
     ("restart: {max_restarts: 0}", RestartMode.NO, 0, 1.0),

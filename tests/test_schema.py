@@ -213,13 +213,14 @@ BAD: list[tuple[str, int, str, str]] = [
         "services:\n  web:\n    restart: sometimes\n",
         3,
         "services.web.restart",
-        "invalid restart policy 'sometimes' (expected no, on-failure, always)",
+        "invalid restart policy 'sometimes' (expected no, on-failure, always, unless-stopped)",
     ),
     (
         "services:\n  web:\n    restart: 5\n",
         3,
         "services.web.restart",
-        "expected a policy (no, on-failure, always) or a mapping with policy, max_restarts",
+        "expected a policy (no, on-failure, always, unless-stopped) or a mapping with policy, "
+        "max_restarts",
     ),
     (
         "services:\n  web:\n    restart: {policy: on-failur}\n",
@@ -550,5 +551,7 @@ def test_restart_and_condition_schema_agree_with_the_model() -> None:
     fields = {f.name for f in dataclasses.fields(RestartPolicy)}
     assert {"mode" if p == "policy" else p for p in restart_object} == fields
     modes = _defs("restartMode")["enum"]
-    assert {m for m in modes if m is not False} == {m.value for m in RestartMode}
+    # every mode, plus compose's spelling of one (unless-stopped: always, see config/build.py)
+    assert {m for m in modes if m is not False} == {m.value for m in RestartMode} | {
+        "unless-stopped"}
     assert set(_defs("condition")["enum"]) == set(CONDITION_ALIASES)

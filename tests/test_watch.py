@@ -326,7 +326,7 @@ def test_a_change_while_a_needed_dependency_is_stopped_keeps_the_stack_up(
         orch.wait_for(r"db: stopped by SIGTERM")
         (project.root / "src/app.py").write_text("v = 1\n")
         orch.wait_for(r"web: src/app\.py changed; not restarted: it needs db \(condition "
-                      r"ready\), which has exited", 15)
+                      r"ready\), which has been stopped", 15)
         assert orch.proc.poll() is None, orch.output()
         assert len(pids(orch.output(), "web")) == 1, orch.output()
         assert cli.run("down").rc == 0

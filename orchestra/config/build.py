@@ -229,17 +229,24 @@ class ServiceBuilder:
         if value is False:
             return RestartPolicy(RestartMode.NO)
         if isinstance(value, str):
-            return RestartPolicy(RestartMode(value))
+            return RestartPolicy(_restart_mode(value))
         if not isinstance(value, dict):
             return None
         backoff: float | None = 1.0
         if "backoff" in value:   # 0 is allowed: restart at once
             backoff = self.problems.parse((*path, "backoff"), value["backoff"], parse_duration)
         policy = value.get("policy", "no")
-        mode = RestartMode.NO if policy is False else RestartMode(str(policy))
+        mode = RestartMode.NO if policy is False else _restart_mode(str(policy))
         max_restarts = value.get("max_restarts")
         return RestartPolicy(mode, max_restarts if isinstance(max_restarts, int) else None,
                              1.0 if backoff is None else backoff)
+
+
+def _restart_mode(spelling: str) -> RestartMode:
+    """compose's `unless-stopped` is `always` here: a restart policy never brings back a
+    service stopped with `orchestra stop` (or at shutdown), which is all it adds to `always`
+    for processes that do not outlive their orchestra."""
+    return RestartMode.ALWAYS if spelling == "unless-stopped" else RestartMode(spelling)
 
 
 def _removed_at(source: SourceMap, path: PathKey) -> Location | None:

@@ -124,7 +124,7 @@ _FORMS = {
     "duration": "expected a number of seconds or e.g. 500ms, 10s, 2m",
     "condition": "expected started, ready, completed_successfully, or the aliases healthy, "
     "service_started, service_healthy, service_completed_successfully",
-    "restart policy": "expected no, on-failure, always",
+    "restart policy": "expected no, on-failure, always, unless-stopped",
     "watch action": "expected restart or signal",
     "tcp address": "expected PORT or HOST:PORT",
     "profile": "use letters, digits, '_', '.' and '-', starting with a letter or digit",
@@ -220,7 +220,8 @@ def _show(value: object) -> str:
 
 #: How a shape with a title is described in "expected ..." messages.
 _SHAPES = {
-    "restart": "a policy (no, on-failure, always) or a mapping with policy, max_restarts, backoff",
+    "restart": ("a policy (no, on-failure, always, unless-stopped) or a mapping with policy, "
+                "max_restarts, backoff"),
     "depends_on": "a list of service names or a mapping of name to {condition: ...}",
     "tcp address": "a port number or a string PORT or HOST:PORT",
     "signal": "a signal name such as SIGTERM, or a number 1-64",
