@@ -244,3 +244,39 @@ def test_another_user_cannot_attach(cli: Cli, project: Project, runtime: Path) -
     assert "got typed" not in up.output()
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+@pytest.mark.parametrize("stdin", ["a file", "/dev/null"])
+def test_attach_with_stdin_a_file_or_dev_null_sends_it_and_shows_the_output(
+        cli: Cli, project: Project, stdin: str) -> None:
+    """A regular file or /dev/null cannot be watched by epoll (EPERM): attach reads it to its
+    end at once instead of breaking the link (`orchestra attach web < keys.txt`, cron)."""
+    up = _stack(cli, project, {"echo": {"command": ECHO, "tty": True}})
+    pid = _pid(cli, "echo")
+    keys = project.root / "keys.txt"
+    keys.write_bytes(b"from a file\n")
+    source = keys if stdin == "a file" else Path(os.devnull)
+    expected = b"got from a file" if stdin == "a file" else b"attached to echo"
+    with open(source, "rb") as given:
+        client = subprocess.Popen([PY, "-m", "orchestra", "attach", "echo"], cwd=project.root,
+                                  env=project.env(cli.base_env), stdin=given,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert client.stdout is not None
+        seen = b""
+        while expected not in seen:
+            chunk = select_read(client.stdout.fileno(), 10)
+            assert chunk, seen
+            seen += chunk
+        cli.run("restart", "echo")   # the end of the run ends the attach, as for a pipe
+        assert client.wait(10) == 0, seen + client.stdout.read()
+        seen += client.stdout.read()
+        assert b"echo ended; its terminal is closed" in seen, seen
+        assert b"Operation not permitted" not in seen, seen
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(5)
+    assert alive(_pid(cli, "echo")) and _pid(cli, "echo") != pid
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0

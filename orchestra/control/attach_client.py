@@ -159,8 +159,13 @@ class _Session:
             return ended
         selector = selectors.DefaultSelector()
         selector.register(self.sock, selectors.EVENT_READ)
-        selector.register(0, selectors.EVENT_READ)
         selector.register(wake, selectors.EVENT_READ)
+        try:
+            selector.register(0, selectors.EVENT_READ)
+        except PermissionError:   # a regular file or /dev/null, which epoll refuses
+            ended = self._send_to_the_end()
+            if ended is not None:
+                return ended
         with selector:
             while True:
                 for key, _ in selector.select():
@@ -179,6 +184,13 @@ class _Session:
                     if ended is not None:
                         return ended
 
+    def _send_to_the_end(self) -> str | None:
+        """Stdin that is always readable (a file): all of it now, up to a detach key."""
+        while data := os.read(0, 65536):
+            if (ended := self._send(data)) is not None:
+                return ended
+        return None
+
     def _show(self, received: list[tuple[bytes, bytes]]) -> str | None:
         for kind, payload in received:
             if kind == frames.DATA:
@@ -191,6 +203,10 @@ class _Session:
         if not data:   # end of a piped stdin: nothing more to send; keep showing the output
             selector.unregister(0)
             return None
+        return self._send(data)
+
+    def _send(self, data: bytes) -> str | None:
+        """Keys for the service, up to a detach key (then the reason the attach ends)."""
         before, key, _ = data.partition(DETACH_KEY)
         if before:
             self.sock.sendall(frames.frame(frames.DATA, before))
