@@ -26,7 +26,7 @@ from orchestra.tui.app import STOPPED, StackApp
 from orchestra.tui.graph import graph_of
 from orchestra.tui.screens import ConfirmDown
 from orchestra.tui.source import CpuMeter
-from orchestra.tui.widgets import InstanceTable, LogPanel, format_line
+from orchestra.tui.widgets import COLUMNS, InstanceTable, LogPanel, format_line
 
 #: psutil reads Linux's process table from /proc: with /proc hidden, usage shows as "-".
 USAGE_KNOWN = sys.platform != "linux" or os.path.isdir("/proc/self")
@@ -358,3 +358,36 @@ def test_a_in_a_view_that_cannot_step_aside_says_what_to_run(cli: Cli, project: 
     asyncio.run(scenario())
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+def test_a_cell_that_grows_widens_its_column(cli: Cli, project: Project,
+                                             runtime: Path) -> None:
+    """Rows are updated in place; a value longer than its column's first one (an uptime past
+    9s, then past a minute, `stopping` after `running`, a longer pid) must not be cut."""
+    from dataclasses import replace
+
+    from orchestra.tui.source import instances
+
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one(InstanceTable)
+            await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
+            rows = await instances(app.socket, CpuMeter())
+            grown = [replace(row, uptime=3725.0, state="stopping", pid=4194303,
+                             cpu_percent=100.0, rss_bytes=2048 * 1048576)
+                     if row.name == "web" else row for row in rows]
+            table.show(grown)
+            await pilot.pause()
+            for key, text in zip(("state", "pid", "uptime", "cpu", "rss"),
+                                 ("stopping", "4194303", "1h02m", "100%", "2048.0M"),
+                                 strict=True):
+                assert table.cells_of("web")[[k for _, k in COLUMNS].index(key)] == text
+                width = table.columns[key].content_width   # type: ignore[index]
+                assert width >= len(text), f"{key}: {text!r} in a column {width} wide"
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    _stopped_cleanly(cli, up)

@@ -94,7 +94,8 @@ class InstanceTable(DataTable[str]):
         for instance in instances:
             for (_, key), value in zip(COLUMNS, cells(instance), strict=True):
                 if self.get_cell(instance.name, key) != value:
-                    self.update_cell(instance.name, key, value)
+                    # a longer value (an uptime past 9s, `stopping`) widens its column
+                    self.update_cell(instance.name, key, value, update_width=True)
 
 
 class LogPanel(Log):
