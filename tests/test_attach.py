@@ -280,3 +280,30 @@ def test_attach_with_stdin_a_file_or_dev_null_sends_it_and_shows_the_output(
     assert alive(_pid(cli, "echo")) and _pid(cli, "echo") != pid
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+def test_attach_first_shows_the_prompt_that_waits(cli: Cli, project: Project,
+                                                   terminals: list[OnTerminal]) -> None:
+    """A debugger stopped before anyone attached waits at its prompt: attach shows the end of
+    what the terminal printed (from the start of a line, at most `RECENT_OUTPUT`), so the
+    prompt is on screen without typing a key blind."""
+    from orchestra.runtime.terminal import RECENT_OUTPUT
+
+    filler = "".join(f"old line {n:04d}\\n" for n in range(400))   # 6 KiB before the prompt
+    up = _stack(cli, project, {"dbg": {
+        "command": f"printf '{filler}'; echo '> app.py(5)<module>()'; echo ready; "
+                   "printf '(Pdb) '; read line; echo \"got $line\"; sleep 60",
+        "tty": True}})
+    up.wait_for(r"^dbg +\| ready$")
+    term = _attach(cli, terminals, "dbg")
+    shown = term.wait_for(rb"Ctrl-\] detaches\r\n((?:.|\n)*)\(Pdb\) ")
+    replay = shown.group(1)
+    assert replay.endswith(b"> app.py(5)<module>()\r\nready\r\n"), replay
+    assert replay.startswith(b"old line "), "the replay starts at the start of a line"
+    assert len(replay) <= RECENT_OUTPUT, len(replay)
+    term.type(b"p 1+1\r")
+    term.wait_for(rb"got p 1\+1\r\n")
+    term.type(b"\x1d")
+    assert term.wait(10) == 0, term.text()
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
