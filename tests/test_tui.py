@@ -331,7 +331,7 @@ def test_a_attaches_to_the_selected_tty_service_and_the_view_comes_back(
         view.wait_for(rb"\r\ngot from the view\r\n", 10)
         up.wait_for(r"^echo +\| got from the view$")
         view.type(b"\x1d")
-        view.wait_for(rb"back from echo's terminal; it keeps running", 10)
+        view.wait_for(rb"attach echo: detached; the service keeps running", 10)
         view.type(b"q")
         assert view.wait(10) == 0, view.text()
     finally:
@@ -391,3 +391,32 @@ def test_a_cell_that_grows_widens_its_column(cli: Cli, project: Project,
 
     asyncio.run(scenario())
     _stopped_cleanly(cli, up)
+
+
+def test_after_an_attach_the_status_line_says_why_it_ended(cli: Cli, project: Project) -> None:
+    """The view comes back whatever ended the attach; its status line must not say the
+    service keeps running when its run has just ended."""
+    from helpers.terminal import OnTerminal
+
+    project.yaml({"once": {"command": 'echo ready; read l; echo "bye $l"', "tty": True},
+                  "keep": {"command": "echo ready; sleep 60"}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"^once +\| ready$")
+    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
+                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
+    try:
+        view.wait_for(rb"a attaches to a tty service", 20)
+        view.wait_for(rb"running", 20)      # the first row, once, selected
+        view.type(b"a")
+        view.wait_for(rb"attached to once \(pid \d+\); Ctrl-\] detaches\r\n", 10)
+        view.type(b"now\r")
+        view.wait_for(rb"bye now\r\n", 10)
+        view.wait_for(rb"once ended; its terminal is closed", 10)
+        after = view.wait_for(rb"attach once: once ended; its terminal is closed", 10)
+        assert b"keeps running" not in view.seen[after.start():], view.text()[-2000:]
+        view.type(b"q")
+        assert view.wait(10) == 0, view.text()
+    finally:
+        view.close()
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0

@@ -34,6 +34,11 @@ DETACH_NAME = "Ctrl-]"
 def attach(path: Path, service: str) -> int:
     """Attach to `service` of the stack at `path`; the exit code: 0 when detached or when
     the service or the stack ended, 128+N when ended by signal N, 1 when the link broke."""
+    return attach_until_end(path, service)[0]
+
+
+def attach_until_end(path: Path, service: str) -> tuple[int, str]:
+    """`attach`, and also why it ended (said on stderr too): the view's status line."""
     sock = _connect(path)
     try:
         sock.sendall(protocol.encode({"command": "attach", "services": [service]}))
@@ -48,7 +53,7 @@ def attach(path: Path, service: str) -> int:
         except KeyboardInterrupt:   # SIGINT while stdin is no terminal (raw mode has none)
             reason, session.exit_code = "detached (SIGINT); the service keeps running", 130
         _say(reason, raw=interactive)
-        return session.exit_code
+        return session.exit_code, reason
     finally:
         sock.close()
 

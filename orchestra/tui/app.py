@@ -151,26 +151,26 @@ class StackApp(App[str]):
         back as it was."""
         from textual.app import SuspendNotSupported
 
-        from orchestra.control.attach_client import attach
+        from orchestra.control.attach_client import attach_until_end
         from orchestra.errors import OrchestraError
 
         name = self.query_one(InstanceTable).selected
         if name is None:
             self.status("attach: no instance selected")
             return
-        failure: OrchestraError | None = None
+        outcome = ""
         try:
             with self.suspend():
                 try:   # inside: an exception through suspend() would leave the view suspended
-                    attach(self.socket, name)
+                    outcome = attach_until_end(self.socket, name)[1]
                 except OrchestraError as exc:
-                    failure = exc
+                    outcome = str(exc)
         except SuspendNotSupported:
             self.status(f"attach: this view cannot hand over its terminal; use "
                         f"`orchestra attach {name}`")
             return
-        self.status(f"attach {name}: {failure}" if failure is not None
-                    else f"back from {name}'s terminal; it keeps running")
+        # why it ended: detached (the service runs on), its run ended, the stack stopped
+        self.status(f"attach {name}: {outcome}")
 
     def action_filter(self) -> None:
         self.query_one("#filter", Input).focus()
