@@ -420,3 +420,29 @@ def test_after_an_attach_the_status_line_says_why_it_ended(cli: Cli, project: Pr
         view.close()
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+def test_the_filter_looks_at_the_text_not_the_time_before_it(cli: Cli, project: Project,
+                                                             runtime: Path) -> None:
+    """`/12` must find the lines that say 12, not every line logged at 12 o'clock."""
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one(InstanceTable)
+            panel = app.query_one(LogPanel)
+            await _until(pilot, lambda: "fruit" in table.names, lambda: repr(table.names))
+            table.move_cursor(row=table.names.index("fruit"))
+            await _until(pilot, lambda: panel.instance == "fruit" and len(panel.shown()) > 3,
+                         lambda: f"{panel.instance}: {panel.shown()[-5:]}")
+            await pilot.press("slash", "colon")   # in every time stamp, in no fruit line
+            await _until(pilot, lambda: panel.filter == ":", lambda: panel.filter)
+            assert panel.shown() == [], panel.shown()[-5:]
+            await pilot.press("backspace", *"apple")
+            await _until(pilot, lambda: panel.filter == "apple", lambda: panel.filter)
+            assert panel.shown() and all("apple" in line for line in panel.shown())
+            await pilot.press("escape", "q")
+
+    asyncio.run(scenario())
+    _stopped_cleanly(cli, up)
