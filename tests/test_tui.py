@@ -446,3 +446,13 @@ def test_the_filter_looks_at_the_text_not_the_time_before_it(cli: Cli, project: 
 
     asyncio.run(scenario())
     _stopped_cleanly(cli, up)
+
+
+def test_the_help_names_every_key_of_the_footer_and_attach(cli: Cli) -> None:
+    """`a` is not in the footer (no room in 80 columns): --help is where a user finds it."""
+    shown = cli.run("tui", "--help")
+    assert shown.rc == 0, shown.dump()
+    text = " ".join(shown.out.decode().split())
+    for key in ("restart (r)", "stop (x)", "start (s)", "attach to its terminal (a",
+                "graph (g)", "down (d", "(q)"):
+        assert key in text, f"{key!r} not in: {text}"
