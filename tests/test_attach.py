@@ -307,3 +307,24 @@ def test_attach_first_shows_the_prompt_that_waits(cli: Cli, project: Project,
     assert term.wait(10) == 0, term.text()
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+def test_leaving_resets_the_modes_the_service_set_on_this_terminal(
+        cli: Cli, project: Project, terminals: list[OnTerminal]) -> None:
+    """The service's output reaches this terminal as it is: a colour, a hidden cursor, mouse
+    reports, bracketed paste it turned on would stay on in the user's shell after Ctrl-].
+    attach turns them off as it leaves (the terminal is restored, as documented)."""
+    up = _stack(cli, project, {"fancy": {
+        "command": r"printf '\033[?25l\033[?1000h\033[?2004h\033[31mred\n'; echo ready; "
+                   "sleep 60",
+        "tty": True}})
+    term = _attach(cli, terminals, "fancy")
+    term.wait_for(rb"red")
+    term.type(b"\x1d")
+    assert term.wait(10) == 0, term.text()
+    left = term.seen[term.seen.rindex(b"red"):]
+    for reset in (b"\x1b[0m", b"\x1b[?25h", b"\x1b[?1000l", b"\x1b[?2004l"):
+        assert reset in left, (reset, left)
+    assert left.index(b"\x1b[0m") < left.index(b"detached; the service keeps running")
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0

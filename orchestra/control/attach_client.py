@@ -29,6 +29,12 @@ from orchestra.control.client import ControlError, NotRunning
 
 DETACH_KEY = b"\x1d"   # Ctrl-]
 DETACH_NAME = "Ctrl-]"
+#: Written to this terminal as attach leaves it: the modes a service's output may have turned
+#: on here stay on otherwise (termios is restored apart). Colours and attributes off, the
+#: cursor shown, mouse reports (X10, button, any-motion, SGR) and bracketed paste off, cursor
+#: keys and keypad back to normal. Each is harmless where the mode was not on.
+TERMINAL_RESET = (b"\x1b[0m\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l"
+                  b"\x1b[?2004l\x1b[?1l\x1b>")
 
 
 def attach(path: Path, service: str) -> int:
@@ -137,6 +143,9 @@ class _Session:
             return self._loop(first, wake_read)
         finally:
             if saved is not None:
+                if os.isatty(1):
+                    with contextlib.suppress(OSError):
+                        _write_all(1, TERMINAL_RESET)
                 termios.tcsetattr(0, termios.TCSADRAIN, saved)
             signal.set_wakeup_fd(previous_wakeup)
             for signum, handler in handlers.items():
