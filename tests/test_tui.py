@@ -456,3 +456,38 @@ def test_the_help_names_every_key_of_the_footer_and_attach(cli: Cli) -> None:
     for key in ("restart (r)", "stop (x)", "start (s)", "attach to its terminal (a",
                 "graph (g)", "down (d", "(q)"):
         assert key in text, f"{key!r} not in: {text}"
+
+
+def test_keys_typed_ahead_after_slash_go_to_the_filter_not_to_the_stack(
+        cli: Cli, project: Project) -> None:
+    """Over ssh, keys typed quickly arrive in one read: after `/`, `x` and `s` are letters of
+    the filter, not a stop and a start of the selected instance."""
+    from helpers.terminal import OnTerminal
+
+    project.yaml({"web": {"command": "echo ready; sleep 60"}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"^web +\| ready$")
+    pid = _pid_of(cli, "web")
+    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
+                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
+    try:
+        view.wait_for(rb"a attaches to a tty service", 20)
+        view.wait_for(rb"running", 20)
+        view.type(b"/xsr")                  # one write, as a typed-ahead burst arrives
+        view.wait_for(rb"filter: xsr", 10)
+        assert _pid_of(cli, "web") == pid, "a letter of the filter reached the stack"
+        view.type(b"/health\r")            # a `/` typed in the filter is a letter of it
+        view.wait_for(rb"filter: xsr/health", 10)
+        view.type(b"q")
+        assert view.wait(10) == 0, view.text()
+    finally:
+        view.close()
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0
+    assert "web: sending" not in result.text.split("orchestra down")[0], result.text
+
+
+def _pid_of(cli: Cli, name: str) -> int | None:
+    rows = json.loads(cli.run("ps", "--format", "json").text)
+    return next((row["pid"] for row in rows if row["name"] == name), None)

@@ -48,7 +48,10 @@ class StackApp(App[str]):
         Binding("r", "control('restart')", "Restart"),
         Binding("x", "control('stop')", "Stop"),
         Binding("s", "control('start')", "Start"),
-        Binding("slash", "filter", "Filter"),
+        # priority: textual routes each key to the focused widget as it reads it, so a key
+        # bound there would act only after the keys typed right after it had gone to the
+        # table (`/xs` in one read over ssh: a stop and a start, not a filter)
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("f", "follow", "Follow"),
         Binding("g", "graph", "Graph"),
         Binding("a", "attach", "Attach", show=False),   # the footer has no room in 80 columns
@@ -173,7 +176,12 @@ class StackApp(App[str]):
         self.status(f"attach {name}: {outcome}")
 
     def action_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        field = self.query_one("#filter", Input)
+        if field.has_focus:   # a `/` in the filter itself (a path, a URL)
+            field.insert_text_at_cursor("/")
+            return
+        # at once (focus() would wait for the keys already read): they are the filter's
+        self.set_focus(field)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one(LogPanel).set_filter(event.value)
