@@ -244,3 +244,87 @@ def test_another_user_cannot_attach(cli: Cli, project: Project, runtime: Path) -
     assert "got typed" not in up.output()
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+@pytest.mark.parametrize("stdin", ["a file", "/dev/null"])
+def test_attach_with_stdin_a_file_or_dev_null_sends_it_and_shows_the_output(
+        cli: Cli, project: Project, stdin: str) -> None:
+    """A regular file or /dev/null cannot be watched by epoll (EPERM): attach reads it to its
+    end at once instead of breaking the link (`orchestra attach web < keys.txt`, cron)."""
+    up = _stack(cli, project, {"echo": {"command": ECHO, "tty": True}})
+    pid = _pid(cli, "echo")
+    keys = project.root / "keys.txt"
+    keys.write_bytes(b"from a file\n")
+    source = keys if stdin == "a file" else Path(os.devnull)
+    expected = b"got from a file" if stdin == "a file" else b"attached to echo"
+    with open(source, "rb") as given:
+        client = subprocess.Popen([PY, "-m", "orchestra", "attach", "echo"], cwd=project.root,
+                                  env=project.env(cli.base_env), stdin=given,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert client.stdout is not None
+        seen = b""
+        while expected not in seen:
+            chunk = select_read(client.stdout.fileno(), 10)
+            assert chunk, seen
+            seen += chunk
+        cli.run("restart", "echo")   # the end of the run ends the attach, as for a pipe
+        assert client.wait(10) == 0, seen + client.stdout.read()
+        seen += client.stdout.read()
+        assert b"echo ended; its terminal is closed" in seen, seen
+        assert b"Operation not permitted" not in seen, seen
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(5)
+    assert alive(_pid(cli, "echo")) and _pid(cli, "echo") != pid
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+def test_attach_first_shows_the_prompt_that_waits(cli: Cli, project: Project,
+                                                   terminals: list[OnTerminal]) -> None:
+    """A debugger stopped before anyone attached waits at its prompt: attach shows the end of
+    what the terminal printed (from the start of a line, at most `RECENT_OUTPUT`), so the
+    prompt is on screen without typing a key blind."""
+    from orchestra.runtime.terminal import RECENT_OUTPUT
+
+    filler = "".join(f"old line {n:04d}\\n" for n in range(400))   # 6 KiB before the prompt
+    up = _stack(cli, project, {"dbg": {
+        "command": f"printf '{filler}'; echo '> app.py(5)<module>()'; echo ready; "
+                   "printf '(Pdb) '; read line; echo \"got $line\"; sleep 60",
+        "tty": True}})
+    up.wait_for(r"^dbg +\| ready$")
+    term = _attach(cli, terminals, "dbg")
+    shown = term.wait_for(rb"Ctrl-\] detaches\r\n((?:.|\n)*)\(Pdb\) ")
+    replay = shown.group(1)
+    assert replay.endswith(b"> app.py(5)<module>()\r\nready\r\n"), replay
+    assert replay.startswith(b"old line "), "the replay starts at the start of a line"
+    assert len(replay) <= RECENT_OUTPUT, len(replay)
+    term.type(b"p 1+1\r")
+    term.wait_for(rb"got p 1\+1\r\n")
+    term.type(b"\x1d")
+    assert term.wait(10) == 0, term.text()
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+def test_leaving_resets_the_modes_the_service_set_on_this_terminal(
+        cli: Cli, project: Project, terminals: list[OnTerminal]) -> None:
+    """The service's output reaches this terminal as it is: a colour, a hidden cursor, mouse
+    reports, bracketed paste it turned on would stay on in the user's shell after Ctrl-].
+    attach turns them off as it leaves (the terminal is restored, as documented)."""
+    up = _stack(cli, project, {"fancy": {
+        "command": r"printf '\033[?25l\033[?1000h\033[?2004h\033[31mred\n'; echo ready; "
+                   "sleep 60",
+        "tty": True}})
+    term = _attach(cli, terminals, "fancy")
+    term.wait_for(rb"red")
+    term.type(b"\x1d")
+    assert term.wait(10) == 0, term.text()
+    left = term.seen[term.seen.rindex(b"red"):]
+    for reset in (b"\x1b[0m", b"\x1b[?25h", b"\x1b[?1000l", b"\x1b[?2004l"):
+        assert reset in left, (reset, left)
+    assert left.index(b"\x1b[0m") < left.index(b"detached; the service keeps running")
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0

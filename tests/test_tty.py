@@ -5,6 +5,7 @@ pipes. orchestra runs here with its stdout a pipe, or on a pty driven by the tes
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 from pathlib import Path
@@ -230,3 +231,42 @@ def test_run_gives_a_with_service_a_terminal_and_refuses_tty_without_with(
                             timeout=20, check=False)
     assert with_t.returncode == 0, with_t
     assert b"t      | TTY True" in with_t.stderr, with_t.stderr.decode()
+
+
+#: A job in a process group of its own on the service's terminal, as a shell with job control
+#: (`bash -i`, then `sleep 100 &`) makes it: in the service's session, not in its group.
+JOB = """
+    import os, time
+    pid = os.fork()
+    if pid == 0:
+        os.setpgid(0, 0)
+        time.sleep(60)
+        os._exit(0)
+    os.setpgid(pid, pid)
+    print("job", pid, os.getpgid(pid) != os.getpgrp(), os.getsid(pid) == os.getpid(),
+          flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("stop", ["SIGTERM to orchestra", "the service exits"])
+def test_a_job_in_its_own_group_on_the_services_terminal_is_stopped_too(
+        project: Project, stop: str) -> None:
+    """The terminal's session is the service's, as a tmux pane's is its shell's: whatever runs
+    in it ends with the service's run, whichever group it is in (`nothing outlives
+    orchestra`). A process that left the session (setsid) is outside it, as for pipes."""
+    project.yaml({"t": {"command": py(JOB), "tty": True, "stop_timeout": "2s"},
+                  "keep": {"command": py("import time; time.sleep(60)")}})
+    orch = project.start(*ARGS)
+    found = orch.wait_for(r"^t +\| job (\d+) (\w+) (\w+)$")
+    job = int(found[1])
+    assert found.group(2, 3) == ("True", "True"), "another group of the service's session"
+    if stop == "the service exits":   # killed from outside, as a crash: the stack then stops
+        os.kill(int(orch.wait_for(r"t: started pid=(\d+)")[1]), signal.SIGKILL)
+    else:
+        orch.send(signal.SIGTERM)
+    result = orch.wait(15)
+    assert result.rc == (137 if stop == "the service exits" else 143), result.dump()
+    assert wait_gone([job], 5) == [], result.dump()
+    assert "left in its terminal's session" in result.text, result.dump()
+    assert wait_no_leftovers(project.mark, 5) == []

@@ -26,7 +26,7 @@ from orchestra.tui.app import STOPPED, StackApp
 from orchestra.tui.graph import graph_of
 from orchestra.tui.screens import ConfirmDown
 from orchestra.tui.source import CpuMeter
-from orchestra.tui.widgets import InstanceTable, LogPanel, format_line
+from orchestra.tui.widgets import COLUMNS, InstanceTable, LogPanel, format_line
 
 #: psutil reads Linux's process table from /proc: with /proc hidden, usage shows as "-".
 USAGE_KNOWN = sys.platform != "linux" or os.path.isdir("/proc/self")
@@ -331,7 +331,7 @@ def test_a_attaches_to_the_selected_tty_service_and_the_view_comes_back(
         view.wait_for(rb"\r\ngot from the view\r\n", 10)
         up.wait_for(r"^echo +\| got from the view$")
         view.type(b"\x1d")
-        view.wait_for(rb"back from echo's terminal; it keeps running", 10)
+        view.wait_for(rb"attach echo: detached; the service keeps running", 10)
         view.type(b"q")
         assert view.wait(10) == 0, view.text()
     finally:
@@ -358,3 +358,136 @@ def test_a_in_a_view_that_cannot_step_aside_says_what_to_run(cli: Cli, project: 
     asyncio.run(scenario())
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+def test_a_cell_that_grows_widens_its_column(cli: Cli, project: Project,
+                                             runtime: Path) -> None:
+    """Rows are updated in place; a value longer than its column's first one (an uptime past
+    9s, then past a minute, `stopping` after `running`, a longer pid) must not be cut."""
+    from dataclasses import replace
+
+    from orchestra.tui.source import instances
+
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one(InstanceTable)
+            await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
+            rows = await instances(app.socket, CpuMeter())
+            grown = [replace(row, uptime=3725.0, state="stopping", pid=4194303,
+                             cpu_percent=100.0, rss_bytes=2048 * 1048576)
+                     if row.name == "web" else row for row in rows]
+            table.show(grown)
+            await pilot.pause()
+            for key, text in zip(("state", "pid", "uptime", "cpu", "rss"),
+                                 ("stopping", "4194303", "1h02m", "100%", "2048.0M"),
+                                 strict=True):
+                assert table.cells_of("web")[[k for _, k in COLUMNS].index(key)] == text
+                width = table.columns[key].content_width   # type: ignore[index]
+                assert width >= len(text), f"{key}: {text!r} in a column {width} wide"
+            await pilot.press("q")
+
+    asyncio.run(scenario())
+    _stopped_cleanly(cli, up)
+
+
+def test_after_an_attach_the_status_line_says_why_it_ended(cli: Cli, project: Project) -> None:
+    """The view comes back whatever ended the attach; its status line must not say the
+    service keeps running when its run has just ended."""
+    from helpers.terminal import OnTerminal
+
+    project.yaml({"once": {"command": 'echo ready; read l; echo "bye $l"', "tty": True},
+                  "keep": {"command": "echo ready; sleep 60"}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"^once +\| ready$")
+    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
+                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
+    try:
+        view.wait_for(rb"a attaches to a tty service", 20)
+        view.wait_for(rb"running", 20)      # the first row, once, selected
+        view.type(b"a")
+        view.wait_for(rb"attached to once \(pid \d+\); Ctrl-\] detaches\r\n", 10)
+        view.type(b"now\r")
+        view.wait_for(rb"bye now\r\n", 10)
+        view.wait_for(rb"once ended; its terminal is closed", 10)
+        after = view.wait_for(rb"attach once: once ended; its terminal is closed", 10)
+        assert b"keeps running" not in view.seen[after.start():], view.text()[-2000:]
+        view.type(b"q")
+        assert view.wait(10) == 0, view.text()
+    finally:
+        view.close()
+    assert cli.run("down").rc == 0
+    assert up.wait(10).rc == 0
+
+
+def test_the_filter_looks_at_the_text_not_the_time_before_it(cli: Cli, project: Project,
+                                                             runtime: Path) -> None:
+    """`/12` must find the lines that say 12, not every line logged at 12 o'clock."""
+    up = _running(cli, project)
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            table = app.query_one(InstanceTable)
+            panel = app.query_one(LogPanel)
+            await _until(pilot, lambda: "fruit" in table.names, lambda: repr(table.names))
+            table.move_cursor(row=table.names.index("fruit"))
+            await _until(pilot, lambda: panel.instance == "fruit" and len(panel.shown()) > 3,
+                         lambda: f"{panel.instance}: {panel.shown()[-5:]}")
+            await pilot.press("slash", "colon")   # in every time stamp, in no fruit line
+            await _until(pilot, lambda: panel.filter == ":", lambda: panel.filter)
+            assert panel.shown() == [], panel.shown()[-5:]
+            await pilot.press("backspace", *"apple")
+            await _until(pilot, lambda: panel.filter == "apple", lambda: panel.filter)
+            assert panel.shown() and all("apple" in line for line in panel.shown())
+            await pilot.press("escape", "q")
+
+    asyncio.run(scenario())
+    _stopped_cleanly(cli, up)
+
+
+def test_the_help_names_every_key_of_the_footer_and_attach(cli: Cli) -> None:
+    """`a` is not in the footer (no room in 80 columns): --help is where a user finds it."""
+    shown = cli.run("tui", "--help")
+    assert shown.rc == 0, shown.dump()
+    text = " ".join(shown.out.decode().split())
+    for key in ("restart (r)", "stop (x)", "start (s)", "attach to its terminal (a",
+                "graph (g)", "down (d", "(q)"):
+        assert key in text, f"{key!r} not in: {text}"
+
+
+def test_keys_typed_ahead_after_slash_go_to_the_filter_not_to_the_stack(
+        cli: Cli, project: Project) -> None:
+    """Over ssh, keys typed quickly arrive in one read: after `/`, `x` and `s` are letters of
+    the filter, not a stop and a start of the selected instance."""
+    from helpers.terminal import OnTerminal
+
+    project.yaml({"web": {"command": "echo ready; sleep 60"}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"^web +\| ready$")
+    pid = _pid_of(cli, "web")
+    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
+                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
+    try:
+        view.wait_for(rb"a attaches to a tty service", 20)
+        view.wait_for(rb"running", 20)
+        view.type(b"/xsr")                  # one write, as a typed-ahead burst arrives
+        view.wait_for(rb"filter: xsr", 10)
+        assert _pid_of(cli, "web") == pid, "a letter of the filter reached the stack"
+        view.type(b"/health\r")            # a `/` typed in the filter is a letter of it
+        view.wait_for(rb"filter: xsr/health", 10)
+        view.type(b"q")
+        assert view.wait(10) == 0, view.text()
+    finally:
+        view.close()
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0
+    assert "web: sending" not in result.text.split("orchestra down")[0], result.text
+
+
+def _pid_of(cli: Cli, name: str) -> int | None:
+    rows = json.loads(cli.run("ps", "--format", "json").text)
+    return next((row["pid"] for row in rows if row["name"] == name), None)

@@ -17,7 +17,8 @@ def attach_command(
         file: FileOption = None, app_root: AppRootOption = None,
         project_name: ProjectOption = None) -> None:
     """Connect this terminal to a `tty: true` service of the running stack: keys go to the
-    service (Ctrl-C too), its output comes back as it wrote it. Ctrl-] detaches and leaves
+    service (Ctrl-C too), its output comes back as it wrote it, starting with its last lines
+    (a prompt that waits). Ctrl-] detaches and leaves
     it running. Several terminals may attach at once; if the service restarts, the attach
     ends (attach again). With stdin not a terminal, its bytes are sent as they come."""
     from orchestra.control.attach_client import attach

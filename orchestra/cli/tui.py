@@ -17,8 +17,9 @@ def tui(ctx: typer.Context, file: FileOption = None, app_root: AppRootOption = N
         project_name: ProjectOption = None) -> None:
     """A live view of the running stack: every instance's state, readiness, pid, uptime,
     restarts, CPU and memory; the selected one's log with a filter; keys to restart (r),
-    stop (x) and start (s) it, the dependency graph (g), and down (d, confirmed).
-    Quitting (q) leaves the stack running."""
+    stop (x) and start (s) it, attach to its terminal (a, for a `tty: true` service; Ctrl-]
+    comes back), the dependency graph (g), and down (d, confirmed). Quitting (q) leaves the
+    stack running."""
     from orchestra.tui.view import after_view, open_view, require_textual
 
     require_textual()

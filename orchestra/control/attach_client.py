@@ -29,11 +29,22 @@ from orchestra.control.client import ControlError, NotRunning
 
 DETACH_KEY = b"\x1d"   # Ctrl-]
 DETACH_NAME = "Ctrl-]"
+#: Written to this terminal as attach leaves it: the modes a service's output may have turned
+#: on here stay on otherwise (termios is restored apart). Colours and attributes off, the
+#: cursor shown, mouse reports (X10, button, any-motion, SGR) and bracketed paste off, cursor
+#: keys and keypad back to normal. Each is harmless where the mode was not on.
+TERMINAL_RESET = (b"\x1b[0m\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l"
+                  b"\x1b[?2004l\x1b[?1l\x1b>")
 
 
 def attach(path: Path, service: str) -> int:
     """Attach to `service` of the stack at `path`; the exit code: 0 when detached or when
     the service or the stack ended, 128+N when ended by signal N, 1 when the link broke."""
+    return attach_until_end(path, service)[0]
+
+
+def attach_until_end(path: Path, service: str) -> tuple[int, str]:
+    """`attach`, and also why it ended (said on stderr too): the view's status line."""
     sock = _connect(path)
     try:
         sock.sendall(protocol.encode({"command": "attach", "services": [service]}))
@@ -48,7 +59,7 @@ def attach(path: Path, service: str) -> int:
         except KeyboardInterrupt:   # SIGINT while stdin is no terminal (raw mode has none)
             reason, session.exit_code = "detached (SIGINT); the service keeps running", 130
         _say(reason, raw=interactive)
-        return session.exit_code
+        return session.exit_code, reason
     finally:
         sock.close()
 
@@ -132,6 +143,9 @@ class _Session:
             return self._loop(first, wake_read)
         finally:
             if saved is not None:
+                if os.isatty(1):
+                    with contextlib.suppress(OSError):
+                        _write_all(1, TERMINAL_RESET)
                 termios.tcsetattr(0, termios.TCSADRAIN, saved)
             signal.set_wakeup_fd(previous_wakeup)
             for signum, handler in handlers.items():
@@ -159,8 +173,13 @@ class _Session:
             return ended
         selector = selectors.DefaultSelector()
         selector.register(self.sock, selectors.EVENT_READ)
-        selector.register(0, selectors.EVENT_READ)
         selector.register(wake, selectors.EVENT_READ)
+        try:
+            selector.register(0, selectors.EVENT_READ)
+        except PermissionError:   # a regular file or /dev/null, which epoll refuses
+            ended = self._send_to_the_end()
+            if ended is not None:
+                return ended
         with selector:
             while True:
                 for key, _ in selector.select():
@@ -179,6 +198,13 @@ class _Session:
                     if ended is not None:
                         return ended
 
+    def _send_to_the_end(self) -> str | None:
+        """Stdin that is always readable (a file): all of it now, up to a detach key."""
+        while data := os.read(0, 65536):
+            if (ended := self._send(data)) is not None:
+                return ended
+        return None
+
     def _show(self, received: list[tuple[bytes, bytes]]) -> str | None:
         for kind, payload in received:
             if kind == frames.DATA:
@@ -191,6 +217,10 @@ class _Session:
         if not data:   # end of a piped stdin: nothing more to send; keep showing the output
             selector.unregister(0)
             return None
+        return self._send(data)
+
+    def _send(self, data: bytes) -> str | None:
+        """Keys for the service, up to a detach key (then the reason the attach ends)."""
         before, key, _ = data.partition(DETACH_KEY)
         if before:
             self.sock.sendall(frames.frame(frames.DATA, before))

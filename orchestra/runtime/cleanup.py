@@ -15,7 +15,7 @@ from orchestra.config.values import signal_name
 from orchestra.output.mux import Multiplexer
 from orchestra.runtime.backends import ProcessBackend
 from orchestra.runtime.exit_status import ExitStatus
-from orchestra.runtime.groups import SOME, can_list_members, empty_group
+from orchestra.runtime.groups import SOME, can_list_members, empty_group, empty_session
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.pipes import Pipes
 from orchestra.runtime.spawn import Child
@@ -42,6 +42,12 @@ async def clean_up(child: Child, status: ExitStatus, pipes: Pipes, *,
         how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
         count = "some processes were" if found == SOME else f"{found} process(es)"
         say(f"{count} left in its group after it exited; {how}", "group-cleanup")
+    if child.terminal is not None:   # its terminal's session: jobs in groups of their own
+        found, killed = await empty_session(child.pid, child.pid, stop_signal, timeout)
+        if found:
+            how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
+            say(f"{found} process(es) left in its terminal's session after it exited; {how}",
+                "session-cleanup")
     if not await pipes.drained(DRAIN_TIMEOUT, mux):
         say(f"output still open {DRAIN_TIMEOUT:g} s after exit (held by a process outside "
             "its group); no longer read", "drain-timeout")

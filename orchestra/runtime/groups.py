@@ -173,6 +173,71 @@ async def empty_group(pgid: int, leader: int, signum: int | None,
     return found, False
 
 
+def session_members(sid: int, exclude: int | None = None) -> list[int]:
+    """Live (non-zombie) processes of session `sid`, whatever their group: a `tty: true`
+    service's session is its terminal's, where a shell puts each job in a group of its own
+    (empty where processes cannot be listed)."""
+    if membership() == "probe":
+        return []
+    members = _read_proc_session(sid) if membership() == "proc" else _read_psutil_session(sid)
+    return [pid for pid in members if pid != exclude]
+
+
+def _read_proc_session(sid: int) -> list[int]:
+    members = []
+    for entry in os.listdir("/proc"):
+        if not (entry.isascii() and entry.isdigit()):
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data.rpartition(b")")[2].split(None, 4)   # state ppid pgrp session ...
+        if len(fields) > 3 and fields[0] != b"Z" and int(fields[3]) == sid:
+            members.append(int(entry))
+    return members
+
+
+def _read_psutil_session(sid: int) -> list[int]:
+    import psutil
+
+    members = []
+    for process in psutil.process_iter(["status"]):
+        with contextlib.suppress(OSError, psutil.Error):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getsid(process.pid) == sid:
+                members.append(process.pid)
+    return members
+
+
+def _signal_each(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+async def empty_session(sid: int, leader: int, signum: int,
+                        timeout: float) -> tuple[int, bool]:
+    """`empty_group` for what is left in the session of a leader that exited, outside its
+    group: these processes never got the stop signal, so they get `signum`, then SIGKILL
+    after `timeout`. The unreaped leader keeps the session id from being reused."""
+    members = session_members(sid, exclude=leader)
+    if not members:
+        return 0, False
+    found = len(members)
+    _signal_each(members, signum)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while members:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0 or not await wait_for_exit(members, remaining):
+            _signal_each(session_members(sid, exclude=leader), signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                await wait_for_exit(session_members(sid, exclude=leader), 1.0)
+            return found, True
+        members = session_members(sid, exclude=leader)   # they may have forked
+    return found, False
+
+
 async def _empty_probed_group(pgid: int, signum: int | None, timeout: float) -> tuple[int, bool]:
     if not signal_group(pgid, 0):
         return 0, False

@@ -10,6 +10,9 @@ Size: the pty starts with orchestra's own terminal size (its stdout, stdin or st
 80x24) and follows orchestra's SIGWINCH; an attached client sets it to its own. The last
 size set wins, as the kernel has one size per terminal. Setting it (TIOCSWINSZ on the master)
 makes the kernel send SIGWINCH to the service's foreground process group.
+
+A client that attaches is first shown the latest output (`recent`), as a screen would show it:
+the prompt a debugger printed while nobody was attached.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from typing import Protocol
 DEFAULT_SIZE = (24, 80)   # rows, columns: what a terminal is assumed to be when there is none
 #: Keystrokes waiting for a service that does not read them are dropped past this many bytes.
 MAX_INPUT_BACKLOG = 64 * 1024
+#: A client that attaches is first shown about this many bytes of the latest output (from the
+#: start of a line): the prompt a debugger or `input()` printed before anyone was there.
+RECENT_OUTPUT = 2048
 
 #: Runs between fork+exec and the service (no `preexec_fn`, see `spawn`): Popen has already
 #: made it a session leader (`start_new_session`) with the slave as fds 0-2. TIOCSCTTY then
@@ -104,6 +110,7 @@ class Terminal:
         self._fd = os.dup(master)   # close-on-exec, as os.dup makes it
         os.set_blocking(self._fd, False)
         self._listeners: list[Listener] = []
+        self._recent = bytearray()   # the latest output, for a client that attaches
         self._input = bytearray()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
@@ -115,7 +122,10 @@ class Terminal:
         _follow_resizes(loop)
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """`listener` sees every chunk of output from now on; returns the unsubscribe."""
+        """`listener` sees the latest output (`recent`), then every chunk from now on;
+        returns the unsubscribe."""
+        if recent := self.recent():
+            listener.output(recent)
         self._listeners.append(listener)
 
         def unsubscribe() -> None:
@@ -124,7 +134,20 @@ class Terminal:
 
         return unsubscribe
 
+    def recent(self) -> bytes:
+        """At most `RECENT_OUTPUT` bytes of the latest output, from the start of a line when
+        older output was left out (so no escape sequence or character is cut in two), unless
+        that one line is longer: as a screen would show it, a prompt waiting at the end."""
+        window = bytes(self._recent[-RECENT_OUTPUT - 1:])   # with the byte before the tail
+        if len(window) <= RECENT_OUTPUT:
+            return window
+        newline = window.find(b"\n")
+        return window[newline + 1:] if newline >= 0 else window[1:]
+
     def output(self, data: bytes) -> None:
+        self._recent += data
+        if len(self._recent) > 2 * RECENT_OUTPUT:   # trimmed now and then, not at every chunk
+            del self._recent[:-RECENT_OUTPUT - 1]
         for listener in list(self._listeners):
             listener.output(data)
 

@@ -48,7 +48,10 @@ class StackApp(App[str]):
         Binding("r", "control('restart')", "Restart"),
         Binding("x", "control('stop')", "Stop"),
         Binding("s", "control('start')", "Start"),
-        Binding("slash", "filter", "Filter"),
+        # priority: textual routes each key to the focused widget as it reads it, so a key
+        # bound there would act only after the keys typed right after it had gone to the
+        # table (`/xs` in one read over ssh: a stop and a start, not a filter)
+        Binding("slash", "filter", "Filter", priority=True),
         Binding("f", "follow", "Follow"),
         Binding("g", "graph", "Graph"),
         Binding("a", "attach", "Attach", show=False),   # the footer has no room in 80 columns
@@ -151,29 +154,34 @@ class StackApp(App[str]):
         back as it was."""
         from textual.app import SuspendNotSupported
 
-        from orchestra.control.attach_client import attach
+        from orchestra.control.attach_client import attach_until_end
         from orchestra.errors import OrchestraError
 
         name = self.query_one(InstanceTable).selected
         if name is None:
             self.status("attach: no instance selected")
             return
-        failure: OrchestraError | None = None
+        outcome = ""
         try:
             with self.suspend():
                 try:   # inside: an exception through suspend() would leave the view suspended
-                    attach(self.socket, name)
+                    outcome = attach_until_end(self.socket, name)[1]
                 except OrchestraError as exc:
-                    failure = exc
+                    outcome = str(exc)
         except SuspendNotSupported:
             self.status(f"attach: this view cannot hand over its terminal; use "
                         f"`orchestra attach {name}`")
             return
-        self.status(f"attach {name}: {failure}" if failure is not None
-                    else f"back from {name}'s terminal; it keeps running")
+        # why it ended: detached (the service runs on), its run ended, the stack stopped
+        self.status(f"attach {name}: {outcome}")
 
     def action_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        field = self.query_one("#filter", Input)
+        if field.has_focus:   # a `/` in the filter itself (a path, a URL)
+            field.insert_text_at_cursor("/")
+            return
+        # at once (focus() would wait for the keys already read): they are the filter's
+        self.set_focus(field)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self.query_one(LogPanel).set_filter(event.value)

@@ -94,7 +94,8 @@ class InstanceTable(DataTable[str]):
         for instance in instances:
             for (_, key), value in zip(COLUMNS, cells(instance), strict=True):
                 if self.get_cell(instance.name, key) != value:
-                    self.update_cell(instance.name, key, value)
+                    # a longer value (an uptime past 9s, `stopping`) widens its column
+                    self.update_cell(instance.name, key, value, update_width=True)
 
 
 class LogPanel(Log):
@@ -103,7 +104,8 @@ class LogPanel(Log):
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(max_lines=KEPT_LINES, auto_scroll=True, id=id)
-        self._kept: deque[str] = deque(maxlen=KEPT_LINES)
+        # (what the service said, the line as shown): the filter looks at the former only
+        self._kept: deque[tuple[str, str]] = deque(maxlen=KEPT_LINES)
         self.filter = ""
         self.instance: str | None = None
 
@@ -115,10 +117,10 @@ class LogPanel(Log):
         self.border_title = self._title()
 
     def add(self, line: dict[str, object]) -> None:
-        text = format_line(line)
-        self._kept.append(text)
-        if self._matches(text):
-            self.write_line(text)
+        said, shown = printable(str(line.get("text", ""))), format_line(line)
+        self._kept.append((said, shown))
+        if self._matches(said):
+            self.write_line(shown)
 
     def note(self, text: str) -> None:
         """orchestra's own word in the log (the stack ended, a connection failed)."""
@@ -127,7 +129,7 @@ class LogPanel(Log):
     def set_filter(self, text: str) -> None:
         self.filter = text
         self.clear()
-        self.write_lines([line for line in self._kept if self._matches(line)])
+        self.write_lines(self.shown())
         self.border_title = self._title()
 
     def toggle_follow(self) -> bool:
@@ -139,9 +141,10 @@ class LogPanel(Log):
 
     def shown(self) -> list[str]:
         """The lines the panel shows now (after the filter)."""
-        return [line for line in self._kept if self._matches(line)]
+        return [shown for said, shown in self._kept if self._matches(said)]
 
     def _matches(self, text: str) -> bool:
+        """Whether the filter is in what the service said (not in the time before it)."""
         return not self.filter or self.filter.casefold() in text.casefold()
 
     def _title(self) -> str:
