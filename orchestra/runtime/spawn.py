@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Protocol
 
@@ -72,16 +71,22 @@ class SpawnError(Exception):
         self.exit_code = exit_code   # what a shell would report: 127 not found, 126 not runnable
 
 
-@dataclass(slots=True)
 class Child:
     """A started process: its pid and its output pipes (its exit is watched by the
     process backend, `runtime/backends`). A `tty: true` service has one output, its pty's
-    master (`stdout`), and no `stderr`."""
+    master (`stdout`), and no `stderr`.
 
-    popen: subprocess.Popen[bytes]
-    stdout: IO[bytes]
-    stderr: IO[bytes] | None
-    terminal: Terminal | None = None
+    A plain class, not a dataclass: it is a handle, never compared or printed, and a
+    dataclass costs every start ~0.4 ms to create (see runtime/events.py)."""
+
+    __slots__ = ("popen", "stderr", "stdout", "terminal")
+
+    def __init__(self, popen: subprocess.Popen[bytes], stdout: IO[bytes],
+                 stderr: IO[bytes] | None, terminal: Terminal | None = None) -> None:
+        self.popen = popen
+        self.stdout = stdout
+        self.stderr = stderr
+        self.terminal = terminal
 
     @property
     def pid(self) -> int:
