@@ -27,7 +27,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from orchestra.runtime.shellwords import (
     as_shell_passes_it,
@@ -35,8 +35,10 @@ from orchestra.runtime.shellwords import (
     find_program,
     plain_words,
 )
-from orchestra.runtime.terminal import TTY_EXEC_HELPER, Terminal, open_pty, outer_size
 from orchestra.runtime.watchdog import WATCHDOG_SCRIPT
+
+if TYPE_CHECKING:   # imported by the spawn of a `tty: true` service: termios and the rest
+    from orchestra.runtime.terminal import Terminal
 
 #: Signals whose inherited "ignore" must not leak into children (SIGPIPE is restored by Popen).
 _RESETTABLE = tuple(s for s in signal.Signals
@@ -177,6 +179,8 @@ def _spawn_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
     """`spawn` for `tty: true`: as for pipes, the watchdog hears first of what the child will
     hold (the slave's path) and then of its group. orchestra closes its slave at once, so the
     master reads end-of-file (EIO) when the service and all it started have closed theirs."""
+    from orchestra.runtime.terminal import Terminal, open_pty, outer_size
+
     master, slave, path = open_pty(*outer_size())
     try:
         tracker.expect(path)
@@ -197,6 +201,8 @@ def _start_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
     """Popen of the helper that makes the slave the controlling terminal, then execs `argv`.
     A program that is not there is reported here, as `spawn` reports it for pipes; a failure
     of the exec itself is the helper's message on the terminal and exit 126/127."""
+    from orchestra.runtime.terminal import TTY_EXEC_HELPER
+
     command = exec_plain_command(argv)
     if cwd.is_dir() and find_program(command[0], cwd, env.get("PATH", os.defpath)) is None:
         raise _spawn_error(FileNotFoundError(2, "No such file or directory"), command, cwd)
