@@ -96,7 +96,9 @@ def _imported_modules(project: Project, *args: str) -> set[str]:
 #: (`_ssl` is the module that loads OpenSSL; `ssl` is listed even when its import is refused.)
 NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes", "_ssl", "orchestra.cli.run",
                        "orchestra.runtime.detach", "shlex", "json", "orchestra.control.server",
-                       "orchestra.control.protocol", "orchestra.runtime.control_target"}
+                       "orchestra.control.protocol", "orchestra.runtime.control_target",
+                       # a `tty: true` service's pseudo-terminal (runtime/spawn.py imports it)
+                       "orchestra.runtime.terminal", "termios"}
 
 
 def test_a_plain_procfile_run_imports_only_what_it_uses(project: Project) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Annotated
 
@@ -86,7 +85,7 @@ def export(
     log_dir = _target_path("-l/--log", log) if log is not None else None
     if app is not None:
         _app_name(app, Path())
-    options = replace(load_options(ctx, file, env, app_root), base_port=port)
+    options = load_options(ctx, file, env, app_root)._replace(base_port=port)
     spec = load_spec(options)
     selection = Selection(services=tuple(services or ()), namespace=namespace,
                           formation=parse_formation(",".join(formation)) if formation else {},

@@ -9,15 +9,16 @@ misspelt option, a value that is not a number) goes to typer, which reports it a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["flag", "text", "int", "float", "path"]
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """One option: the attribute it sets, its spellings, what it takes, its help."""
+class Flag(NamedTuple):
+    """One option: the attribute it sets, its spellings, what it takes, its help.
+
+    A NamedTuple, not a frozen dataclass: this module is on the way to every `up`, and a
+    dataclass costs ~0.5 ms to create (see runtime/events.py); nothing compares flags."""
 
     dest: str
     names: tuple[str, ...]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -38,7 +37,7 @@ def check(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
           profiles: ProfileOption = None) -> None:
     """Validate the config and report every problem (exit 2), or summarise it (exit 0)."""
     check_port(port)
-    spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
+    spec = load_spec(load_options(ctx, file, env, app_root)._replace(base_port=port))
     _checked_profiles(spec, profiles)
     names = ", ".join(spec.names())
     if spec.kind is SourceKind.PROCFILE:
@@ -68,7 +67,7 @@ def config(
     if output_format not in ("yaml", "json"):
         raise UsageError(f"invalid --format '{output_format}' (expected yaml or json)")
     check_port(port)
-    spec = load_spec(replace(load_options(ctx, file, env, app_root), base_port=port))
+    spec = load_spec(load_options(ctx, file, env, app_root)._replace(base_port=port))
     _checked_profiles(spec, profiles)
     write_output(render_spec(spec, output_format, show_env=show_env))
 

@@ -15,7 +15,6 @@ reads the whole command line and reports what is wrong, exactly as it always has
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
@@ -27,8 +26,31 @@ if TYPE_CHECKING:   # each imported for its own command only: `up` needs nothing
     from orchestra.cli.run import RunRequest
     from orchestra.cli.up import UpRequest
 
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
+def _digits(text: str) -> bool:
+    """One or more of 0-9 (`isdigit` alone also takes other scripts' digits)."""
+    return text.isascii() and text.isdigit()
+
+
+def _unsigned(text: str) -> str:
+    return text[1:] if text[:1] in ("+", "-") else text
+
+
+def _is_int(text: str) -> bool:
+    """`[+-]?[0-9]+`, what click reads as an int; tested without compiling a regular
+    expression, which would cost every start ~0.1 ms."""
+    return _digits(_unsigned(text))
+
+
+def _is_float(text: str) -> bool:
+    """`[+-]?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)`: digits with an optional fraction, or a bare
+    fraction."""
+    whole, dot, fraction = _unsigned(text).partition(".")
+    if not dot:
+        return _digits(whole)
+    return (_digits(whole) and (not fraction or _digits(fraction))) or (
+        not whole and _digits(fraction))
 
 
 class _Unrecognised(Exception):
@@ -116,7 +138,7 @@ def _option(argv: list[str], position: int, table: Mapping[str, Flag],
         text, position = argv[position + 1], position + 2
     else:
         raise _Unrecognised
-    if not text or (text.startswith("-") and not _FLOAT.fullmatch(text)):
+    if not text or (text.startswith("-") and not _is_float(text)):
         raise _Unrecognised   # click's own rules for such values are its to apply
     value = _convert(flag, text)
     if flag.joined:
@@ -132,11 +154,11 @@ def _option(argv: list[str], position: int, table: Mapping[str, Flag],
 
 def _convert(flag: Flag, text: str) -> object:
     if flag.kind == "int":
-        if not _INT.fullmatch(text):
+        if not _is_int(text):
             raise _Unrecognised
         return int(text)
     if flag.kind == "float":
-        if not _FLOAT.fullmatch(text):
+        if not _is_float(text):
             raise _Unrecognised
         return float(text)
     if flag.kind == "path":

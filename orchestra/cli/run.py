@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
+from orchestra.cli.flags import DEFAULT_MAX_LINE
 from orchestra.cli.values import (
-    CommonRequest,
     check_timeout,
     load_options,
     output_options,
@@ -30,10 +30,27 @@ from orchestra.plan import Selection, make_plan
 from orchestra.runtime.settings import ForegroundCommand
 
 
-@dataclass(frozen=True, slots=True)
-class RunRequest(CommonRequest):
-    """The command line of `run`, as typed (see `cli/flags.py` for each option)."""
+class RunRequest(NamedTuple):
+    """The command line of `run`, as typed (see `cli/flags.py` for each option).
 
+    A NamedTuple, not a frozen dataclass, as `UpRequest` (cli/up.py), whose first fields
+    these are too."""
+
+    # the options `up` and `run` share (`cli/values.py` reads them): where the project
+    # is, and how output looks
+    file: tuple[Path, ...] = ()          # -f, repeatable: layered configs
+    env: str | None = None
+    app_root: Path | None = None
+    timeout: float | None = None
+    no_prefix: bool = False
+    no_timestamps: bool = False
+    no_color: bool = False
+    output: str = "text"
+    max_line: int = DEFAULT_MAX_LINE
+    raw: bool = False
+    project_name: str | None = None
+    tty: tuple[str, ...] = ()            # --tty, repeatable: services given a terminal
+    # `run`'s own
     command: tuple[str, ...] = ()
     with_services: str | None = None
     no_deps: bool = False

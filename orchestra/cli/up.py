@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
+from orchestra.cli.flags import DEFAULT_MAX_LINE
 from orchestra.cli.values import (
-    CommonRequest,
     active_profiles,
     check_port,
     check_timeout,
@@ -28,10 +28,29 @@ from orchestra.plan import Plan, Selection, make_plan, parse_formation
 from orchestra.runtime.tls import import_asyncio
 
 
-@dataclass(frozen=True, slots=True)
-class UpRequest(CommonRequest):
-    """The command line of `up`, as typed (see `cli/flags.py` for each option)."""
+class UpRequest(NamedTuple):
+    """The command line of `up`, as typed (see `cli/flags.py` for each option).
 
+    A NamedTuple, not a frozen dataclass: it is made once, by the command line, on the way
+    to every run's first line, where a dataclass costs ~1.5 ms to create (see
+    runtime/events.py). Its first fields are those of `RunRequest` too (a NamedTuple has no
+    base class of fields)."""
+
+    # the options `up` and `run` share (`cli/values.py` reads them): where the project
+    # is, and how output looks
+    file: tuple[Path, ...] = ()          # -f, repeatable: layered configs
+    env: str | None = None
+    app_root: Path | None = None
+    timeout: float | None = None
+    no_prefix: bool = False
+    no_timestamps: bool = False
+    no_color: bool = False
+    output: str = "text"
+    max_line: int = DEFAULT_MAX_LINE
+    raw: bool = False
+    project_name: str | None = None
+    tty: tuple[str, ...] = ()            # --tty, repeatable: services given a terminal
+    # `up`'s own
     services: tuple[str, ...] = ()
     profiles: tuple[str, ...] = ()
     namespace: str | None = None
@@ -67,8 +86,8 @@ def up(request: UpRequest) -> int:
         require_terminal()
     check_timeout(request.timeout)
     check_port(request.port)
-    options = replace(load_options(request.file, request.env, request.app_root),
-                      base_port=request.port)
+    options = load_options(request.file, request.env, request.app_root)._replace(
+        base_port=request.port)
     spec = with_terminals(load_spec(options), request.tty)
     exit_code_from = request.exit_code_from
     if exit_code_from is not None and exit_code_from not in spec.names():

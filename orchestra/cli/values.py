@@ -9,35 +9,17 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from orchestra.cli.flags import DEFAULT_MAX_LINE
 from orchestra.config.loader import LoadOptions
 from orchestra.errors import OrchestraError, UsageError
 from orchestra.output.options import OutputOptions, color_wanted
 
 if TYPE_CHECKING:
+    from orchestra.cli.run import RunRequest
+    from orchestra.cli.up import UpRequest
     from orchestra.config.model import Spec
-
-
-@dataclass(frozen=True, slots=True)
-class CommonRequest:
-    """The options `up` and `run` share: where the project is, and how output looks."""
-
-    file: tuple[Path, ...] = ()          # -f, repeatable: layered configs
-    env: str | None = None
-    app_root: Path | None = None
-    timeout: float | None = None
-    no_prefix: bool = False
-    no_timestamps: bool = False
-    no_color: bool = False
-    output: str = "text"
-    max_line: int = DEFAULT_MAX_LINE
-    raw: bool = False
-    project_name: str | None = None
-    tty: tuple[str, ...] = ()            # --tty, repeatable: services given a terminal
 
 
 def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) -> LoadOptions:
@@ -99,7 +81,7 @@ def active_profiles(given: Sequence[str], environ: Mapping[str, str]) -> frozens
     return frozenset(environ.get(PROFILES_VARIABLE, "").replace(",", " ").split())
 
 
-def output_options(request: CommonRequest, *, quiet: frozenset[str],
+def output_options(request: UpRequest | RunRequest, *, quiet: frozenset[str],
                    stream: TextIO) -> OutputOptions:
     """Validate the presentation flags and decide colour from `stream` (where the lines go)
     and the environment."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from orchestra.config.envfiles import EnvFile, EnvFileCache, read_env_file
 from orchestra.errors import ConfigError, Problem
@@ -16,17 +16,33 @@ CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
 OVERRIDES = ("orchestra.override.yaml", "orchestra.override.yml")
 
 
-@dataclass(frozen=True, slots=True)
-class LoadOptions:
-    """What the command line says about where the project is."""
+class _Where(NamedTuple):
+    file: Path | None                     # -f/--file (alias --procfile): the first
+    overrides: tuple[Path, ...]           # further -f files, merged over it in order
+    env_files: tuple[Path, ...] | None    # -e/--env-file; None: `.env` beside the file
+    app_root: Path | None                 # -d/--app-root
+    cwd: Path
+    environ: Mapping[str, str]
+    base_port: int | None                 # -p/--port: `${PORT}` where `port:` is unset
 
-    file: Path | None = None                     # -f/--file (alias --procfile): the first
-    overrides: tuple[Path, ...] = ()             # further -f files, merged over it in order
-    env_files: tuple[Path, ...] | None = None    # -e/--env-file; None: `.env` beside the file
-    app_root: Path | None = None                 # -d/--app-root
-    cwd: Path = field(default_factory=Path.cwd)
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    base_port: int | None = None                 # -p/--port: `${PORT}` where `port:` is unset
+
+class LoadOptions(_Where):
+    """What the command line says about where the project is; `cwd` and `environ` default
+    to the process's own.
+
+    A NamedTuple (change one with `_replace`), not a frozen dataclass: it is made once, on
+    the way to every run's first line, where a dataclass costs ~0.7 ms to create (see
+    runtime/events.py). This subclass gives the two defaults a NamedTuple cannot."""
+
+    __slots__ = ()
+
+    def __new__(cls, file: Path | None = None, overrides: tuple[Path, ...] = (),
+                env_files: tuple[Path, ...] | None = None, app_root: Path | None = None,
+                cwd: Path | None = None, environ: Mapping[str, str] | None = None,
+                base_port: int | None = None) -> LoadOptions:
+        return super().__new__(cls, file, overrides, env_files, app_root,
+                               Path.cwd() if cwd is None else cwd,
+                               dict(os.environ) if environ is None else environ, base_port)
 
 
 def discover(options: LoadOptions) -> Path:

@@ -10,7 +10,6 @@ import socket
 import stat
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -74,8 +73,8 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
         try:
             prepare_parent()
             _raise_fd_limit(len(plan.instances))
-            detached = replace(settings, detached=Detached(status_fd, wait, folder))
-            return asyncio.run(_main(plan, replace(output, color=False, terminal=False),
+            detached = settings._replace(detached=Detached(status_fd, wait, folder))
+            return asyncio.run(_main(plan, output._replace(color=False, terminal=False),
                                      detached, environ, control))
         finally:
             release_ports()   # the daemon ends with os._exit, which runs no atexit

@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from orchestra.output.mux import Multiplexer
 from orchestra.runtime.spawn import Child
-from orchestra.runtime.terminal import Terminal
+
+if TYPE_CHECKING:   # only a `tty: true` service has one (runtime/spawn.py makes it)
+    from orchestra.runtime.terminal import Terminal
 
 #: The stream name of a pseudo-terminal's output (stdout and stderr together), in JSON output.
 TTY_STREAM = "tty"

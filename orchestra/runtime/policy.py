@@ -7,7 +7,7 @@ tests/test_policy.py is the specification.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from orchestra.config.model import RestartMode, RestartPolicy
 
@@ -17,9 +17,10 @@ BACKOFF_CAP = 30.0
 STABLE_AFTER = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """Whether to start an ended run again; the reason is shown to the user either way."""
+class Decision(NamedTuple):
+    """Whether to start an ended run again; the reason is shown to the user either way.
+
+    A NamedTuple, not a frozen dataclass, for the cost of a start (see runtime/events.py)."""
 
     restart: bool
     delay: float          # seconds to wait in `backoff` before starting again

@@ -26,9 +26,8 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from orchestra.runtime.shellwords import (
     as_shell_passes_it,
@@ -36,8 +35,10 @@ from orchestra.runtime.shellwords import (
     find_program,
     plain_words,
 )
-from orchestra.runtime.terminal import TTY_EXEC_HELPER, Terminal, open_pty, outer_size
 from orchestra.runtime.watchdog import WATCHDOG_SCRIPT
+
+if TYPE_CHECKING:   # imported by the spawn of a `tty: true` service: termios and the rest
+    from orchestra.runtime.terminal import Terminal
 
 #: Signals whose inherited "ignore" must not leak into children (SIGPIPE is restored by Popen).
 _RESETTABLE = tuple(s for s in signal.Signals
@@ -72,16 +73,22 @@ class SpawnError(Exception):
         self.exit_code = exit_code   # what a shell would report: 127 not found, 126 not runnable
 
 
-@dataclass(slots=True)
 class Child:
     """A started process: its pid and its output pipes (its exit is watched by the
     process backend, `runtime/backends`). A `tty: true` service has one output, its pty's
-    master (`stdout`), and no `stderr`."""
+    master (`stdout`), and no `stderr`.
 
-    popen: subprocess.Popen[bytes]
-    stdout: IO[bytes]
-    stderr: IO[bytes] | None
-    terminal: Terminal | None = None
+    A plain class, not a dataclass: it is a handle, never compared or printed, and a
+    dataclass costs every start ~0.4 ms to create (see runtime/events.py)."""
+
+    __slots__ = ("popen", "stderr", "stdout", "terminal")
+
+    def __init__(self, popen: subprocess.Popen[bytes], stdout: IO[bytes],
+                 stderr: IO[bytes] | None, terminal: Terminal | None = None) -> None:
+        self.popen = popen
+        self.stdout = stdout
+        self.stderr = stderr
+        self.terminal = terminal
 
     @property
     def pid(self) -> int:
@@ -172,6 +179,8 @@ def _spawn_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
     """`spawn` for `tty: true`: as for pipes, the watchdog hears first of what the child will
     hold (the slave's path) and then of its group. orchestra closes its slave at once, so the
     master reads end-of-file (EIO) when the service and all it started have closed theirs."""
+    from orchestra.runtime.terminal import Terminal, open_pty, outer_size
+
     master, slave, path = open_pty(*outer_size())
     try:
         tracker.expect(path)
@@ -192,6 +201,8 @@ def _start_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
     """Popen of the helper that makes the slave the controlling terminal, then execs `argv`.
     A program that is not there is reported here, as `spawn` reports it for pipes; a failure
     of the exec itself is the helper's message on the terminal and exit 126/127."""
+    from orchestra.runtime.terminal import TTY_EXEC_HELPER
+
     command = exec_plain_command(argv)
     if cwd.is_dir() and find_program(command[0], cwd, env.get("PATH", os.defpath)) is None:
         raise _spawn_error(FileNotFoundError(2, "No such file or directory"), command, cwd)
