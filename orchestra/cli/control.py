@@ -115,7 +115,8 @@ def logs(ctx: typer.Context, services: Services = None, file: LongFileOption = N
              "--tail", "-n", help="Only the last N lines of each instance.")] = None,
          log_dir: Annotated[Path | None, typer.Option(
              "--log-dir", help="Where `up --detach --log-dir` put the log files, read once "
-             "that stack has ended (default: orchestra/PROJECT in $XDG_STATE_HOME).")] = None,
+             "that stack has ended (default: orchestra/PROJECT in $XDG_STATE_HOME, else in "
+             "~/.local/state).")] = None,
          no_prefix: Annotated[bool, option(flags.NO_PREFIX)] = False,
          no_timestamps: Annotated[bool, option(flags.NO_TIMESTAMPS)] = False,
          no_color: Annotated[bool, option(flags.NO_COLOR)] = False,
