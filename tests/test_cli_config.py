@@ -220,6 +220,23 @@ def test_help_of_every_command(tmp_path: Path, command: str) -> None:
     assert "--help" in result.stdout
 
 
+SHORT_FLAGS = re.compile(r"^│ --[\w-]+(?:,--[\w-]+)*\s+(-\w(?:,-\w)*)\s")
+
+
+@pytest.mark.parametrize("command", [
+    "up", "start", "run", "ps", "logs", "restart", "stop", "down", "attach", "tui", "check",
+    "config", "graph", "export"])
+def test_no_short_flag_names_two_options(tmp_path: Path, command: str) -> None:
+    """A letter that names two options of one command does only one of the two things its
+    help promises (`logs -f` is --follow, so it cannot also be the config file)."""
+    result = orchestra(tmp_path, command, "--help")
+    assert result.returncode == 0, result.stderr
+    shorts = [flag for line in result.stdout.splitlines()
+              if (match := SHORT_FLAGS.match(line)) for flag in match.group(1).split(",")]
+    assert "-h" in shorts, result.stdout
+    assert sorted(flag for flag in set(shorts) if shorts.count(flag) > 1) == [], result.stdout
+
+
 def test_top_level_help_lists_the_commands(tmp_path: Path) -> None:
     result = orchestra(tmp_path, "--help")
     assert result.returncode == 0

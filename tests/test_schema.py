@@ -314,6 +314,36 @@ def test_one_mistake_is_one_message(text: str, only: str) -> None:
     assert [p.message for p in check(text)] == [only]
 
 
+@pytest.mark.parametrize(("text", "field", "ours"), [
+    ("processes: {}\nservices:\n  web: {command: x}\n", "processes", "services"),
+    ("services:\n  web: {command: x, stop_grace_period: 5s}\n",
+     "services.web.stop_grace_period", "stop_timeout"),
+    ("services:\n  web: {command: x, deploy: {replicas: 2}}\n", "services.web.deploy",
+     "replicas"),
+    ("services:\n  web: {command: x, ready_log_line: up}\n", "services.web.ready_log_line",
+     "readiness"),
+    ("services:\n  web: {command: x, develop: {watch: []}}\n", "services.web.develop",
+     "watch"),
+    ("services:\n  web: {command: x, readiness: {tcp: 1, period_seconds: 2}}\n",
+     "services.web.readiness.period_seconds", "interval"),
+    ("services:\n  web: {command: x, readiness: {tcp: 1, failure_threshold: 2}}\n",
+     "services.web.readiness.failure_threshold", "retries"),
+    ("services:\n  web: {command: x, readiness: {tcp: 1, initial_delay_seconds: 2}}\n",
+     "services.web.readiness.initial_delay_seconds", "start_period"),
+    ("services:\n  web: {command: x, readiness: {tcp: 1, timeout_seconds: 2}}\n",
+     "services.web.readiness.timeout_seconds", "timeout"),
+    ("services:\n  web: {command: x, readiness: {http_get: {port: 80}}}\n",
+     "services.web.readiness.http_get", "http"),
+    ("services:\n  web: {command: x, restart: {policy: always, backoff_seconds: 2}}\n",
+     "services.web.restart.backoff_seconds", "backoff"),
+])
+def test_the_spellings_migrating_maps_point_at_ours(text: str, field: str, ours: str) -> None:
+    """docs/MIGRATING.md maps compose's and process-compose's keys to orchestra's; a file
+    carried over with one of them is told the key to use, not a list of every key."""
+    messages = [p.message for p in check(text) if p.field == field]
+    assert messages == [f"unknown key '{field.rsplit('.', 1)[-1]}' (did you mean '{ours}'?)"]
+
+
 def test_unknown_key_points_at_the_key_column() -> None:
     (problem,) = check("services:\n  web: {command: x, comand: y}\n")
     assert problem.location == Location("orchestra.yaml", 2, 21)

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from orchestra.cli import flags
-from orchestra.cli.options import AppRootOption, FileOption, option, with_globals
+from orchestra.cli.options import (
+    AppRootOption,
+    FileOption,
+    LongFileOption,
+    option,
+    with_globals,
+)
 from orchestra.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
@@ -100,7 +106,7 @@ def _text(value: object) -> str:
     return "-" if value is None else str(value)
 
 
-def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
+def logs(ctx: typer.Context, services: Services = None, file: LongFileOption = None,
          app_root: AppRootOption = None, project_name: ProjectOption = None,
          follow: Annotated[bool, typer.Option(
              "-f", "--follow", help="Keep printing new lines until Ctrl-C or the stack ends.")]
@@ -109,7 +115,8 @@ def logs(ctx: typer.Context, services: Services = None, file: FileOption = None,
              "--tail", "-n", help="Only the last N lines of each instance.")] = None,
          log_dir: Annotated[Path | None, typer.Option(
              "--log-dir", help="Where `up --detach --log-dir` put the log files, read once "
-             "that stack has ended (default: orchestra/PROJECT in $XDG_STATE_HOME).")] = None,
+             "that stack has ended (default: orchestra/PROJECT in $XDG_STATE_HOME, else in "
+             "~/.local/state).")] = None,
          no_prefix: Annotated[bool, option(flags.NO_PREFIX)] = False,
          no_timestamps: Annotated[bool, option(flags.NO_TIMESTAMPS)] = False,
          no_color: Annotated[bool, option(flags.NO_COLOR)] = False,

@@ -25,6 +25,10 @@ def option(flag: Flag) -> Any:
 
 
 FileOption = Annotated[list[Path] | None, option(flags.FILE)]   # repeatable: layered files
+#: `logs` keeps `-f` for --follow (as tail, docker and overmind spell it): its config file is
+#: named in full, `--file`, or with `-f` before the command (`orchestra -f x.yaml logs`).
+LongFileOption = Annotated[list[Path] | None, option(
+    flags.FILE._replace(names=tuple(name for name in flags.FILE.names if name != "-f")))]
 ProfileOption = Annotated[list[str] | None, option(flags.PROFILE)]
 EnvOption = Annotated[list[str] | None, option(flags.ENV)]   # repeatable: joined
 AppRootOption = Annotated[Path | None, option(flags.APP_ROOT)]

@@ -106,6 +106,17 @@ _KNOWN_SPELLINGS = {
     "scale": "replicas",
     "shutdown": "stop_signal",
     "depends": "depends_on",
+    "processes": "services",
+    "stop_grace_period": "stop_timeout",
+    "deploy": "replicas",
+    "ready_log_line": "readiness",
+    "develop": "watch",
+    "period_seconds": "interval",
+    "failure_threshold": "retries",
+    "initial_delay_seconds": "start_period",
+    "timeout_seconds": "timeout",
+    "http_get": "http",
+    "backoff_seconds": "backoff",
 }
 
 

@@ -118,7 +118,8 @@ class _Builder:
         if isinstance(node, MappingNode) and tag == _MAP_TAG:
             return self._mapping(node, path)
         raise LoadError(node, f"unsupported YAML tag '{_short_tag(tag)}' (only plain "
-                               "mappings, lists, strings, numbers, booleans and null are allowed)")
+                               "mappings, lists, strings, numbers, booleans, null and !reset are "
+                               "allowed)")
 
     def _mapping(self, node: MappingNode, path: PathKey) -> dict[str, object]:
         result: dict[str, object] = {}

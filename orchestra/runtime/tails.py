@@ -32,6 +32,6 @@ class Tails:
         for name in names:
             kept = self.lines(name)
             if kept:
-                self.mux.system(f"last {len(kept)} lines of {name}:", service=name,
-                                event="tail")
+                heading = "last line" if len(kept) == 1 else f"last {len(kept)} lines"
+                self.mux.system(f"{heading} of {name}:", service=name, event="tail")
                 self.mux.replay(name, kept)
