@@ -109,3 +109,18 @@ def test_a_stalled_log_file_holds_back_output_but_not_the_stack(
     assert len(lines) == LINES
     assert [int(line.split()[0]) for line in lines] == list(range(LINES))
     assert all(line.endswith(" " + "x" * 91) for line in lines)
+
+
+def test_the_log_folder_and_the_folders_made_for_it_are_owner_only(tmp_path: Path) -> None:
+    """Before the fix `$XDG_STATE_HOME/orchestra` was made 0755, listing every project."""
+    from orchestra.runtime.detach import prepare_log_dir, state_folder
+
+    state = tmp_path / "state"
+    folder = state_folder("web-0123abcd", {"XDG_STATE_HOME": str(state)})
+    previous = os.umask(0o022)
+    try:
+        prepare_log_dir(folder)
+    finally:
+        os.umask(previous)
+    for made in (state, state / "orchestra", folder):
+        assert made.stat().st_mode & 0o777 == 0o700, f"{made}: {oct(made.stat().st_mode)}"

@@ -58,11 +58,13 @@ def test_values_and_lines(tmp_path: Path, text: str, values: dict[str, str],
 @pytest.mark.parametrize(
     ("text", "messages"),
     [
-        ("A=1\n=nokey\n", ["2: cannot parse '=nokey'"]),
-        ('A=1\n\nB="unterminated\nC=3\n', ["3: cannot parse 'B=\"unterminated'"]),
+        ("A=1\n=nokey\n", ["2: cannot parse '=...' (expected NAME=value; the value is not shown)"]),
+        ('A=1\n\nB="unterminated\nC=3\n',
+         ["3: cannot parse 'B=...' (expected NAME=value; the value is not shown)"]),
         ("ok=1\n'A=B'=2\nA.B-1=3\n", ["2: invalid variable name 'A=B'"]),
         ("A=a\0b\n", ["1: value of 'A' contains a NUL character"]),
-        ("=" + "x" * 80 + "\n", [f"1: cannot parse '={'x' * 56}...'"]),
+        ("X" * 80 + "='unterminated\n",
+         [f"1: cannot parse '{'X' * 57}...' (expected NAME=value; the value is not shown)"]),
     ],
 )
 def test_problems_are_collected_with_lines(tmp_path: Path, text: str, messages: list[str]) -> None:
@@ -70,6 +72,24 @@ def test_problems_are_collected_with_lines(tmp_path: Path, text: str, messages: 
     with pytest.raises(ConfigError) as caught:
         read_env_file(path, required=True)
     assert [str(p) for p in caught.value.problems] == [f"{path}:{m}" for m in messages]
+
+
+@pytest.mark.parametrize("text", [
+    'PASSWORD="S3NT-hunter2\n',
+    "export PASSWORD='S3NT-hunter2\n",
+    "S3NT-hunter2 'x\n",
+    "=S3NT-hunter2\n",
+])
+def test_a_statement_that_cannot_be_parsed_is_reported_without_its_value(
+        tmp_path: Path, text: str) -> None:
+    """An unclosed quote in a password must not print the password (CI logs keep stderr)."""
+    path = write(tmp_path, "A=1\n" + text)
+    with pytest.raises(ConfigError) as caught:
+        read_env_file(path, required=True)
+    (problem,) = caught.value.problems
+    assert problem.location.line == 2
+    assert "cannot parse" in problem.message
+    assert "S3NT" not in str(problem)
 
 
 def test_missing_optional_file_is_empty(tmp_path: Path) -> None:

@@ -117,3 +117,40 @@ def test_a_stalled_reader_does_not_delay_signals_and_loses_nothing(project: Proj
     assert numbers, bytes(out[-2000:])
     assert numbers == list(range(len(numbers))), "lines were lost or reordered"
     assert len(numbers) * 90 >= held - 90, "lines chatty wrote were not shown"
+
+
+def test_a_second_signal_ends_a_run_whose_reader_never_reads_again(project: Project) -> None:
+    """The first signal stops the services and orchestra then waits for its reader; a second
+    one gives up on the output, so a reader that never reads again cannot keep orchestra up
+    (before the fix it took SIGKILL: the services' pipes stayed paused, and the writer was
+    awaited without end)."""
+    marker = project.root / "sentinel-stopped"
+    project.yaml({"chatty": {"command": py(CHATTY)},
+                  "sentinel": {"command": [*py(SENTINEL), str(marker)]}})
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(project.argv(["--no-color", "--no-timestamps"]), cwd=project.root,
+                            env=project.env(), stdin=subprocess.DEVNULL, stdout=write_end,
+                            start_new_session=True)
+    os.close(write_end)
+    out = bytearray()
+    try:
+        _read_until(read_end, rb"chatty +\| pid (\d+)\n", out, 10)
+        _read_until(read_end, rb"sentinel +\| waiting\n", out, 10)
+        chatty = int(re.search(rb"chatty +\| pid (\d+)\n", out)[1])  # type: ignore[index]
+        capacity = fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ)
+        wait_until(lambda: _unread(read_end) >= capacity - 4096, 10, "our pipe to fill")
+        wait_until(lambda: _stable(lambda: _written(chatty), 0.5), 15,
+                   "chatty to be held back")
+        proc.send_signal(signal.SIGTERM)
+        wait_until(marker.exists, 5.0, "the sentinel service to get its stop signal")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            rc = None
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(read_end)
+    assert rc == 143, f"orchestra did not end on the second signal (rc {rc})"

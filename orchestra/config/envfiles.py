@@ -65,8 +65,7 @@ def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, 
         line = _statement_line(binding.original)
         key, value = binding.key, binding.value
         if binding.error:
-            problems.append(_problem(file, line,
-                                     f"cannot parse {excerpt(binding.original.string.strip())}"))
+            problems.append(_problem(file, line, _unparsable(binding.original.string)))
         elif key is None or value is None:
             continue  # blank, comment, or a bare `KEY` without '=' (dotenv ignores it too)
         elif not key or "=" in key or "\0" in key:
@@ -78,6 +77,16 @@ def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, 
             values[key] = value  # later duplicates win, as in dotenv
             lines[key] = line
     return EnvFile(path, MappingProxyType(values), MappingProxyType(lines)), problems
+
+
+def _unparsable(statement: str) -> str:
+    """What to say of a statement dotenv cannot parse, without its value: an env file holds
+    secrets (a password with an unclosed quote), and this message may end in a CI log."""
+    name, equals, _ = statement.strip().partition("=")
+    if not equals:
+        return "cannot parse this statement (expected NAME=value; the line is not shown)"
+    return f"cannot parse {excerpt(name.removeprefix('export ').strip() + '=...')} " \
+        "(expected NAME=value; the value is not shown)"
 
 
 class EnvFileCache:

@@ -70,6 +70,7 @@ class Multiplexer:
         self._size = 0
         self._scheduled = False
         self._broken = False
+        self._given_up = False                 # a second signal: stdout may hold no one
         self.error: OSError | None = None      # why the output broke, if a write failed
         self._throttle = ReaderThrottle()
         self._writer: BackgroundWriter | None = None
@@ -211,8 +212,16 @@ class Multiplexer:
         (`over`) or no longer: the pipes are paused while it or stdout is."""
         self._throttle.hold(over, holder)
 
+    def give_up_waiting(self) -> None:
+        """A second stop signal: drop the backlog and read the services' pipes again however
+        slow stdout is, so neither their end nor orchestra's waits on a stalled reader."""
+        self._given_up = True
+        if self._writer is not None:
+            self._writer.give_up()
+        self._throttle.hold(False, "stdout")
+
     def _stdout_pressure(self, over: bool) -> None:
-        self._throttle.hold(over, "stdout")
+        self._throttle.hold(over and not self._given_up, "stdout")
 
     def replay(self, name: str, lines: Iterable[str]) -> None:
         """Show lines kept earlier (a quiet service's last lines) as that service's output."""

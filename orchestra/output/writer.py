@@ -24,6 +24,9 @@ import threading
 from collections import deque
 from collections.abc import Callable
 
+#: After `give_up`, how long the end of the run still waits for lines already being written.
+GIVE_UP_WAIT = 1.0
+
 
 def write_all(fd: int, data: bytes) -> None:
     """Write all of `data`, looping over partial writes; raises OSError when writing fails.
@@ -65,6 +68,7 @@ class BackgroundWriter:
         self._pressed = False        # loop side: readers are paused
         self._idle: list[asyncio.Future[None]] = []
         self._thread: threading.Thread | None = None
+        self._given_up = False       # `close` no longer waits for a reader that does not read
 
     @property
     def error(self) -> OSError | None:
@@ -101,13 +105,24 @@ class BackgroundWriter:
         self._relieve()      # the thread may have emptied the queue before `_watched` was set
         await waiter
 
+    def give_up(self) -> None:
+        """Drop what waits to be written, and let `close` wait only `GIVE_UP_WAIT` s for the
+        thread: a second Ctrl-C must end orchestra even if its reader never reads again.
+        The thread may stay blocked in its write; it is a daemon and dies with orchestra."""
+        with self._cond:
+            self._pending -= sum(len(data) for data in self._queue)
+            self._queue.clear()
+            self._given_up = True
+        self._relieve()
+
     def close(self) -> None:
-        """Write what is queued, blocking until the reader took it, and end the thread."""
+        """Write what is queued, blocking until the reader took it, and end the thread
+        (after `give_up`, waiting `GIVE_UP_WAIT` s at most)."""
         with self._cond:
             self._closing = True
             self._cond.notify()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(GIVE_UP_WAIT if self._given_up else None)
             self._thread = None
 
     # ------------------------------------------------------------------ the thread

@@ -37,11 +37,16 @@ def state_folder(project: str, environ: dict[str, str] | os._Environ[str]) -> Pa
 
 def prepare_log_dir(folder: Path) -> None:
     """Make the folder (0700), or check that an existing one is not writable by others; an
-    existing folder's mode is left alone (it may be shared or served)."""
+    existing folder's mode is left alone (it may be shared or served).
+
+    Every folder made on the way is 0700 too (`mkdir(parents=True)` would make them as the
+    umask says, 0755: `~/.local/state/orchestra` listing every project to other users)."""
     try:
         if not folder.exists():
-            folder.mkdir(mode=0o700, parents=True)
-            os.chmod(folder, 0o700)
+            for missing in reversed([folder, *folder.parents]):
+                if not missing.exists():
+                    missing.mkdir(mode=0o700)
+                    os.chmod(missing, 0o700)
             return
         if not folder.is_dir():
             raise OrchestraError(f"--log-dir {folder} is not a folder")

@@ -186,6 +186,7 @@ class Orchestrator:
         name = signal.Signals(signum).name
         if self._signals > 1:
             self.mux.system(f"received {name} again: killing everything now", event="kill-all")
+            self.mux.give_up_waiting()   # a reader that stopped reading must not hold us
             if self.foreground is not None:
                 self.foreground.kill()
             for runner in self.runners.values():
