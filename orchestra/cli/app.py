@@ -73,9 +73,21 @@ for _name, _command in (("ps", control.ps), ("logs", control.logs),
 
 
 def main() -> None:
-    """Console entry point."""
+    """Console entry point.
+
+    click's own handling (standalone mode) would show a misused flag as a boxed block under
+    the command's usage; orchestra says every bad input in one line, as it does for a config
+    (`error: ...`, exit 2), and points at the help."""
     try:
-        app(standalone_mode=True)
+        code = app(standalone_mode=False)
     except OrchestraError as exc:
         report(exc)
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:   # click's errors: a misused flag, a bad value
+        context = getattr(exc, "ctx", None)
+        where = f" (see `{context.command_path} --help`)" if context is not None else ""
+        print(f"error: {' '.join(exc.format_message().split())}{where}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Abort:   # Ctrl-C or end of input in one of click's prompts
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
