@@ -20,17 +20,14 @@ from orchestra.config.health import build_check
 from orchestra.config.inference import InferenceError, infer_command
 from orchestra.config.interpolation import MAX_PORT
 from orchestra.config.model import (
-    CONDITION_ALIASES,
     SHELL,
-    Condition,
-    Dependency,
-    RestartMode,
     RestartPolicy,
     Service,
     SourceKind,
     Spec,
     frozen_env,
 )
+from orchestra.config.relations import build_depends_on, build_restart
 from orchestra.config.source import PathKey, SourceMap
 from orchestra.config.values import parse_duration, parse_port, parse_signal
 from orchestra.config.watch import build_watch
@@ -87,10 +84,12 @@ class ServiceBuilder:
             env=frozen_env(env),
             secret_keys=secrets,
             namespace=str(raw.get("namespace", "default")),
-            depends_on=self._depends_on(raw.get("depends_on"), (*path, "depends_on")),
+            depends_on=build_depends_on(raw.get("depends_on"), (*path, "depends_on"),
+                                         self.problems),
             readiness=build_check(raw.get("readiness"), (*path, "readiness"), self.problems),
             liveness=build_check(raw.get("liveness"), (*path, "liveness"), self.problems),
-            restart=self._restart(raw.get("restart"), (*path, "restart")) or RestartPolicy(),
+            restart=build_restart(raw.get("restart"), (*path, "restart"), self.problems)
+            or RestartPolicy(),
             stop_signal=self._optional(raw, path, "stop_signal", parse_signal) or parse_signal(15),
             stop_timeout=self._optional(raw, path, "stop_timeout", parse_duration),
             replicas=int(raw.get("replicas", 1)),  # type: ignore[call-overload]
@@ -199,54 +198,6 @@ class ServiceBuilder:
             env[key] = env_text(value)
             secrets.discard(key)
         return env, frozenset(secrets)
-
-    def _depends_on(self, value: object, path: PathKey) -> tuple[Dependency, ...]:
-        source = self.problems.source
-        if isinstance(value, list):
-            return tuple(Dependency(str(name), location=source.locate((*path, index)))
-                         for index, name in enumerate(value))
-        if not isinstance(value, dict):
-            return ()
-        deps = []
-        for name, options in value.items():
-            condition = Condition.STARTED
-            restart = isinstance(options, dict) and options.get("restart") is True
-            if isinstance(options, dict) and options.get("condition") is not None:
-                text = str(options["condition"])
-                if text in CONDITION_ALIASES:
-                    condition = CONDITION_ALIASES[text]
-                else:
-                    self.problems.add((*path, name, "condition"), f"invalid condition '{text}'")
-            has_condition = isinstance(options, dict) and "condition" in options
-            deps.append(Dependency(
-                str(name), condition, restart, source.locate_key((*path, name)),
-                source.locate((*path, name, "condition")) if has_condition else None))
-        return tuple(deps)
-
-    def _restart(self, value: object, path: PathKey) -> RestartPolicy | None:
-        if value is None:
-            return None
-        if value is False:
-            return RestartPolicy(RestartMode.NO)
-        if isinstance(value, str):
-            return RestartPolicy(_restart_mode(value))
-        if not isinstance(value, dict):
-            return None
-        backoff: float | None = 1.0
-        if "backoff" in value:   # 0 is allowed: restart at once
-            backoff = self.problems.parse((*path, "backoff"), value["backoff"], parse_duration)
-        policy = value.get("policy", "no")
-        mode = RestartMode.NO if policy is False else _restart_mode(str(policy))
-        max_restarts = value.get("max_restarts")
-        return RestartPolicy(mode, max_restarts if isinstance(max_restarts, int) else None,
-                             1.0 if backoff is None else backoff)
-
-
-def _restart_mode(spelling: str) -> RestartMode:
-    """compose's `unless-stopped` is `always` here: a restart policy never brings back a
-    service stopped with `orchestra stop` (or at shutdown), which is all it adds to `always`
-    for processes that do not outlive their orchestra."""
-    return RestartMode.ALWAYS if spelling == "unless-stopped" else RestartMode(spelling)
 
 
 def _removed_at(source: SourceMap, path: PathKey) -> Location | None:

@@ -25,7 +25,8 @@ from orchestra.runtime.control_requests import StoppingError
 from orchestra.runtime.exit_codes import ExitCodes
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.notify_dir import NotifyFolder
-from orchestra.runtime.service import RunContext, ServiceRunner
+from orchestra.runtime.run_context import RunContext
+from orchestra.runtime.service import ServiceRunner
 from orchestra.runtime.settings import RunSettings
 from orchestra.runtime.states import State
 

@@ -18,51 +18,25 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Coroutine, Sequence
 from typing import Any, Literal
 
 from orchestra.config.model import Condition
-from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance
 from orchestra.runtime import events as ev
-from orchestra.runtime.backends import ProcessBackend, for_loop
 from orchestra.runtime.cleanup import clean_up
 from orchestra.runtime.exit_status import ExitStatus
 from orchestra.runtime.facts import Facts, Given, dependency_verdict, satisfies
 from orchestra.runtime.groups import signal_group
-from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.machine import step
 from orchestra.runtime.pipes import Pipes
 from orchestra.runtime.readiness import CheckRun
+from orchestra.runtime.run_context import RunContext
 from orchestra.runtime.spawn import Child, SpawnError, spawn
 from orchestra.runtime.states import State
 from orchestra.runtime.tasks import end_task, end_tasks
 
 __all__ = ["ExitStatus", "RunContext", "ServiceRunner"]
-
-
-class RunContext:
-    """What every runner shares; owned by the orchestrator, used only on the event loop.
-
-    A plain class, not a dataclass: one is made a run, never compared or printed, and a
-    dataclass costs every start ~0.4 ms to create (see runtime/events.py)."""
-
-    __slots__ = ("environ", "lifeline", "mux", "notify_path", "on_final", "processes",
-                 "stop_timeout")
-
-    def __init__(self, mux: Multiplexer, lifeline: Lifeline, environ: Mapping[str, str],
-                 stop_timeout: Callable[[Instance | None], float],
-                 on_final: Callable[[ServiceRunner], None], notify_path: Callable[[str], Path],
-                 processes: ProcessBackend | None = None) -> None:
-        self.mux = mux
-        self.lifeline = lifeline
-        self.environ = environ
-        self.stop_timeout = stop_timeout
-        self.on_final = on_final
-        self.notify_path = notify_path
-        # made on the running loop when not given
-        self.processes = processes if processes is not None else for_loop()
 
 
 class ServiceRunner:
