@@ -22,3 +22,10 @@ class ExitStatus:
         if self.signal is not None:
             return f"killed by {self.signal_name} (rc={self.code})"
         return f"exited rc={self.code}"
+
+    def describe_flat(self) -> str:
+        """`describe` without brackets, to be put in brackets itself: a failure line reads
+        in one level (`failed: not ready: ... (killed by SIGTERM, rc=143)`)."""
+        if self.signal is not None:
+            return f"killed by {self.signal_name}, rc={self.code}"
+        return f"exited rc={self.code}"

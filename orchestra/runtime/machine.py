@@ -169,7 +169,7 @@ def _exited(s: Step, event: ev.Exited) -> None:
     fields = {"rc": status.code, "signal": status.signal_name}
     if facts.check_failure is not None:
         s.set(exit_status=ExitStatus(CHECK_FAILED_CODE, None), failure=facts.check_failure)
-        s.move(State.FAILED, f"failed ({status.describe()}): {facts.check_failure}", **fields)
+        s.move(State.FAILED, f"failed: {facts.check_failure} ({status.describe_flat()})", **fields)
     elif facts.state is State.STOPPING:
         s.set(exit_status=status)
         s.move(State.EXITED, f"stopped by {status.signal_name}" if status.signal
