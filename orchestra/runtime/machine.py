@@ -135,7 +135,9 @@ def _became_ready(s: Step, event: ev.BecameReady) -> None:
     s.set(became_ready=True)
     if not s.facts.exit_seen and s.facts.state is State.RUNNING:
         s.set(ready=True, ready_reason=event.reason)
-    if s.given.service.readiness is not None:
+    # not after its stop signal: "ready" while it goes away would mislead, and it stays not
+    # ready (its readiness says it is being stopped)
+    if s.given.service.readiness is not None and s.facts.state is not State.STOPPING:
         s.say(f"ready: {event.reason}", "ready", reason=event.reason)
 
 
