@@ -426,6 +426,36 @@ def test_down_timeout_shortens_a_stop_under_way(cli: Cli, project: Project,
         stop.wait(10)
 
 
+#: Ends on its own a second after leaving a TERM-ignoring process in its group.
+LEAVES_A_STUBBORN_CHILD = ("sh -c 'trap \"\" TERM; echo armored; exec sleep 60' & "
+                           "sleep 1; exit 1")
+
+
+@pytest.mark.parametrize("first", ["ctrl-c", "none"])
+def test_down_timeout_shortens_the_clean_up_of_a_service_that_exited(
+        cli: Cli, project: Project, first: str) -> None:
+    """After a leader's own exit, clean-up sends what is left in its group the stop signal
+    and waits the service's stop timeout (8 s) before SIGKILL: `down -t 0` (after Ctrl-C or
+    alone) shortens that wait too, as it does a stop under way."""
+    project.yaml({"crash": {"command": LEAVES_A_STUBBORN_CHILD, "stop_timeout": "8s"},
+                  "web": {"command": TICK}})
+    up = cli.start("up", *TEXT)
+    up.wait_for(r"crash +\| armored")
+    wait_until(lambda: _row(cli, "crash")["reason"] == "not ready: exited rc=1", 10,
+               "crash's exit to be seen (its clean-up under way)")
+    if first == "ctrl-c":
+        up.send(signal.SIGINT)
+        up.wait_for(r"web: stopped by SIGTERM")
+    began = time.monotonic()
+    down = cli.run("down", "-t", "0", timeout=15)
+    assert down.rc == 0, down.dump()
+    result = up.wait(15)
+    took = time.monotonic() - began
+    assert took < 5, f"down took {took:.1f} s\n{result.dump()}"
+    assert result.index(r"crash: 1 process\(es\) left in its group after it exited; "
+                        r"killed with SIGKILL") < result.index(r"crash: exited rc=1")
+
+
 def test_a_dependency_being_stopped_is_not_ready(cli: Cli, project: Project) -> None:
     """While db is being stopped (its stop signal sent, not yet gone), it is not ready: `ps`
     says so, and web, restarted meanwhile, waits for it instead of starting against a db

@@ -32,6 +32,7 @@ from orchestra.runtime.events import (
     ArmKillTimer,
     AwaitDependencies,
     Finish,
+    KillLeftovers,
     Report,
     SignalGroup,
     Spawn,
@@ -143,7 +144,24 @@ ROWS = [
     # ------------------------------------------------------------------ the end of a run
     Row("its exit is seen", replace(RUNNING, ready=True), ev.ExitObserved(1, ONE), S.RUNNING,
         (), facts={"exit_seen": True, "uptime": 10.0, "ready": False,
-                   "ready_reason": "not ready: exited rc=1"}),
+                   "ready_reason": "not ready: exited rc=1",
+                   # clean-up sends what is left its stop signal, SIGKILL after the timeout
+                   "signalled_at": NOW, "kill_at": NOW + TIMEOUT}),
+    Row("its exit is seen while stopping: SIGKILL keeps its time",
+        replace(STOPPING, signalled_at=NOW - 5, kill_at=NOW + 5), ev.ExitObserved(1, ONE),
+        S.STOPPING, (), facts={"exit_seen": True, "signalled_at": NOW - 5,
+                               "kill_at": NOW + 5}),
+    Row("a stop with a shorter timeout during the clean-up of a run that ended on its own "
+        "(`down -t 0`): what is left is killed sooner",
+        replace(EXIT_SEEN, signalled_at=NOW - 2, kill_at=NOW + 26), ev.StopRequested(),
+        S.RUNNING, (ArmKillTimer(1, TIMEOUT, after=12.0),),
+        facts={"kill_at": NOW + TIMEOUT, "stop_requested": True}),
+    Row("a stop with a longer timeout during clean-up: SIGKILL as it was",
+        replace(EXIT_SEEN, signalled_at=NOW - 2, kill_at=NOW + 6), ev.StopRequested(),
+        S.RUNNING, (), facts={"kill_at": NOW + 6}),
+    Row("the kill timer during the clean-up of a run that ended on its own",
+        replace(EXIT_SEEN, kill_at=NOW), ev.KillTimerFired(1, 8.0), S.RUNNING,
+        (KillLeftovers(),), facts={"kill_at": None}),
     Row("completed", EXIT_SEEN, ev.Exited(1, OK), S.EXITED,
         (moved(S.EXITED, "exited rc=0", rc=0, signal=None), Finish()),
         facts={"exit_status": OK, "pid": None, "finished": True}),
@@ -220,14 +238,15 @@ ROWS = [
     Row("stop while stopping, with a longer timeout in force: SIGKILL as it was",
         replace(STOPPING, signalled_at=NOW - 5, kill_at=NOW + 3), ev.StopRequested(),
         S.STOPPING, (), facts={"kill_at": NOW + 3}),
-    Row("stop while stopping, after the exit: clean-up owns the group",
+    Row("stop while stopping, after the exit: clean-up's wait is shortened too",
         replace(STOPPING_SEEN, signalled_at=NOW - 5, kill_at=NOW + 25), ev.StopRequested(),
-        S.STOPPING, ()),
+        S.STOPPING, (ArmKillTimer(1, TIMEOUT, after=15.0),), facts={"kill_at": NOW + TIMEOUT}),
     Row("the kill timer", STOPPING, ev.KillTimerFired(1, TIMEOUT), S.STOPPING,
         (say("still running 10 s after its stop signal; sending SIGKILL", "kill"),
          SignalGroup(42, KILL))),
-    Row("the kill timer after the exit", STOPPING_SEEN, ev.KillTimerFired(1, TIMEOUT),
-        S.STOPPING, ()),
+    Row("the kill timer after the exit: clean-up, which owns the group, kills what is left",
+        replace(STOPPING_SEEN, kill_at=NOW), ev.KillTimerFired(1, TIMEOUT), S.STOPPING,
+        (KillLeftovers(),), facts={"kill_at": None}),
     Row("a second Ctrl-C during clean-up kills what is left", STOPPING_SEEN,
         ev.KillRequested(), S.STOPPING, (SignalGroup(42, KILL),)),
     Row("a second Ctrl-C before its stop wave: stopped, not failed", RUNNING,
@@ -363,10 +382,13 @@ def test_any_sequence_of_events_makes_only_legal_moves(
             if isinstance(action, SignalGroup):
                 assert action.pid in {before.pid, facts.pid} - {None}, (before, event)
             if isinstance(action, ArmKillTimer):   # only ever sooner, and for this run
-                assert facts.state is S.STOPPING and action.run == facts.run, (before, event)
+                # stopping, or cleaning up after an exit of its own
+                assert facts.state is S.STOPPING or facts.exit_seen, (before, event)
+                assert action.run == facts.run, (before, event)
                 sooner = (before.kill_at is not None and facts.kill_at is not None
                           and facts.kill_at < before.kill_at)
-                assert before.state is not S.STOPPING or sooner, (before, event)
+                under_way = before.state is S.STOPPING or before.exit_seen
+                assert not under_way or sooner, (before, event)
 
 
 # -------------------------------------------------------------------- what dependents see

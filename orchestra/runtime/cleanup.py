@@ -9,6 +9,7 @@ pipes are drained is the leader reaped.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from orchestra.config.values import signal_name
@@ -28,22 +29,25 @@ DRAIN_TIMEOUT = 1.0
 async def clean_up(child: Child, status: ExitStatus, pipes: Pipes, *,
                    processes: ProcessBackend, lifeline: Lifeline, mux: Multiplexer,
                    stop_signal: int, signalled: bool, timeout: float,
-                   say: Callable[[str, str], None]) -> None:
+                   hurry: asyncio.Event, say: Callable[[str, str], None]) -> None:
     """Empty the group, drain the pipes, then reap the leader (in that order).
 
     `signalled`: the group already got its stop signal (the run was being stopped), so what
     is left only gets SIGKILL after `timeout`; otherwise what is left gets `stop_signal` first.
+    `hurry`, once set, brings that SIGKILL forward to now (a shorter stop timeout asked for
+    meanwhile: `down -t 0`); the order stays the same.
     """
     if not can_list_members():   # only probes: a zombie leader would answer them
         processes.reap(child.pid)
     found, killed = await empty_group(child.pid, child.pid,
-                                      None if signalled else stop_signal, timeout)
+                                      None if signalled else stop_signal, timeout, hurry)
     if found and (killed or not signalled):
         how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
         count = "some processes were" if found == SOME else f"{found} process(es)"
         say(f"{count} left in its group after it exited; {how}", "group-cleanup")
     if child.terminal is not None:   # its terminal's session: jobs in groups of their own
-        found, killed = await empty_session(child.pid, child.pid, stop_signal, timeout)
+        found, killed = await empty_session(child.pid, child.pid, stop_signal, timeout,
+                                               hurry)
         if found:
             how = "killed with SIGKILL" if killed else f"stopped with {signal_name(stop_signal)}"
             say(f"{found} process(es) left in its terminal's session after it exited; {how}",

@@ -140,21 +140,41 @@ async def wait_for_exit(pids: list[int], timeout: float) -> bool:
     return await for_loop().gone(pids, timeout)
 
 
+async def _gone_unless_hurried(pids: list[int], timeout: float,
+                               hurry: asyncio.Event | None) -> bool:
+    """`wait_for_exit`, ended early (False) once `hurry` is set: a shorter stop timeout
+    asked for meanwhile (`down -t 0`)."""
+    if hurry is None:
+        return await wait_for_exit(pids, timeout)
+    if hurry.is_set():
+        return False
+    gone = asyncio.ensure_future(wait_for_exit(pids, timeout))
+    hurried = asyncio.ensure_future(hurry.wait())
+    try:
+        await asyncio.wait((gone, hurried), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (gone, hurried):
+            task.cancel()
+        await asyncio.gather(gone, hurried, return_exceptions=True)
+    return not gone.cancelled() and gone.exception() is None and gone.result()
+
+
 #: `empty_group`'s count where members cannot be listed: some were there, how many is unknown.
 SOME = -1
 
 
-async def empty_group(pgid: int, leader: int, signum: int | None,
-                      timeout: float) -> tuple[int, bool]:
+async def empty_group(pgid: int, leader: int, signum: int | None, timeout: float,
+                      hurry: asyncio.Event | None = None) -> tuple[int, bool]:
     """Signal what is left in a group whose leader exited; SIGKILL it after `timeout`.
 
     `signum` None: the group already got its stop signal (it must get it only once), so just
-    wait for it to go. Returns (how many processes were found, `SOME` where they cannot be
-    counted; whether SIGKILL was needed). Where members cannot be listed the leader must have
-    been reaped already (see the module's docstring).
+    wait for it to go. `hurry`, once set, brings the SIGKILL forward to now. Returns (how
+    many processes were found, `SOME` where they cannot be counted; whether SIGKILL was
+    needed). Where members cannot be listed the leader must have been reaped already (see
+    the module's docstring).
     """
     if not can_list_members():
-        return await _empty_probed_group(pgid, signum, timeout)
+        return await _empty_probed_group(pgid, signum, timeout, hurry)
     members = group_members(pgid, exclude=leader)
     if not members:
         return 0, False
@@ -164,7 +184,7 @@ async def empty_group(pgid: int, leader: int, signum: int | None,
     deadline = asyncio.get_running_loop().time() + timeout
     while members:
         remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0 or not await wait_for_exit(members, remaining):
+        if remaining <= 0 or not await _gone_unless_hurried(members, remaining, hurry):
             signal_group(pgid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await wait_for_exit(group_members(pgid, exclude=leader), 1.0)
@@ -216,8 +236,8 @@ def _signal_each(pids: list[int], signum: int) -> None:
             os.kill(pid, signum)
 
 
-async def empty_session(sid: int, leader: int, signum: int,
-                        timeout: float) -> tuple[int, bool]:
+async def empty_session(sid: int, leader: int, signum: int, timeout: float,
+                        hurry: asyncio.Event | None = None) -> tuple[int, bool]:
     """`empty_group` for what is left in the session of a leader that exited, outside its
     group: these processes never got the stop signal, so they get `signum`, then SIGKILL
     after `timeout`. The unreaped leader keeps the session id from being reused."""
@@ -229,7 +249,7 @@ async def empty_session(sid: int, leader: int, signum: int,
     deadline = asyncio.get_running_loop().time() + timeout
     while members:
         remaining = deadline - asyncio.get_running_loop().time()
-        if remaining <= 0 or not await wait_for_exit(members, remaining):
+        if remaining <= 0 or not await _gone_unless_hurried(members, remaining, hurry):
             _signal_each(session_members(sid, exclude=leader), signal.SIGKILL)
             with contextlib.suppress(Exception):
                 await wait_for_exit(session_members(sid, exclude=leader), 1.0)
@@ -238,25 +258,26 @@ async def empty_session(sid: int, leader: int, signum: int,
     return found, False
 
 
-async def _empty_probed_group(pgid: int, signum: int | None, timeout: float) -> tuple[int, bool]:
+async def _empty_probed_group(pgid: int, signum: int | None, timeout: float,
+                              hurry: asyncio.Event | None) -> tuple[int, bool]:
     if not signal_group(pgid, 0):
         return 0, False
     if signum is not None:
         signal_group(pgid, signum)
-    if await _probe_until_empty(pgid, timeout):
+    if await _probe_until_empty(pgid, timeout, hurry):
         return SOME, False
     signal_group(pgid, signal.SIGKILL)
-    await _probe_until_empty(pgid, 1.0)
+    await _probe_until_empty(pgid, 1.0, None)
     return SOME, True
 
 
-async def _probe_until_empty(pgid: int, timeout: float) -> bool:
+async def _probe_until_empty(pgid: int, timeout: float, hurry: asyncio.Event | None) -> bool:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     interval = 0.001
     while signal_group(pgid, 0):
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        if remaining <= 0 or (hurry is not None and hurry.is_set()):
             return False
         await asyncio.sleep(min(interval, remaining))
         interval = min(interval * 2, 0.05)

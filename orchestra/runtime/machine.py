@@ -159,6 +159,8 @@ def _exit_observed(s: Step, event: ev.ExitObserved) -> None:
         return
     s.set(exit_seen=True, uptime=s.given.now - s.facts.run_began, ready=False,
           ready_reason=f"not ready: {event.status.describe()}")
+    if s.facts.state is State.RUNNING:   # clean-up sends the group its stop signal now
+        s.set(signalled_at=s.given.now, kill_at=s.given.now + s.given.stop_timeout)
 
 
 def _exited(s: Step, event: ev.Exited) -> None:
@@ -214,7 +216,7 @@ def _stop_requested(s: Step, event: ev.StopRequested) -> None:
         s.set(stopped_on_request=True, stop_reason="stopped on request")
     if s.facts.state is State.BACKOFF:
         _stopped_in_backoff(s)
-    elif s.facts.state is State.STOPPING:
+    elif s.facts.state is State.STOPPING or s.facts.exit_seen:   # a stop, or clean-up
         s.hasten_kill()
     else:   # pending: its wait for dependencies sees the stop and skips it
         s.terminate()
@@ -239,7 +241,11 @@ def _kill_requested(s: Step, _: ev.KillRequested) -> None:
 
 
 def _kill_timer_fired(s: Step, event: ev.KillTimerFired) -> None:
-    if event.run != s.facts.run or s.facts.pid is None or s.facts.exit_seen:
+    if event.run != s.facts.run or s.facts.pid is None:
+        return
+    if s.facts.exit_seen:   # hastened during clean-up, which owns the group
+        s.set(kill_at=None)
+        s.actions.append(ev.KillLeftovers())
         return
     s.say(f"still running {event.after:g} s after its stop signal; sending SIGKILL", "kill")
     s.set(kill_at=None)

@@ -58,9 +58,12 @@ class Step:
 
     def hasten_kill(self) -> None:
         """A stop asked for again with a shorter stop timeout in force (`down -t 1` while a
-        service stops with its own 30 s): SIGKILL comes at the earlier of the two times."""
+        service stops with its own 30 s): SIGKILL comes at the earlier of the two times.
+        Also while clean-up waits for what is left in the group of a leader that exited
+        (the timer then ends that wait: `KillLeftovers`)."""
         facts, now, timeout = self.facts, self.given.now, self.given.stop_timeout
-        if facts.state is not State.STOPPING or facts.exit_seen or facts.kill_at is None \
+        under_way = facts.state is State.STOPPING or facts.exit_seen
+        if not under_way or facts.pid is None or facts.kill_at is None \
                 or now + timeout >= facts.kill_at:
             return
         self.set(kill_at=now + timeout)

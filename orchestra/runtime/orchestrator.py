@@ -217,9 +217,11 @@ class Orchestrator:
         if timeout is not None:
             self._down_timeout = timeout
             for runner in self.runners.values():
-                # a stop under way (Ctrl-C, a failure, `orchestra stop`) gets the timeout
-                # too; the others get it from the stop below, in their wave
-                if runner.state is State.STOPPING:
+                # a stop under way (Ctrl-C, a failure, `orchestra stop`) or the clean-up
+                # of a run that exited on its own gets the timeout too; the others get it
+                # from the stop below, in their wave
+                if runner.state is State.STOPPING or (runner.state is State.RUNNING
+                                                      and runner.facts.exit_seen):
                     runner.handle(ev.StopRequested())
         self.stop("orchestra down")
 

@@ -53,6 +53,7 @@ class ServiceRunner:
         self._work: ev.Action | None = ev.AwaitDependencies()   # the next long action
         self._exited: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
         self._kill_timer: asyncio.TimerHandle | None = None
+        self._hurry_cleanup = asyncio.Event()   # per run: `KillLeftovers`
 
     # ------------------------------------------------------------------ the one entry point
 
@@ -76,6 +77,8 @@ class ServiceRunner:
                                     **dict(action.fields))
         elif isinstance(action, ev.SignalGroup):
             signal_group(action.pid, action.signal)
+        elif isinstance(action, ev.KillLeftovers):
+            self._hurry_cleanup.set()
         elif isinstance(action, ev.ArmKillTimer):
             if self._kill_timer is not None:   # replaced by a sooner one (`down -t`)
                 self._kill_timer.cancel()
@@ -218,6 +221,7 @@ class ServiceRunner:
         """Spawn → RUNNING → pipes attached; None when it could not start."""
         service = self.instance.service
         self._exited = asyncio.get_running_loop().create_future()
+        self._hurry_cleanup = asyncio.Event()
         try:
             if service.auto_ports and self.instance.port is not None:
                 _refuse_a_taken_port(self.instance.port)
@@ -263,14 +267,19 @@ class ServiceRunner:
         timeout = self.context.stop_timeout(self.instance)
         if self._kill_timer is not None:   # the stop signal's SIGKILL keeps its time
             timeout = max(0.0, self._kill_timer.when() - asyncio.get_running_loop().time())
-            self._kill_timer.cancel()
-            self._kill_timer = None
+            self._disarm_kill_timer()
         await clean_up(child, status, pipes, processes=self.context.processes,
                        lifeline=self.context.lifeline, mux=self.context.mux,
                        stop_signal=self.instance.service.stop_signal,
                        signalled=self.facts.state is State.STOPPING, timeout=timeout,
-                       say=self._say)
+                       hurry=self._hurry_cleanup, say=self._say)
+        self._disarm_kill_timer()   # armed by a stop during clean-up, which is over
         self.child = None
+
+    def _disarm_kill_timer(self) -> None:
+        if self._kill_timer is not None:
+            self._kill_timer.cancel()
+            self._kill_timer = None
 
 
 def _refuse_a_taken_port(port: int) -> None:
