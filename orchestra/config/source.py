@@ -47,6 +47,31 @@ class _Reset:
 RESET = _Reset()
 
 
+class WrittenInt(int):
+    """An integer that keeps the text it was written as: `0755`, `0x1F`, `010`.
+
+    An env value is text to the process; `env: {MODE: 0755}` means the characters `0755`,
+    not 493. Everything else (ports, counts) sees an int."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> WrittenInt:
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+
+class WrittenFloat(float):
+    """A float that keeps the text it was written as: `1.10`, `1e3`, `.5` (see WrittenInt)."""
+
+    written: str
+
+    def __new__(cls, value: float, written: str) -> WrittenFloat:
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+
 class SourceMap:
     """Where each value and each mapping key of a document was written."""
 
@@ -195,9 +220,9 @@ def _scalar(node: ScalarNode, tag: str) -> object:
             raise ValueError(text)
         return text.lower() == "true"
     if kind == "int":
-        return _int(text)
+        return WrittenInt(_int(text), text)
     if kind == "float":
-        return _float(text)
+        return WrittenFloat(_float(text), text)
     return text  # str, and timestamps kept as written
 
 
