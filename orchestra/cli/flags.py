@@ -39,7 +39,7 @@ FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
             envvar="ORCHESTRA_FILE", multiple=True)
 ENV = Flag("env", ("-e", "--env-file", "--env"), "text",
            "Comma-separated .env files (later ones win), replacing the default .env beside "
-           "the config file. Repeatable.", joined=True)
+           "the config file. Repeatable. An empty name (-e '') is an error.", joined=True)
 APP_ROOT = Flag("app_root", ("-d", "--app-root", "--root"), "path",
                 "Directory services run in (foreman's --root); relative -f and -e paths, the "
                 "default Procfile/orchestra.yaml and .env are found there.")
