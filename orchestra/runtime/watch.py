@@ -79,8 +79,6 @@ class FileWatcher:
         self._stops: list[asyncio.Event] = []
         self._folders: list[Path] = []   # watched recursively, each by one inotify tree
         self._recursive: tuple[asyncio.Task[None], asyncio.Event] | None = None
-        self._rewatch_wanted = False
-        self._rewatching: asyncio.Task[None] | None = None
         self._actions: set[asyncio.Task[None]] = set()
         self._own = _own_output(orchestrator)
 
@@ -119,39 +117,36 @@ class FileWatcher:
         self._stops.append(stop)
         return task, stop
 
-    async def _rewatch(self) -> None:
+    def _rewatch(self) -> None:
         """A watched folder was deleted or made again: watch the folders that exist now.
-        (Until one is made again there is nothing in it to watch; its holder sees it come.)"""
-        try:
-            while self._rewatch_wanted and not self.orchestrator.stopping:
-                self._rewatch_wanted = False
-                if self._recursive is not None:
-                    task, stop = self._recursive
-                    stop.set()
-                    await asyncio.wait([task], timeout=5 * STEP_MS / 1000)
-                    await end_tasks([task])
-                    self._tasks.remove(task)
-                    self._stops.remove(stop)
-                    self._recursive = None
-                existing = [folder for folder in self._folders if folder.is_dir()]
-                if existing:
-                    self._recursive = self._start(existing, recursive=True)
-        finally:
-            self._rewatching = None
+        (Until one is made again there is nothing in it to watch; its holder sees it come.)
+        The new watcher is set up in its task's first step, before the services' debounce
+        ends; the old one ends on its own within STEP_MS."""
+        if self._recursive is not None:
+            task, stop = self._recursive
+            stop.set()
+            task.add_done_callback(self._forget)
+            self._recursive = None
+        existing = [folder for folder in self._folders if folder.is_dir()]
+        if existing:
+            self._recursive = self._start(existing, recursive=True)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        index = self._tasks.index(task)
+        del self._tasks[index], self._stops[index]
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
         for stop in self._stops:   # the Rust threads see it within STEP_MS and return
             stop.set()
-        if self._rewatching is not None:
-            await end_tasks([self._rewatching])
         for watched in self.watched:
             if watched.timer is not None:
                 watched.timer.cancel()
         await end_tasks(list(self._actions))
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5 * STEP_MS / 1000)
-        await end_tasks(self._tasks)
+        tasks = list(self._tasks)   # a watcher that ends leaves the list (`_forget`)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5 * STEP_MS / 1000)
+        await end_tasks(tasks)
 
     async def _follow(self, changes: AsyncIterator[set[FileChange]]) -> None:
         try:
@@ -168,9 +163,7 @@ class FileWatcher:
         loop = asyncio.get_running_loop()
         paths = [p for p in paths if not any(p == own or own in p.parents for own in self._own)]
         if any(p in self._folders for p in paths):
-            self._rewatch_wanted = True
-            if self._rewatching is None:
-                self._rewatching = asyncio.create_task(self._rewatch(), name="rewatch")
+            self._rewatch()
         for watched in self.watched:
             watch = watched.service.watch
             assert watch is not None
