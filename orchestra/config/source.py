@@ -132,7 +132,8 @@ class _Builder:
         if isinstance(node, ScalarNode) and tag in _SCALAR_TAGS:
             _check_text(node)
             try:
-                return _scalar(node, tag)
+                value = _scalar(node, tag)
+                return _written(value, str(node.value)) if _is_env_value(path) else value
             except ValueError:
                 # Only an explicit tag can get here (`!!int abc`): plain scalars are resolved
                 # to a tag by their text. Quietly keeping the text would hide the typo.
@@ -184,6 +185,22 @@ class _Builder:
         return merged
 
 
+def _is_env_value(path: PathKey) -> bool:
+    """A value of the top-level `env` or of a service's: the one place where a number is
+    text for a process. Everywhere else (ports, counts) it stays a plain int or float, which
+    the exporters' YAML writer and every other consumer expect."""
+    return (len(path) == 2 and path[0] == "env") or (
+        len(path) == 4 and path[0] == "services" and path[2] == "env")
+
+
+def _written(value: object, text: str) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return WrittenInt(value, text)
+    if isinstance(value, float):
+        return WrittenFloat(value, text)
+    return value
+
+
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
@@ -220,9 +237,9 @@ def _scalar(node: ScalarNode, tag: str) -> object:
             raise ValueError(text)
         return text.lower() == "true"
     if kind == "int":
-        return WrittenInt(_int(text), text)
+        return _int(text)
     if kind == "float":
-        return WrittenFloat(_float(text), text)
+        return _float(text)
     return text  # str, and timestamps kept as written
 
 
