@@ -124,6 +124,21 @@ def test_env_values_become_text(tmp_path: Path) -> None:
     assert dict(web.env) == {"N": "1", "F": "1.5", "T": "true", "B": "false", "S": "no"}
 
 
+def test_env_numbers_keep_the_text_they_were_written_as(tmp_path: Path) -> None:
+    """`VERSION: 1.10` means the characters 1.10, not the float 1.1 (compose's trap)."""
+    written = {"V": "1.10", "MODE": "0755", "K": "1e3", "OCT": "010", "HEX": "0x1F",
+               "HALF": ".5", "O": "0o17", "NEG": "-007", "BIG": "123456789012345678901234567890",
+               "INF": ".inf"}
+    body = ", ".join(f"{key}: {text}" for key, text in written.items())
+    spec = load(tmp_path, f"env: {{TOP: 1.20, {body}}}\n"
+                          f"services:\n  web:\n    command: x\n    env: {{{body}}}\n"
+                          "    port: 08080\n")
+    web = spec.service("web")
+    assert {key: web.env[key] for key in written} == written
+    assert web.env["TOP"] == "1.20"
+    assert web.port == 8080   # a port is still a number
+
+
 def test_env_file_named_in_yaml_must_exist(tmp_path: Path) -> None:
     (problem,) = problems(tmp_path, "services:\n  web:\n    command: x\n"
                                     "    env_file: [ok.env, missing.env]\n",

@@ -334,3 +334,21 @@ def test_a_change_while_a_needed_dependency_is_stopped_keeps_the_stack_up(
         assert result.rc == 0, result.dump()
     finally:
         cli.close()
+
+
+def test_a_watched_folder_deleted_and_made_again_is_still_watched(project: Project) -> None:
+    """`git checkout`, `git stash` or a code generator remove a folder and make it again:
+    the re-creation counts as a change, and later changes in the new folder are seen."""
+    stack(project, {"paths": ["src"], "debounce": "100ms"})
+    orch = up(project)
+    src = project.root / "src"
+    for entry in src.iterdir():
+        entry.unlink()
+    src.rmdir()
+    src.mkdir()
+    orch.wait_for(r"(?s)web: src( and 1 more)? changed; restarting.*^web +\| web up \d+\n", 20)
+    (src / "fresh.py").write_text("v = 1\n")
+    orch.wait_for(r"(?s)web: src/fresh\.py changed; restarting.*^web +\| web up \d+\n", 20)
+    result = stop(orch)
+    assert restarts(result.text)[-1] == "src/fresh.py", result.dump()
+    assert len(pids(result.text, "web")) == 3, result.dump()

@@ -39,7 +39,7 @@ FILE = Flag("file", ("-f", "--file", "--procfile"), "path",
             envvar="ORCHESTRA_FILE", multiple=True)
 ENV = Flag("env", ("-e", "--env-file", "--env"), "text",
            "Comma-separated .env files (later ones win), replacing the default .env beside "
-           "the config file. Repeatable.", joined=True)
+           "the config file. Repeatable. An empty name (-e '') is an error.", joined=True)
 APP_ROOT = Flag("app_root", ("-d", "--app-root", "--root"), "path",
                 "Directory services run in (foreman's --root); relative -f and -e paths, the "
                 "default Procfile/orchestra.yaml and .env are found there.")
@@ -53,9 +53,10 @@ NO_PREFIX = Flag("no_prefix", ("--no-prefix",), "flag", "Print bare lines.")
 NO_TIMESTAMPS = Flag("no_timestamps", ("--no-timestamps",), "flag",
                      "Leave out the HH:MM:SS column.")
 NO_COLOR = Flag("no_color", ("--no-color", "--no-colour"), "flag",
-                "Never colour the prefix (also: NO_COLOR=1).")
+                "Never colour the prefix (also: NO_COLOR=1; a detached stack never does).")
 OUTPUT = Flag("output", ("--output",), "text",
-              "text, or json: one JSON object per line and per lifecycle event.")
+              "text, or json: one JSON object per line and per lifecycle event (not with "
+              "--detach: its log files are text).")
 MAX_LINE = Flag("max_line", ("--max-line",), "int",
                 "Longest line in bytes; longer lines are cut into pieces marked '+'.")
 RAW = Flag("raw", ("--raw",), "flag",
@@ -77,7 +78,8 @@ FORMATION = Flag("formation", ("-c", "--concurrency", "-m", "--formation"), "tex
                  "Instances per service, e.g. web=2,worker=0,all=1. Repeatable (a later "
                  "count for the same service wins).", joined=True)
 QUIET = Flag("quiet", ("-q", "--quiet"), "text",
-             "Comma-separated services whose output is hidden. Repeatable.", joined=True)
+             "Comma-separated services whose output is hidden. Repeatable. (Not with "
+             "--detach: each service has its log file.)", joined=True)
 ABORT_ON_EXIT = Flag("abort_on_exit", ("--abort-on-exit",), "flag",
                      "Stop everything when any service ends.")
 EXIT_CODE_FROM = Flag("exit_code_from", ("--exit-code-from",), "text",

@@ -79,6 +79,7 @@ def up(request: UpRequest) -> int:
         raise UsageError("--exit-code-from needs an attached `up` (a detached stack's exit "
                          "code reaches nobody); for CI, `orchestra run --with SERVICES -- "
                          "CMD` exits with CMD's code")
+    _refuse_ignored_when_detached(request)
     if request.tui:
         from orchestra.tui.view import require_terminal, require_textual
 
@@ -123,6 +124,22 @@ def up(request: UpRequest) -> int:
                             log_dir=log_dir)
         return _view(plan, request) if code == 0 and request.tui else code
     return run_plan(plan, out, settings, dict(os.environ))
+
+
+def _refuse_ignored_when_detached(request: UpRequest) -> None:
+    """A detached stack writes each instance's lines, bare, to a log file of its own and
+    prints one status line: `--output json` and `-q` would change nothing there, and a flag
+    that silently does nothing is refused (as `docker compose up -d` refuses
+    `--abort-on-container-exit`). `--no-color` is honoured: nothing detached is coloured."""
+    if not (request.detach or request.tui):
+        return
+    how = "--detach" if request.detach else "--tui"
+    if request.output == "json":
+        raise UsageError(f"--output json does nothing with {how}: a detached stack writes "
+                         "each service's lines to a log file of its own (`orchestra logs`)")
+    if request.quiet:
+        raise UsageError(f"-q/--quiet does nothing with {how}: every service's lines go to "
+                         "its own log file (`orchestra logs SERVICE` shows one)")
 
 
 def _watching(plan: Plan, request: UpRequest) -> bool:

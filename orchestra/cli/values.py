@@ -26,7 +26,13 @@ def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) 
     """Where the project is: `-f` (once, or again for each layer), `-e A,B` and `-d`."""
     env_files = None
     if env is not None:
-        env_files = tuple(Path(p.strip()) for p in env.split(",") if p.strip())
+        names = [name.strip() for name in env.split(",")]
+        if not all(names):
+            # `-e ''` or `-e a,` would quietly mean "no .env" (or a shorter list): a variable
+            # that expanded to nothing in a script, not a choice
+            raise UsageError(f"-e/--env-file: an empty env file name in {env!r}; give the "
+                             "path of each file")
+        env_files = tuple(Path(name) for name in names)
     cwd = current_directory()
     return LoadOptions(file=files[0] if files else None, overrides=tuple(files[1:]),
                        env_files=env_files, cwd=cwd,

@@ -28,7 +28,7 @@ from orchestra.config.model import (
     frozen_env,
 )
 from orchestra.config.relations import build_depends_on, build_restart
-from orchestra.config.source import PathKey, SourceMap
+from orchestra.config.source import PathKey, SourceMap, WrittenFloat, WrittenInt
 from orchestra.config.values import parse_duration, parse_port, parse_signal
 from orchestra.config.watch import build_watch
 from orchestra.errors import Location, Problem
@@ -37,9 +37,12 @@ T = TypeVar("T")
 
 
 def env_text(value: object) -> str:
-    """Env values may be written as numbers or booleans in YAML; the process sees text."""
+    """Env values may be written as numbers or booleans in YAML; the process sees text: a
+    number as it was written (`1.10`, `0755`, not `1.1`, `493`), a boolean `true`/`false`."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, WrittenInt | WrittenFloat):
+        return value.written
     return "" if value is None else str(value)
 
 

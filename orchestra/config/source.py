@@ -47,6 +47,31 @@ class _Reset:
 RESET = _Reset()
 
 
+class WrittenInt(int):
+    """An integer that keeps the text it was written as: `0755`, `0x1F`, `010`.
+
+    An env value is text to the process; `env: {MODE: 0755}` means the characters `0755`,
+    not 493. Everything else (ports, counts) sees an int."""
+
+    written: str
+
+    def __new__(cls, value: int, written: str) -> WrittenInt:
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+
+class WrittenFloat(float):
+    """A float that keeps the text it was written as: `1.10`, `1e3`, `.5` (see WrittenInt)."""
+
+    written: str
+
+    def __new__(cls, value: float, written: str) -> WrittenFloat:
+        number = super().__new__(cls, value)
+        number.written = written
+        return number
+
+
 class SourceMap:
     """Where each value and each mapping key of a document was written."""
 
@@ -107,7 +132,8 @@ class _Builder:
         if isinstance(node, ScalarNode) and tag in _SCALAR_TAGS:
             _check_text(node)
             try:
-                return _scalar(node, tag)
+                value = _scalar(node, tag)
+                return _written(value, str(node.value)) if _is_env_value(path) else value
             except ValueError:
                 # Only an explicit tag can get here (`!!int abc`): plain scalars are resolved
                 # to a tag by their text. Quietly keeping the text would hide the typo.
@@ -157,6 +183,22 @@ class _Builder:
             assert isinstance(value, dict)  # a MappingNode always builds a dict
             merged.update(value)
         return merged
+
+
+def _is_env_value(path: PathKey) -> bool:
+    """A value of the top-level `env` or of a service's: the one place where a number is
+    text for a process. Everywhere else (ports, counts) it stays a plain int or float, which
+    the exporters' YAML writer and every other consumer expect."""
+    return (len(path) == 2 and path[0] == "env") or (
+        len(path) == 4 and path[0] == "services" and path[2] == "env")
+
+
+def _written(value: object, text: str) -> object:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return WrittenInt(value, text)
+    if isinstance(value, float):
+        return WrittenFloat(value, text)
+    return value
 
 
 def _short_tag(tag: str) -> str:

@@ -5,7 +5,7 @@ One watcher for the whole stack: `watchfiles.awatch` over the union of every ser
 Each batch of changes is dispatched here, on the event loop, to the services whose paths and
 ignore patterns it concerns (`watch_paths.concerns`). A service acts once its files have been
 quiet for its `debounce`, so a burst of saves (an editor's write, rename and chmod, or a
-`git checkout`) restarts it once.
+`git checkout`) restarts it once. A watched folder deleted and made again is watched anew.
 
 A restart goes through `Orchestrator.restart_instances`, the path of `orchestra restart`: the
 stop signal and timeout, then the dependencies and readiness awaited again. The services that
@@ -74,41 +74,79 @@ class FileWatcher:
                 self.watched.append(WatchedService(service, [instance.name]))
             else:
                 known.instances.append(instance.name)
-        self._stop = asyncio.Event()
         self._turn = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stops: list[asyncio.Event] = []
+        self._folders: list[Path] = []   # watched recursively, each by one inotify tree
+        self._recursive: tuple[asyncio.Task[None], asyncio.Event] | None = None
         self._actions: set[asyncio.Task[None]] = set()
         self._own = _own_output(orchestrator)
 
     async def __aenter__(self) -> FileWatcher:
-        import watchfiles
-
         paths = {w.service.name: (list(w.service.watch.paths), w.service.dir)
                  for w in self.watched if w.service.watch is not None}
         folders, parents = watch_roots([p for listed, _ in paths.values() for p in listed])
+        self._folders = folders
         self.orchestrator.mux.system("watching files: " + "; ".join(
             f"{name}: {', '.join(shown(listed, folder))}"
             for name, (listed, folder) in paths.items()), event="watch")
-        # Folders recursively; the folders of single files (watched through their folder, see
-        # `watch_roots`) on their own, by a second watcher only when there are such files.
+        # Folders recursively; on their own, the folders of single files (watched through
+        # their folder, see `watch_roots`) and the folders that hold the watched folders: an
+        # inotify watch ends with the folder it watches, and it is there that a folder
+        # deleted and made again (`git checkout`, `git stash`) shows up, to be watched anew.
         # Each sets up its inotify watches in its task's first step, which comes before any
         # service's: these tasks are created before the orchestrator creates the runners'.
-        self._tasks = [asyncio.create_task(self._follow(watchfiles.awatch(
-            *roots, watch_filter=None, step=STEP_MS, stop_event=self._stop, recursive=recursive,
-            ignore_permission_denied=True)), name="watch")
-            for roots, recursive in ((folders, True), (parents, False)) if roots]
+        holders = sorted({*parents, *(f.parent for f in folders if f.parent != f)})
+        if folders:
+            self._recursive = self._start(folders, recursive=True)
+        if holders:
+            self._start(holders, recursive=False)
         return self
+
+    def _start(self, roots: list[Path], *, recursive: bool) -> tuple[asyncio.Task[None],
+                                                                     asyncio.Event]:
+        """A watcher of `roots`, with its own stop event (the recursive one is started anew
+        when a watched folder is made again); `__aexit__` stops every one."""
+        import watchfiles
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(self._follow(watchfiles.awatch(
+            *roots, watch_filter=None, step=STEP_MS, stop_event=stop, recursive=recursive,
+            ignore_permission_denied=True)), name="watch")
+        self._tasks.append(task)
+        self._stops.append(stop)
+        return task, stop
+
+    def _rewatch(self) -> None:
+        """A watched folder was deleted or made again: watch the folders that exist now.
+        (Until one is made again there is nothing in it to watch; its holder sees it come.)
+        The new watcher is set up in its task's first step, before the services' debounce
+        ends; the old one ends on its own within STEP_MS."""
+        if self._recursive is not None:
+            task, stop = self._recursive
+            stop.set()
+            task.add_done_callback(self._forget)
+            self._recursive = None
+        existing = [folder for folder in self._folders if folder.is_dir()]
+        if existing:
+            self._recursive = self._start(existing, recursive=True)
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        index = self._tasks.index(task)
+        del self._tasks[index], self._stops[index]
 
     async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
                         trace: TracebackType | None) -> None:
-        self._stop.set()   # the Rust threads see it within STEP_MS and return
+        for stop in self._stops:   # the Rust threads see it within STEP_MS and return
+            stop.set()
         for watched in self.watched:
             if watched.timer is not None:
                 watched.timer.cancel()
         await end_tasks(list(self._actions))
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5 * STEP_MS / 1000)
-        await end_tasks(self._tasks)
+        tasks = list(self._tasks)   # a watcher that ends leaves the list (`_forget`)
+        if tasks:
+            await asyncio.wait(tasks, timeout=5 * STEP_MS / 1000)
+        await end_tasks(tasks)
 
     async def _follow(self, changes: AsyncIterator[set[FileChange]]) -> None:
         try:
@@ -124,6 +162,8 @@ class FileWatcher:
             return
         loop = asyncio.get_running_loop()
         paths = [p for p in paths if not any(p == own or own in p.parents for own in self._own)]
+        if any(p in self._folders for p in paths):
+            self._rewatch()
         for watched in self.watched:
             watch = watched.service.watch
             assert watch is not None
