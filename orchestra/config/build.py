@@ -28,9 +28,10 @@ from orchestra.config.model import (
     frozen_env,
 )
 from orchestra.config.relations import build_depends_on, build_restart
-from orchestra.config.source import PathKey, SourceMap, WrittenFloat, WrittenInt
+from orchestra.config.source import PathKey, SourceMap
 from orchestra.config.values import parse_duration, parse_port, parse_signal
 from orchestra.config.watch import build_watch
+from orchestra.config.yaml_scalars import WrittenFloat, WrittenInt
 from orchestra.errors import Location, Problem
 
 T = TypeVar("T")

@@ -10,7 +10,6 @@ growing memory. The source map lets every later pass point at the exact place of
 from __future__ import annotations
 
 import io
-import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from orchestra.config.textfile import read_config_text
 from orchestra.config.yaml_budget import MAX_DEPTH, CountingComposer, LoadError
 from orchestra.config.yaml_errors import long_key, one_line, reader_error, yaml_error
 from orchestra.config.yaml_reset import RESET_TAG, ResetScanner
+from orchestra.config.yaml_scalars import scalar_value, with_written_text
 from orchestra.errors import ConfigError, Location, Problem
 
 _TAG = "tag:yaml.org,2002:"
@@ -45,31 +45,6 @@ class _Reset:
 
 
 RESET = _Reset()
-
-
-class WrittenInt(int):
-    """An integer that keeps the text it was written as: `0755`, `0x1F`, `010`.
-
-    An env value is text to the process; `env: {MODE: 0755}` means the characters `0755`,
-    not 493. Everything else (ports, counts) sees an int."""
-
-    written: str
-
-    def __new__(cls, value: int, written: str) -> WrittenInt:
-        number = super().__new__(cls, value)
-        number.written = written
-        return number
-
-
-class WrittenFloat(float):
-    """A float that keeps the text it was written as: `1.10`, `1e3`, `.5` (see WrittenInt)."""
-
-    written: str
-
-    def __new__(cls, value: float, written: str) -> WrittenFloat:
-        number = super().__new__(cls, value)
-        number.written = written
-        return number
 
 
 class SourceMap:
@@ -132,8 +107,9 @@ class _Builder:
         if isinstance(node, ScalarNode) and tag in _SCALAR_TAGS:
             _check_text(node)
             try:
-                value = _scalar(node, tag)
-                return _written(value, str(node.value)) if _is_env_value(path) else value
+                value = scalar_value(str(node.value), tag[len(_TAG):])
+                return (with_written_text(value, str(node.value)) if _is_env_value(path)
+                        else value)
             except ValueError:
                 # Only an explicit tag can get here (`!!int abc`): plain scalars are resolved
                 # to a tag by their text. Quietly keeping the text would hide the typo.
@@ -193,14 +169,6 @@ def _is_env_value(path: PathKey) -> bool:
         len(path) == 4 and path[0] == "services" and path[2] == "env")
 
 
-def _written(value: object, text: str) -> object:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return WrittenInt(value, text)
-    if isinstance(value, float):
-        return WrittenFloat(value, text)
-    return value
-
-
 def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_TAG):] if tag.startswith(_TAG) else tag
 
@@ -222,43 +190,6 @@ def _check_text(node: ScalarNode) -> None:
     except UnicodeEncodeError:
         raise LoadError(node, "a string contains a lone surrogate escape (e.g. '\\ud800'), "
                                "which is not a character") from None
-
-
-def _scalar(node: ScalarNode, tag: str) -> object:
-    """The value of a scalar; ValueError when an explicit tag does not fit the text."""
-    text = str(node.value)
-    kind = tag[len(_TAG):]
-    if kind == "null":
-        if text not in ("", "~", "null", "Null", "NULL"):
-            raise ValueError(text)
-        return None
-    if kind == "bool":
-        if text.lower() not in ("true", "false"):
-            raise ValueError(text)
-        return text.lower() == "true"
-    if kind == "int":
-        return _int(text)
-    if kind == "float":
-        return _float(text)
-    return text  # str, and timestamps kept as written
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        return int(text, 10)  # YAML 1.2 reads `017` as 17, where Python's base 0 refuses it
-
-
-def _float(text: str) -> float:
-    lowered = text.lower()
-    if lowered in (".inf", "+.inf"):
-        return math.inf
-    if lowered == "-.inf":
-        return -math.inf
-    if lowered == ".nan":
-        return math.nan
-    return float(text)
 
 
 def load_yaml_text(text: str, file: str) -> Document:
