@@ -13,7 +13,8 @@ from helpers.orch import Project, kill_leftovers
 
 @pytest.fixture(autouse=True, scope="session")
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Compiled invocations go to a cache of the test session's own, not the user's."""
+    """$XDG_CACHE_HOME of the test run's own: whatever a test or a service might write
+    there lands in a temporary folder, never in the user's cache."""
     previous = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
     yield
