@@ -28,6 +28,13 @@ CHATTY = f"""
         os.write(1, b"%08d %s\\n" % (n, b"x" * 80))
     signal.pause()
 """
+ENDLESS = """
+    import os, signal
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    os.write(1, b"pid %d\\n" % os.getpid())
+    while True:
+        os.write(1, b"%s\\n" % (b"x" * 89))
+"""
 SENTINEL = """
     import os, signal, sys
     def stop(*_):
@@ -125,7 +132,9 @@ def test_a_second_signal_ends_a_run_whose_reader_never_reads_again(project: Proj
     (before the fix it took SIGKILL: the services' pipes stayed paused, and the writer was
     awaited without end)."""
     marker = project.root / "sentinel-stopped"
-    project.yaml({"chatty": {"command": py(CHATTY)},
+    # chatty writes without end: however late the sentinel starts on a loaded machine, there
+    # is always more output than our pipe holds once we stop reading
+    project.yaml({"chatty": {"command": py(ENDLESS)},
                   "sentinel": {"command": [*py(SENTINEL), str(marker)]}})
     read_end, write_end = os.pipe()
     proc = subprocess.Popen(project.argv(["--no-color", "--no-timestamps"]), cwd=project.root,
@@ -138,7 +147,7 @@ def test_a_second_signal_ends_a_run_whose_reader_never_reads_again(project: Proj
         _read_until(read_end, rb"sentinel +\| waiting\n", out, 10)
         chatty = int(re.search(rb"chatty +\| pid (\d+)\n", out)[1])  # type: ignore[index]
         capacity = fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ)
-        wait_until(lambda: _unread(read_end) >= capacity - 4096, 10, "our pipe to fill")
+        wait_until(lambda: _unread(read_end) >= capacity - 4096, 20, "our pipe to fill")
         wait_until(lambda: _stable(lambda: _written(chatty), 0.5), 15,
                    "chatty to be held back")
         proc.send_signal(signal.SIGTERM)
