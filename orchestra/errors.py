@@ -9,7 +9,9 @@ straight to the place. Problems are collected, never raised one at a time, so on
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
+
+from orchestra.records import own_kind_only
 
 
 def printable(text: str) -> str:
@@ -21,9 +23,10 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A place in a config file; line and column are 1-based, None when unknown."""
+class Location(NamedTuple):
+    """A place in a config file; line and column are 1-based, None when unknown.
+
+    A NamedTuple equal only to its own kind, as `Problem` (`orchestra/records.py`)."""
 
     file: str
     line: int | None = None
@@ -38,8 +41,7 @@ class Location:
         return text
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with the user's input."""
 
     location: Location
@@ -50,6 +52,9 @@ class Problem:
         if self.field:
             return printable(f"{self.location}: {self.field}: {self.message}")
         return printable(f"{self.location}: {self.message}")
+
+
+own_kind_only(Location, Problem)
 
 
 def by_position(problem: Problem) -> tuple[str, int, int]:

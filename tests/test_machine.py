@@ -59,9 +59,9 @@ PENDING = Facts()
 STARTING = Facts(state=S.STARTING)
 RUNNING = Facts(state=S.RUNNING, run=1, pid=42, run_began=90.0, has_started=True,
                 started_this_run=True)
-EXIT_SEEN = replace(RUNNING, exit_seen=True, uptime=10.0 - 9.5)   # a short run
-STOPPING = replace(RUNNING, state=S.STOPPING, stop_requested=True)
-STOPPING_SEEN = replace(STOPPING, exit_seen=True, uptime=0.5)
+EXIT_SEEN = RUNNING._replace(exit_seen=True, uptime=10.0 - 9.5)   # a short run
+STOPPING = RUNNING._replace(state=S.STOPPING, stop_requested=True)
+STOPPING_SEEN = STOPPING._replace(exit_seen=True, uptime=0.5)
 BACKOFF = Facts(state=S.BACKOFF, run=1, next_attempt=1, exit_status=ONE, has_started=True)
 EXITED = Facts(state=S.EXITED, run=1, exit_status=OK, finished=True, has_started=True)
 FAILED = Facts(state=S.FAILED, run=1, exit_status=ONE, failure="exited rc=1", finished=True)
@@ -102,7 +102,7 @@ ROWS = [
         S.SKIPPED, (moved(S.SKIPPED, "skipped: dependency 'db' failed",
                           reason="dependency 'db' failed"), Finish()),
         facts={"failure": "skipped: dependency 'db' failed", "finished": True}),
-    Row("met, but orchestra is stopping", replace(PENDING, stop_requested=True),
+    Row("met, but orchestra is stopping", PENDING._replace(stop_requested=True),
         ev.DependenciesMet(), S.SKIPPED,
         (moved(S.SKIPPED, "skipped: orchestra is stopping", reason="orchestra is stopping"),
          Finish())),
@@ -113,7 +113,7 @@ ROWS = [
         facts={"run": 1, "pid": 42, "run_began": NOW, "has_started": True,
                "started_this_run": True,
                "ready_reason": "not ready: its readiness check has not passed yet"}),
-    Row("spawned after a stop was asked: stopped at once", replace(STARTING, stop_requested=True),
+    Row("spawned after a stop was asked: stopped at once", STARTING._replace(stop_requested=True),
         ev.Spawned(42), S.STOPPING, (moved(S.RUNNING, "started pid=42", pid=42), *SENDING_TERM)),
     Row("cannot start", STARTING, ev.SpawnFailed("no such program: web", 127), S.FAILED,
         (moved(S.FAILED, "cannot start: no such program: web", rc=127), Finish()),
@@ -133,7 +133,7 @@ ROWS = [
     Row("ready after its exit was seen: it was, but is no more", EXIT_SEEN,
         ev.BecameReady(1, "started"), S.RUNNING, (),
         facts={"ready": False, "became_ready": True}),
-    Row("a check of an earlier run", replace(RUNNING, run=2), ev.CheckFailed(1, CHECK),
+    Row("a check of an earlier run", RUNNING._replace(run=2), ev.CheckFailed(1, CHECK),
         S.RUNNING, ()),
     Row("a check failed", RUNNING, ev.CheckFailed(1, CHECK), S.STOPPING,
         (say(CHECK, "check-failed", reason=CHECK), *SENDING_TERM),
@@ -142,25 +142,25 @@ ROWS = [
         ev.CheckFailed(1, CHECK), S.RUNNING, (say(CHECK, "check-failed", reason=CHECK),),
         facts={"check_failure": CHECK}),
     # ------------------------------------------------------------------ the end of a run
-    Row("its exit is seen", replace(RUNNING, ready=True), ev.ExitObserved(1, ONE), S.RUNNING,
+    Row("its exit is seen", RUNNING._replace(ready=True), ev.ExitObserved(1, ONE), S.RUNNING,
         (), facts={"exit_seen": True, "uptime": 10.0, "ready": False,
                    "ready_reason": "not ready: exited rc=1",
                    # clean-up sends what is left its stop signal, SIGKILL after the timeout
                    "signalled_at": NOW, "kill_at": NOW + TIMEOUT}),
     Row("its exit is seen while stopping: SIGKILL keeps its time",
-        replace(STOPPING, signalled_at=NOW - 5, kill_at=NOW + 5), ev.ExitObserved(1, ONE),
+        STOPPING._replace(signalled_at=NOW - 5, kill_at=NOW + 5), ev.ExitObserved(1, ONE),
         S.STOPPING, (), facts={"exit_seen": True, "signalled_at": NOW - 5,
                                "kill_at": NOW + 5}),
     Row("a stop with a shorter timeout during the clean-up of a run that ended on its own "
         "(`down -t 0`): what is left is killed sooner",
-        replace(EXIT_SEEN, signalled_at=NOW - 2, kill_at=NOW + 26), ev.StopRequested(),
+        EXIT_SEEN._replace(signalled_at=NOW - 2, kill_at=NOW + 26), ev.StopRequested(),
         S.RUNNING, (ArmKillTimer(1, TIMEOUT, after=12.0),),
         facts={"kill_at": NOW + TIMEOUT, "stop_requested": True}),
     Row("a stop with a longer timeout during clean-up: SIGKILL as it was",
-        replace(EXIT_SEEN, signalled_at=NOW - 2, kill_at=NOW + 6), ev.StopRequested(),
+        EXIT_SEEN._replace(signalled_at=NOW - 2, kill_at=NOW + 6), ev.StopRequested(),
         S.RUNNING, (), facts={"kill_at": NOW + 6}),
     Row("the kill timer during the clean-up of a run that ended on its own",
-        replace(EXIT_SEEN, kill_at=NOW), ev.KillTimerFired(1, 8.0), S.RUNNING,
+        EXIT_SEEN._replace(kill_at=NOW), ev.KillTimerFired(1, 8.0), S.RUNNING,
         (KillLeftovers(),), facts={"kill_at": None}),
     Row("completed", EXIT_SEEN, ev.Exited(1, OK), S.EXITED,
         (moved(S.EXITED, "exited rc=0", rc=0, signal=None), Finish()),
@@ -175,12 +175,12 @@ ROWS = [
     Row("failed, restarted (on-failure)", EXIT_SEEN, ev.Exited(1, ONE), S.BACKOFF,
         (moved(S.FAILED, "exited rc=1", rc=1, signal=None), *BACKING_OFF),
         service=ON_FAILURE),
-    Row("the third restart in a row waits longer", replace(EXIT_SEEN, in_a_row=2),
+    Row("the third restart in a row waits longer", EXIT_SEEN._replace(in_a_row=2),
         ev.Exited(1, ONE), S.BACKOFF,
         (moved(S.FAILED, "exited rc=1", rc=1, signal=None),
          moved(S.BACKOFF, "restarting in 4 s (attempt 3)", delay=4.0, attempt=3,
                max_restarts=None), ArmBackoff(4.0)), service=ON_FAILURE),
-    Row("a stable run starts a new series", replace(EXIT_SEEN, in_a_row=2, uptime=10.0),
+    Row("a stable run starts a new series", EXIT_SEEN._replace(in_a_row=2, uptime=10.0),
         ev.Exited(1, ONE), S.BACKOFF,
         (moved(S.FAILED, "exited rc=1", rc=1, signal=None), *BACKING_OFF),
         service=ON_FAILURE),
@@ -189,27 +189,27 @@ ROWS = [
          say("giving up: no restarts allowed (max_restarts: 0)", "giving-up"), Finish()),
         service=NO_RESTARTS),
     Row("failed on its own while orchestra stops: the restart is forgone",
-        replace(EXIT_SEEN, stop_requested=True), ev.Exited(1, ONE), S.FAILED,
+        EXIT_SEEN._replace(stop_requested=True), ev.Exited(1, ONE), S.FAILED,
         (moved(S.FAILED, "exited rc=1", rc=1, signal=None), Finish()), service=ALWAYS,
         facts={"restart_forgone": True}),
     Row("its log line was read only while draining: it was ready", EXIT_SEEN,
         ev.Exited(1, OK, log_line_seen=True), S.EXITED,
         (moved(S.EXITED, "exited rc=0", rc=0, signal=None), Finish()),
         facts={"became_ready": True}),
-    Row("the exit of an earlier run", replace(EXIT_SEEN, run=2), ev.Exited(1, OK), S.RUNNING,
+    Row("the exit of an earlier run", EXIT_SEEN._replace(run=2), ev.Exited(1, OK), S.RUNNING,
         ()),
     Row("stopped", STOPPING_SEEN, ev.Exited(1, BY_TERM), S.EXITED,
         (moved(S.EXITED, "stopped by SIGTERM", rc=143, signal="SIGTERM"), Finish()),
         service=ALWAYS, facts={"exit_status": BY_TERM, "failure": ""}),
     Row("stopped, ended with 0", STOPPING_SEEN, ev.Exited(1, OK), S.EXITED,
         (moved(S.EXITED, "exited rc=0", rc=0, signal=None), Finish())),
-    Row("ended by a failed check", replace(STOPPING_SEEN, stop_requested=False,
+    Row("ended by a failed check", STOPPING_SEEN._replace(stop_requested=False,
                                            check_failure=CHECK),
         ev.Exited(1, BY_TERM), S.FAILED,
         (moved(S.FAILED, f"failed: {CHECK} (killed by SIGTERM, rc=143)", rc=143,
                signal="SIGTERM"), Finish()),
         facts={"exit_status": ONE, "failure": CHECK}),
-    Row("ended by a failed check, restarted", replace(STOPPING_SEEN, stop_requested=False,
+    Row("ended by a failed check, restarted", STOPPING_SEEN._replace(stop_requested=False,
                                                       check_failure=CHECK),
         ev.Exited(1, OK), S.BACKOFF,
         (moved(S.FAILED, f"failed: {CHECK} (exited rc=0)", rc=0, signal=None),
@@ -218,12 +218,12 @@ ROWS = [
     Row("stop", RUNNING, ev.StopRequested(), S.STOPPING, SENDING_TERM,
         facts={"stop_requested": True, "stopped_on_request": False, "signalled_at": NOW,
                "kill_at": NOW + TIMEOUT}),
-    Row("stop of a ready run: it is ready no more", replace(RUNNING, ready=True,
+    Row("stop of a ready run: it is ready no more", RUNNING._replace(ready=True,
                                                            ready_reason="tcp accepted"),
         ev.StopRequested(), S.STOPPING, SENDING_TERM,
         facts={"ready": False, "ready_reason": "not ready: being stopped"}),
     Row("ready after its stop signal: it was, but is no more, and says nothing",
-        replace(STOPPING, ready_reason="not ready: its readiness check has not passed yet"),
+        STOPPING._replace(ready_reason="not ready: its readiness check has not passed yet"),
         ev.BecameReady(1, "tcp accepted"), S.STOPPING, (), service=WITH_CHECK,
         facts={"ready": False, "became_ready": True,
                "ready_reason": "not ready: its readiness check has not passed yet"}),
@@ -233,19 +233,19 @@ ROWS = [
         ev.StopRequested(), S.RUNNING, (), facts={"stop_requested": True}),
     Row("stop while stopping", STOPPING, ev.StopRequested(), S.STOPPING, ()),
     Row("stop while stopping, with a shorter timeout in force (`down -t`): SIGKILL sooner",
-        replace(STOPPING, signalled_at=NOW - 5, kill_at=NOW + 25), ev.StopRequested(),
+        STOPPING._replace(signalled_at=NOW - 5, kill_at=NOW + 25), ev.StopRequested(),
         S.STOPPING, (ArmKillTimer(1, TIMEOUT, after=15.0),), facts={"kill_at": NOW + TIMEOUT}),
     Row("stop while stopping, with a longer timeout in force: SIGKILL as it was",
-        replace(STOPPING, signalled_at=NOW - 5, kill_at=NOW + 3), ev.StopRequested(),
+        STOPPING._replace(signalled_at=NOW - 5, kill_at=NOW + 3), ev.StopRequested(),
         S.STOPPING, (), facts={"kill_at": NOW + 3}),
     Row("stop while stopping, after the exit: clean-up's wait is shortened too",
-        replace(STOPPING_SEEN, signalled_at=NOW - 5, kill_at=NOW + 25), ev.StopRequested(),
+        STOPPING_SEEN._replace(signalled_at=NOW - 5, kill_at=NOW + 25), ev.StopRequested(),
         S.STOPPING, (ArmKillTimer(1, TIMEOUT, after=15.0),), facts={"kill_at": NOW + TIMEOUT}),
     Row("the kill timer", STOPPING, ev.KillTimerFired(1, TIMEOUT), S.STOPPING,
         (say("still running 10 s after its stop signal; sending SIGKILL", "kill"),
          SignalGroup(42, KILL))),
     Row("the kill timer after the exit: clean-up, which owns the group, kills what is left",
-        replace(STOPPING_SEEN, kill_at=NOW), ev.KillTimerFired(1, TIMEOUT), S.STOPPING,
+        STOPPING_SEEN._replace(kill_at=NOW), ev.KillTimerFired(1, TIMEOUT), S.STOPPING,
         (KillLeftovers(),), facts={"kill_at": None}),
     Row("a second Ctrl-C during clean-up kills what is left", STOPPING_SEEN,
         ev.KillRequested(), S.STOPPING, (SignalGroup(42, KILL),)),
@@ -264,24 +264,24 @@ ROWS = [
     # ------------------------------------------------------------------ backoff
     Row("the delay passed", BACKOFF, ev.BackoffElapsed(), S.STARTING,
         (moved(S.STARTING), Spawn()), facts={"restarts": 1, "in_a_row": 1}),
-    Row("stopped while waiting to restart", replace(
-            BACKOFF, ready_reason="not ready: restarting in 1 s (attempt 1)"),
+    Row("stopped while waiting to restart",
+        BACKOFF._replace(ready_reason="not ready: restarting in 1 s (attempt 1)"),
         ev.StopRequested(), S.EXITED,
         (moved(S.EXITED, "stopped while waiting to restart"), Finish()),
         facts={"ready_reason": "not ready: stopped while waiting to restart"}),
     Row("killed while waiting to restart", BACKOFF, ev.KillRequested(), S.EXITED,
         (moved(S.EXITED, "stopped while waiting to restart"), Finish())),
-    Row("the delay passed after a stop", replace(BACKOFF, stop_requested=True),
+    Row("the delay passed after a stop", BACKOFF._replace(stop_requested=True),
         ev.BackoffElapsed(), S.EXITED,
         (moved(S.EXITED, "stopped while waiting to restart"), Finish())),
     # ------------------------------------------------------------------ started again
-    Row("start again after completing", replace(EXITED, stop_requested=True, ready=True,
+    Row("start again after completing", EXITED._replace(stop_requested=True, ready=True,
                                                 became_ready=True, in_a_row=3),
         ev.StartRequested(), S.PENDING,
         (moved(S.PENDING, "starting again on request"), AwaitDependencies()),
         facts={"stop_requested": False, "ready": False, "became_ready": False,
                "exit_status": None, "finished": False, "in_a_row": 0}),
-    Row("start again after failing", replace(FAILED, ready_reason="not ready: exited rc=1"),
+    Row("start again after failing", FAILED._replace(ready_reason="not ready: exited rc=1"),
         ev.StartRequested(), S.PENDING,
         (moved(S.PENDING, "starting again on request"), AwaitDependencies()),
         facts={"ready_reason": "not started"}),
@@ -393,10 +393,10 @@ def test_any_sequence_of_events_makes_only_legal_moves(
 
 # -------------------------------------------------------------------- what dependents see
 
-DONE_OK = replace(EXITED, ready=False, became_ready=False)
-READY_THEN_DONE = replace(EXITED, became_ready=True)
-FAILED_AFTER_READY = replace(FAILED, became_ready=True)
-STOPPED_ON_REQUEST = replace(EXITED, exit_status=BY_TERM, stop_requested=True,
+DONE_OK = EXITED._replace(ready=False, became_ready=False)
+READY_THEN_DONE = EXITED._replace(became_ready=True)
+FAILED_AFTER_READY = FAILED._replace(became_ready=True)
+STOPPED_ON_REQUEST = EXITED._replace(exit_status=BY_TERM, stop_requested=True,
                              stopped_on_request=True, started_this_run=True)
 
 # facts, condition -> met (True), never (False), not yet (None)
@@ -404,22 +404,22 @@ SATISFIES = [
     (PENDING, Condition.STARTED, None),
     (RUNNING, Condition.STARTED, True),
     (SKIPPED, Condition.STARTED, False),
-    (replace(RUNNING, ready=True), Condition.READY, True),
+    (RUNNING._replace(ready=True), Condition.READY, True),
     (RUNNING, Condition.READY, None),
     (READY_THEN_DONE, Condition.READY, True),      # a migration with a readiness check
     (DONE_OK, Condition.READY, False),              # ended before it was ready
     (FAILED_AFTER_READY, Condition.READY, False),
     (RUNNING, Condition.COMPLETED_SUCCESSFULLY, None),
     (DONE_OK, Condition.COMPLETED_SUCCESSFULLY, True),
-    (replace(EXITED, finished=False), Condition.COMPLETED_SUCCESSFULLY, None),  # restarting
+    (EXITED._replace(finished=False), Condition.COMPLETED_SUCCESSFULLY, None),  # restarting
     (FAILED, Condition.COMPLETED_SUCCESSFULLY, False),
     (SKIPPED, Condition.COMPLETED_SUCCESSFULLY, False),
     # stopped on request: its dependents wait for its `orchestra restart`
-    (replace(STOPPED_ON_REQUEST, became_ready=True), Condition.STARTED, None),
+    (STOPPED_ON_REQUEST._replace(became_ready=True), Condition.STARTED, None),
     (STOPPED_ON_REQUEST, Condition.READY, None),
-    (replace(STOPPED_ON_REQUEST, exit_status=OK, became_ready=True), Condition.READY, None),
-    (replace(STOPPED_ON_REQUEST, exit_status=OK), Condition.COMPLETED_SUCCESSFULLY, None),
-    (replace(STOPPED_ON_REQUEST, finished=False, state=S.STOPPING, ready=True),
+    (STOPPED_ON_REQUEST._replace(exit_status=OK, became_ready=True), Condition.READY, None),
+    (STOPPED_ON_REQUEST._replace(exit_status=OK), Condition.COMPLETED_SUCCESSFULLY, None),
+    (STOPPED_ON_REQUEST._replace(finished=False, state=S.STOPPING, ready=True),
      Condition.READY, True),   # not stopped yet
 ]
 
@@ -431,7 +431,7 @@ def test_satisfies(facts: Facts, condition: Condition, expected: bool | None) ->
 
 def test_a_dependency_that_never_will_is_the_reason_even_while_stopping() -> None:
     deps = [(Condition.STARTED, [("db", SKIPPED)])]
-    assert dependency_verdict(replace(PENDING, stop_requested=True), deps) == \
+    assert dependency_verdict(PENDING._replace(stop_requested=True), deps) == \
         "dependency 'db' skipped (needed: started)"
 
 
@@ -439,9 +439,9 @@ def test_a_dependency_that_never_will_is_the_reason_even_while_stopping() -> Non
     (PENDING, [], True),
     (PENDING, [(Condition.STARTED, [("db", RUNNING)])], True),
     (PENDING, [(Condition.STARTED, [("db", RUNNING), ("cache", PENDING)])], False),
-    (replace(PENDING, stop_requested=True), [(Condition.READY, [("db", RUNNING)])],
+    (PENDING._replace(stop_requested=True), [(Condition.READY, [("db", RUNNING)])],
      "orchestra is stopping"),
-    (replace(PENDING, stop_requested=True, stop_reason="stopped on request"), [],
+    (PENDING._replace(stop_requested=True, stop_reason="stopped on request"), [],
      "stopped on request"),
     (PENDING, [(Condition.COMPLETED_SUCCESSFULLY, [("migrate", FAILED)])],
      "dependency 'migrate' failed (needed: completed_successfully)"),
@@ -457,7 +457,8 @@ def test_dependency_verdict(own: Facts, dependencies: list[tuple[Condition,
 PURE_MODULES = ("machine", "machine_step", "facts", "events", "exit_status", "states", "policy")
 PURE_IMPORTS = {"__future__", "collections.abc", "dataclasses", "enum", "signal", "types",
                 "typing", "orchestra.config.model", "orchestra.config.values",
-                "orchestra.runtime"} | {f"orchestra.runtime.{name}" for name in PURE_MODULES}
+                "orchestra.runtime", "orchestra.records"} | {
+                    f"orchestra.runtime.{name}" for name in PURE_MODULES}
 
 
 @pytest.mark.parametrize("module", PURE_MODULES)

@@ -10,7 +10,7 @@ use are importable from here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from orchestra.config.model import Spec
 from orchestra.plan.dependents import dependents, restart_with_dependents, stop_waves
@@ -22,6 +22,7 @@ from orchestra.plan.selection import (
     parse_formation,
     selected_order,
 )
+from orchestra.records import own_kind_only
 
 __all__ = [
     "DEFAULT_BASE_PORT",
@@ -37,9 +38,10 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """What `up` will start: the selected services in order and their instances."""
+class Plan(NamedTuple):
+    """What `up` will start: the selected services in order and their instances. Like
+    `Instance` and `Selection`, a NamedTuple equal only to its own kind
+    (`orchestra/records.py`): derived from the model, not part of it."""
 
     spec: Spec
     order: tuple[str, ...]                     # selected service names, dependencies first
@@ -48,6 +50,9 @@ class Plan:
     def dependents(self) -> dict[str, set[str]]:
         """service name → the selected services that depend on it, directly or not."""
         return dependents(self)
+
+
+own_kind_only(Plan)
 
 
 def make_plan(spec: Spec, selection: Selection, environ: Mapping[str, str]) -> Plan:

@@ -9,29 +9,31 @@ dependencies listen (`DB_HOST`, `DB_PORT`: `orchestra/discovery.py`).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from orchestra.config.model import PORT_STEP, Service, SourceKind, Spec, frozen_env
 from orchestra.errors import UsageError
+from orchestra.records import own_kind_only
 
 DEFAULT_BASE_PORT = 5000
 
 
-@dataclass(frozen=True, slots=True)
-class Instance:
+class Instance(NamedTuple):
     """One process to run: a service, or one replica of it."""
 
     name: str                       # "web" or "web.2"
     service: Service
     number: int                     # 1-based replica number
     port: int | None
-    env: Mapping[str, str] = field(default_factory=frozen_env)  # over orchestra's environment
+    env: Mapping[str, str] = frozen_env()   # over orchestra's environment (read-only)
 
     @property
     def service_name(self) -> str:
         return self.service.name
+
+
+own_kind_only(Instance)
 
 
 def make_instances(spec: Spec, order: Sequence[str], formation: Mapping[str, int],
@@ -125,7 +127,7 @@ def _with_addresses(spec: Spec, instances: list[Instance]) -> tuple[Instance, ..
                         for i in by_service.get(dep.service, ())]
         addresses = discovery_env(dependencies)
         if addresses:
-            instance = dataclasses.replace(
-                instance, env=frozen_env({**addresses, **instance.env}))
+            instance = instance._replace(
+                env=frozen_env({**addresses, **instance.env}))
         result.append(instance)
     return tuple(result)

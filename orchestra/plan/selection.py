@@ -10,25 +10,29 @@ from __future__ import annotations
 
 import graphlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from orchestra.config.model import Service, Spec
 from orchestra.errors import UsageError
+from orchestra.records import own_kind_only
 
 #: As the schema's `replicas` maximum: far beyond any machine's use, short of a typo's.
 MAX_INSTANCES = 10000
 
 
-@dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(NamedTuple):
     """What the command line picked: services, a namespace, a formation, a base port."""
 
     services: tuple[str, ...] = ()
     namespace: str | None = None
-    formation: Mapping[str, int] = field(default_factory=dict)   # -c/-m: name or "all" → count
+    formation: Mapping[str, int] = MappingProxyType({})   # -c/-m: name or "all" → count
     base_port: int | None = None                                   # -p/--port
     with_dependencies: bool = True                                 # False: `run --no-deps`
     profiles: frozenset[str] = frozenset()                         # --profile
+
+
+own_kind_only(Selection)
 
 
 def selected_order(spec: Spec, selection: Selection) -> tuple[str, ...]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from orchestra.config.values import signal_name
+from orchestra.records import own_kind_only
 
 
-@dataclass(frozen=True, slots=True)
-class ExitStatus:
-    """How a process ended, as a shell reports it (128+N for signal N) and by which signal."""
+class ExitStatus(NamedTuple):
+    """How a process ended, as a shell reports it (128+N for signal N) and by which signal.
+
+    A NamedTuple equal only to its own kind (`orchestra/records.py`)."""
 
     code: int                    # 0-255, 128+N when killed by signal N (never negative)
     signal: int | None           # the signal number that killed it, any signal (SIGRTMIN+6 too)
@@ -29,3 +31,6 @@ class ExitStatus:
         if self.signal is not None:
             return f"killed by {self.signal_name}, rc={self.code}"
         return f"exited rc={self.code}"
+
+
+own_kind_only(ExitStatus)

@@ -7,10 +7,10 @@ Pure data and pure functions, like `runtime/machine.py`, which alone makes new `
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from orchestra.config.model import Condition, Service
+from orchestra.records import own_kind_only
 from orchestra.runtime.exit_status import ExitStatus
 from orchestra.runtime.states import State
 
@@ -18,9 +18,9 @@ STOP_REASON = "orchestra is stopping"
 NOT_STARTED = "not started"   # the readiness of a run still waiting for its dependencies
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """Everything the machine knows about one runner; only `step` makes new ones."""
+class Facts(NamedTuple):
+    """Everything the machine knows about one runner; only `step` makes new ones (with
+    `_replace`). A NamedTuple equal only to its own kind (`orchestra/records.py`)."""
 
     state: State = State.PENDING
     run: int = 0                      # runs spawned so far; the current run's number
@@ -46,6 +46,9 @@ class Facts:
     stop_reason: str = STOP_REASON
     stopped_on_request: bool = False  # `orchestra stop`/`restart` ended this run
     finished: bool = False            # no run follows (until a start on request)
+
+
+own_kind_only(Facts)
 
 
 class Given(NamedTuple):

@@ -7,7 +7,6 @@ reported), and `terminate` the one place a stop signal is decided.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from orchestra.config.values import signal_name
@@ -26,7 +25,7 @@ class Step:
         self.actions: list[ev.Action] = []
 
     def set(self, **changes: Any) -> None:
-        self.facts = replace(self.facts, **changes)
+        self.facts = self.facts._replace(**changes)
 
     def say(self, text: str, event: str, *, json_only: bool = False, **fields: object) -> None:
         self.actions.append(ev.Report(text, event, tuple(fields.items()), json_only))
