@@ -13,7 +13,8 @@ import pytest
 from helpers.orch import Project
 from helpers.readiness import code, free_port
 
-from orchestra.config.model import Check, CheckKind
+from orchestra.config.model import CheckKind
+from orchestra.config.model_parts import Check
 from orchestra.runtime import probes
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.tasks import end_task

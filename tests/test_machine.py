@@ -18,14 +18,8 @@ from hypothesis import given as for_all
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from orchestra.config.model import (
-    Check,
-    CheckKind,
-    Condition,
-    RestartMode,
-    RestartPolicy,
-    Service,
-)
+from orchestra.config.model import CheckKind, Condition, RestartMode, RestartPolicy, Service
+from orchestra.config.model_parts import Check
 from orchestra.runtime import events as ev
 from orchestra.runtime.events import (
     ArmBackoff,

@@ -16,7 +16,8 @@ import pytest
 from helpers.orch import Project, py
 from helpers.readiness import TEXT
 
-from orchestra.config.model import Check, CheckKind
+from orchestra.config.model import CheckKind
+from orchestra.config.model_parts import Check
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.probes import attempt
 

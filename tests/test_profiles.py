@@ -11,7 +11,8 @@ import pytest
 from helpers.cli import TEXT, Cli
 from helpers.orch import PY, Project
 
-from orchestra.config.model import Dependency, Service, SourceKind, Spec
+from orchestra.config.model import Service, SourceKind, Spec
+from orchestra.config.model_parts import Dependency
 from orchestra.errors import UsageError
 from orchestra.plan import Selection, make_plan
 

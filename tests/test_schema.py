@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from orchestra.config.model import CONDITION_ALIASES, Check, RestartMode, RestartPolicy, Service
+from orchestra.config.model import CONDITION_ALIASES, RestartMode, RestartPolicy, Service
+from orchestra.config.model_parts import Check
 from orchestra.config.schema import dotted, load_schema, validate
 from orchestra.config.source import load_yaml_text
 from orchestra.errors import Location, Problem

@@ -13,7 +13,8 @@ from helpers.orch import Project
 from test_build import load, problems, service
 
 from orchestra.cli.config_view import spec_data
-from orchestra.config.model import DEFAULT_WATCH_DEBOUNCE, Watch, WatchAction
+from orchestra.config.model import WatchAction
+from orchestra.config.model_parts import DEFAULT_WATCH_DEBOUNCE, Watch
 from orchestra.runtime.watch_paths import concerns, describe, watch_roots
 
 FILES = {"app/src/main.py": "", "app/templates/a.html": "", "app/setup.cfg": ""}

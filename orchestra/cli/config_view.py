@@ -9,7 +9,8 @@ from __future__ import annotations
 import io
 import json
 
-from orchestra.config.model import Check, Dependency, Service, Spec, Watch, WatchAction
+from orchestra.config.model import Service, Spec, WatchAction
+from orchestra.config.model_parts import Check, Dependency, Watch
 from orchestra.config.values import signal_name
 
 MASK = "***"

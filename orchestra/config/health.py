@@ -10,7 +10,8 @@ import re
 from urllib.parse import urlsplit
 
 from orchestra.config.collector import Collector, as_list
-from orchestra.config.model import SHELL, Check, CheckKind
+from orchestra.config.model import SHELL, CheckKind
+from orchestra.config.model_parts import Check
 from orchestra.config.source import PathKey
 from orchestra.config.values import parse_duration, parse_host_port, parse_port
 

@@ -4,13 +4,8 @@ from their checked data for `config/build.py`."""
 from __future__ import annotations
 
 from orchestra.config.collector import Collector
-from orchestra.config.model import (
-    CONDITION_ALIASES,
-    Condition,
-    Dependency,
-    RestartMode,
-    RestartPolicy,
-)
+from orchestra.config.model import CONDITION_ALIASES, Condition, RestartMode, RestartPolicy
+from orchestra.config.model_parts import Dependency
 from orchestra.config.source import PathKey
 from orchestra.config.values import parse_duration
 

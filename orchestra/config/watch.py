@@ -12,7 +12,8 @@ import signal
 from pathlib import Path
 
 from orchestra.config.collector import Collector, as_list
-from orchestra.config.model import DEFAULT_WATCH_DEBOUNCE, Watch, WatchAction
+from orchestra.config.model import WatchAction
+from orchestra.config.model_parts import DEFAULT_WATCH_DEBOUNCE, Watch
 from orchestra.config.source import PathKey
 from orchestra.config.values import parse_duration, parse_signal
 

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from orchestra.config.model import Check, CheckKind, Condition, RestartMode
+from orchestra.config.model import CheckKind, Condition, RestartMode
+from orchestra.config.model_parts import Check
 from orchestra.export.project import (
     ExportFile,
     ExportInstance,

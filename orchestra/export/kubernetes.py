@@ -16,7 +16,8 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from orchestra.config.model import Check, CheckKind, Condition, RestartMode
+from orchestra.config.model import CheckKind, Condition, RestartMode
+from orchestra.config.model_parts import Check
 from orchestra.export.project import (
     ExportError,
     ExportFile,

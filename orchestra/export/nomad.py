@@ -15,7 +15,8 @@ import json
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from orchestra.config.model import Check, CheckKind, Condition, RestartMode
+from orchestra.config.model import CheckKind, Condition, RestartMode
+from orchestra.config.model_parts import Check
 from orchestra.export.project import (
     ExportError,
     ExportFile,

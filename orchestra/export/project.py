@@ -14,14 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from orchestra.config.model import (
-    DEFAULT_STOP_TIMEOUT,
-    Check,
-    Condition,
-    Dependency,
-    RestartPolicy,
-    frozen_env,
-)
+from orchestra.config.model import DEFAULT_STOP_TIMEOUT, Condition, RestartPolicy, frozen_env
+from orchestra.config.model_parts import Check, Dependency
 from orchestra.plan import Instance, Plan
 
 

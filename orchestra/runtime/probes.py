@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from orchestra.config.model import Check, CheckKind
+from orchestra.config.model import CheckKind
+from orchestra.config.model_parts import Check
 from orchestra.runtime.backends import for_loop
 from orchestra.runtime.groups import signal_group
 from orchestra.runtime.lifeline import Lifeline

@@ -22,11 +22,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestra.config.model import Check, CheckKind
+from orchestra.config.model import CheckKind
 from orchestra.output.mux import Multiplexer
 from orchestra.runtime.lifeline import Lifeline
 
 if TYPE_CHECKING:
+    from orchestra.config.model_parts import Check
     from orchestra.runtime.notify import NotifySocket
 
 DEFAULT_LIVENESS_RETRIES = 2

@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from orchestra.config.model import Check, CheckKind
+from orchestra.config.model import CheckKind
 from orchestra.plan import Plan
+
+if TYPE_CHECKING:
+    from orchestra.config.model_parts import Check
 
 
 def needs_tls(plan: Plan | None) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 from pathlib import Path, PurePosixPath
 
-from orchestra.config.model import DEFAULT_WATCH_IGNORE, Watch
+from orchestra.config.model_parts import DEFAULT_WATCH_IGNORE, Watch
 
 
 def concerns(watch: Watch, directory: Path, changed: Path) -> bool:
