@@ -84,3 +84,18 @@ def test_retargeting_a_symlinked_service_dir_is_followed(
 def test_console_script_exists() -> None:
     """Guard for the tests above that run the console script."""
     assert os.access(CONSOLE, os.X_OK), CONSOLE
+
+
+def test_a_soft_fd_limit_too_low_for_the_plan_is_raised(
+        project: Project, cli: list[Orchestra]) -> None:
+    """Each instance needs a few fds: with a soft RLIMIT_NOFILE of 128 and 60 services (~300
+    fds), orchestra raises its soft limit towards the hard one before it spawns, and every
+    service starts. Without the raise the spawns fail with EMFILE."""
+    names = [f"s{index}" for index in range(60)]
+    project.procfile("".join(f"{name}: echo up-{name}\n" for name in names))
+    script = f'ulimit -Sn 128 && exec {PY} -m orchestra "$@"'
+    result = orchestra(project, cli, ["up", *TEXT], argv0=("/bin/sh", "-c", script, "sh"),
+                       timeout=60)
+    assert result.rc == 0, result.dump()
+    missing = [name for name in names if f"up-{name}" not in result.text]
+    assert missing == [], result.dump()

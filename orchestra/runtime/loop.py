@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import resource
 import socket
 import stat
 import sys
@@ -34,9 +33,16 @@ FDS_PER_INSTANCE = 4
 
 
 def _raise_fd_limit(instances: int) -> None:
-    """Hundreds of services need more fds than the usual soft limit of 1024."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    """Hundreds of services need more fds than the usual soft limit of 1024. The soft limit is
+    read with `os.sysconf`, so `resource` (a shared library to load) is imported only when it
+    must be raised."""
     wanted = instances * FDS_PER_INSTANCE + 64
+    soft = os.sysconf("SC_OPEN_MAX")   # RLIMIT_NOFILE's soft limit; -1: unlimited
+    if soft < 0 or soft >= wanted:
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < wanted:
         new = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
