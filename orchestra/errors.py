@@ -6,7 +6,7 @@ straight to the place. Problems are collected, never raised one at a time, so on
 `orchestra check` shows everything that is wrong.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from collections.abc import Iterable
 from typing import NamedTuple
@@ -80,7 +80,7 @@ class ConfigError(OrchestraError):
 
     @classmethod
     def single(cls, file: str, message: str, *, line: int | None = None,
-               column: int | None = None, field: str = "") -> ConfigError:
+               column: int | None = None, field: str = "") -> "ConfigError":
         """Shorthand for an error with exactly one problem."""
         return cls([Problem(Location(file, line, column), field, message)])
 

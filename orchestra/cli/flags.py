@@ -7,7 +7,7 @@ kind and help are written once. Whatever the quick parser does not recognise (`-
 misspelt option, a value that is not a number) goes to typer, which reports it as it always has.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from typing import Literal, NamedTuple
 

@@ -4,7 +4,7 @@ Typer-free: reached from `cli/quick.py` (the usual way) and from the typer signa
 `cli/commands.py` alike.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 import os
 import sys

@@ -6,7 +6,7 @@ like honcho and foreman, `${...}` inside a `.env` is not expanded. Unlike `doten
 statement dotenv cannot parse is an error at its line rather than a logged warning.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 import io
 from collections.abc import Mapping, Sequence
@@ -117,7 +117,7 @@ def merge_env_files(files: Sequence[EnvFile]) -> dict[str, str]:
     return merged
 
 
-def _statement_line(original: Original) -> int:
+def _statement_line(original: "Original") -> int:
     """The line where the statement itself starts.
 
     dotenv reports where its scan started, which is before any blank lines preceding the

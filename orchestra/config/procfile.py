@@ -6,7 +6,7 @@ process vanish without a word. Commands are kept verbatim (no interpolation): `$
 are for the shell that runs the command, with the service's environment (DESIGN §2.5).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 import re
 from pathlib import Path

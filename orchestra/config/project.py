@@ -1,6 +1,6 @@
 """Where the project is: the command line's view of it, its config file, its env files."""
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 import os
 from collections.abc import Mapping
@@ -39,7 +39,7 @@ class LoadOptions(_Where):
     def __new__(cls, file: Path | None = None, overrides: tuple[Path, ...] = (),
                 env_files: tuple[Path, ...] | None = None, app_root: Path | None = None,
                 cwd: Path | None = None, environ: Mapping[str, str] | None = None,
-                base_port: int | None = None) -> LoadOptions:
+                base_port: int | None = None) -> "LoadOptions":
         return super().__new__(cls, file, overrides, env_files, app_root,
                                Path.cwd() if cwd is None else cwd,
                                dict(os.environ) if environ is None else environ, base_port)

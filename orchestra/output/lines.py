@@ -6,7 +6,7 @@ everything before it leaves as a single run; only a line longer than `max_line` 
 per line, and that is rare. Lines are never read with `readline`, which fails at 64 KiB.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from typing import NamedTuple
 

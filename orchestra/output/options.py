@@ -9,7 +9,7 @@ the way to every run's first line, where a dataclass costs ~0.8 ms to create (se
 runtime/events.py).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from collections.abc import Mapping
 from typing import NamedTuple
@@ -45,7 +45,7 @@ class OutputOptions(_Switches):
     def __new__(cls, prefix: bool = True, timestamps: bool = True, color: bool = False,
                 json: bool = False, quiet: frozenset[str] = frozenset(),
                 max_line: int = 4 * 1024 * 1024, terminal: bool = False,
-                raw: bool = False) -> OutputOptions:
+                raw: bool = False) -> "OutputOptions":
         if max_line < 1:
             raise ValueError(f"max_line must be at least 1 byte, got {max_line}")
         return super().__new__(cls, prefix, timestamps, color, json, quiet, max_line,

@@ -7,7 +7,7 @@ start order (the waves in which to stop, what a restart takes along). The names 
 use are importable from here.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from collections.abc import Mapping
 from typing import NamedTuple

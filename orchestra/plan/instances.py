@@ -7,7 +7,7 @@ Each instance's env says who it is (`ORCHESTRA_SERVICE`, `PS`, `PWD`) and where 
 dependencies listen (`DB_HOST`, `DB_PORT`: `orchestra/discovery.py`).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple

@@ -6,7 +6,7 @@ dependencies first and otherwise in file order. Also the command line's formatio
 (`-c web=2,all=1`), read here because it names services too.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 import graphlib
 from collections.abc import Iterable, Mapping

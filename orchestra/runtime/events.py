@@ -14,7 +14,7 @@ Events that concern one run carry that run's number (`run`): a check, a timer or
 belongs to the process it watched, and an event of an earlier run changes nothing.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from typing import NamedTuple
 

@@ -1,6 +1,6 @@
 """How a process ended, as a shell reports it: plain data, shared by the machine and the shell."""
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from typing import NamedTuple
 

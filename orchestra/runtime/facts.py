@@ -4,7 +4,7 @@
 Pure data and pure functions, like `runtime/machine.py`, which alone makes new `Facts`.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from collections.abc import Sequence
 from typing import NamedTuple

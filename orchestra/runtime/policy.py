@@ -5,7 +5,7 @@ the run lasted, decide whether to restart and after how long. No clock, no I/O: 
 tests/test_policy.py is the specification.
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from typing import NamedTuple
 

@@ -5,7 +5,7 @@ of the model, and on the way to every run's first line, where a dataclass costs 
 create (see runtime/events.py).
 """
 
-from __future__ import annotations
+# Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,6 +33,6 @@ class RunSettings(NamedTuple):
     show_tails: bool = False              # `run --quiet-services`: last lines on failure
     github: bool = False                  # GITHUB_ACTIONS=true: ::error:: and ::group::
     project_name: str | None = None       # --project-name: names the control socket
-    detached: Detached | None = None      # up --detach: report to the waiting command
+    detached: "Detached | None" = None    # up --detach: report to the waiting command
     log_lines: int = 1000                 # --log-lines: each instance's ring for `logs`
     watch: bool = False                   # act on `watch:` (up, unless --no-watch)
