@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -707,3 +708,27 @@ def test_restart_takes_the_dependents_that_ask_for_it(cli: Cli, project: Project
     assert after["worker"] == before["worker"]
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+@pytest.mark.parametrize("handles_term", [False, True])
+def test_stopping_the_exit_code_from_service_ends_up_with_its_code(
+        cli: Cli, project: Project, handles_term: bool) -> None:
+    """`orchestra stop tests` while `up --exit-code-from tests` runs ends `up` as docker
+    compose (>= 2.27) does: the whole stack stops and `up` exits with the code `tests` ended
+    with (143 when SIGTERM killed it, its own code when it handles SIGTERM), not 0 at a later
+    `orchestra down`."""
+    on_term = ("import signal, sys\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n"
+               if handles_term else "")
+    project.yaml({"db": {"command": TICK},
+                  "tests": {"command": [PY, "-c", on_term + "import time\n"
+                                        "print('testing', flush=True)\ntime.sleep(60)"]}})
+    up = cli.start("up", *TEXT, "--exit-code-from", "tests")
+    up.wait_for(r"^tests +\| testing$")
+    db_pid = _pids(cli)["db"]
+    stopped = cli.run("stop", "tests")
+    assert stopped.rc == 0, stopped.dump()
+    result = up.wait(10)
+    assert result.rc == (7 if handles_term else 143), result.dump()
+    assert re.search(r"^system +\| stopping all services: tests stopped \(--exit-code-from\)$",
+                     result.text, re.M), result.dump()
+    assert not wait_gone([db_pid], 5)   # type: ignore[list-item]
