@@ -215,7 +215,8 @@ def test_detach_wait_returns_once_ready_and_down_leaves_nothing(
     logs = tmp_path / "logs"
     started = cli.run("up", "--detach", "--wait", "--log-dir", str(logs), timeout=30)
     assert started.rc == 0, started.dump()
-    assert b"3 instance(s) ready" in started.err, started.dump()
+    # migrate has completed: it is said so, not counted as ready
+    assert b"2 instance(s) ready, 1 completed; logs in" in started.err, started.dump()
     rows = {row["name"]: row for row in json.loads(cli.run("ps", "--format", "json").out)}
     assert rows["migrate"]["state"] == "exited" and rows["migrate"]["exit_code"] == 0
     assert rows["web"]["state"] == "running" and rows["web"]["ready"] is True
@@ -275,6 +276,30 @@ def test_detach_wait_with_a_failing_check_says_why_and_stops(
     assert b"web ended" in started.err and b"before it was ready" in started.err, \
         started.dump()
     assert cli.run("ps").rc == 1   # gone: the command returned only after the stack ended
+
+
+@pytest.mark.parametrize(("code", "expected"), [(0, 0), (3, 1)])
+def test_detach_wait_says_which_one_shots_completed(cli: Cli, project: Project,
+                                                    tmp_path: Path, code: int,
+                                                    expected: int) -> None:
+    """`up -D --wait` with one-shots that others wait for: those that exited 0 are counted
+    as completed, not as ready; one that exits non-zero fails the start (exit 1, the stack
+    stopped), as in docker compose's `up --wait`."""
+    project.yaml({
+        "migrate": {"command": [PY, "-c", "print('migrated')"]},
+        "report": {"command": [PY, "-c", f"import sys; sys.exit({code})"]},
+        "web": {"command": TICK, "readiness": {"log": "tick"},
+                "depends_on": {"migrate": {"condition": "completed_successfully"},
+                               "report": {"condition": "completed_successfully"}}},
+        "worker": {"command": TICK, "replicas": 2}})
+    started = cli.run("up", "-D", "--wait", "--log-dir", str(tmp_path / "logs"), timeout=30)
+    assert started.rc == expected, started.dump()
+    if code == 0:
+        assert b"3 instance(s) ready, 2 completed; logs in" in started.err, started.dump()
+        assert cli.run("down").rc == 0
+    else:
+        assert b"report ended (exited rc=3)" in started.err, started.dump()
+        assert cli.run("ps").rc == 1   # the stack stopped before the command returned
 
 
 def test_a_log_dir_others_may_write_is_refused_and_left_alone(cli: Cli, project: Project,
