@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -214,7 +215,8 @@ def test_detach_wait_returns_once_ready_and_down_leaves_nothing(
     logs = tmp_path / "logs"
     started = cli.run("up", "--detach", "--wait", "--log-dir", str(logs), timeout=30)
     assert started.rc == 0, started.dump()
-    assert b"3 instance(s) ready" in started.err, started.dump()
+    # migrate has completed: it is said so, not counted as ready
+    assert b"2 instance(s) ready, 1 completed; logs in" in started.err, started.dump()
     rows = {row["name"]: row for row in json.loads(cli.run("ps", "--format", "json").out)}
     assert rows["migrate"]["state"] == "exited" and rows["migrate"]["exit_code"] == 0
     assert rows["web"]["state"] == "running" and rows["web"]["ready"] is True
@@ -274,6 +276,30 @@ def test_detach_wait_with_a_failing_check_says_why_and_stops(
     assert b"web ended" in started.err and b"before it was ready" in started.err, \
         started.dump()
     assert cli.run("ps").rc == 1   # gone: the command returned only after the stack ended
+
+
+@pytest.mark.parametrize(("code", "expected"), [(0, 0), (3, 1)])
+def test_detach_wait_says_which_one_shots_completed(cli: Cli, project: Project,
+                                                    tmp_path: Path, code: int,
+                                                    expected: int) -> None:
+    """`up -D --wait` with one-shots that others wait for: those that exited 0 are counted
+    as completed, not as ready; one that exits non-zero fails the start (exit 1, the stack
+    stopped), as in docker compose's `up --wait`."""
+    project.yaml({
+        "migrate": {"command": [PY, "-c", "print('migrated')"]},
+        "report": {"command": [PY, "-c", f"import sys; sys.exit({code})"]},
+        "web": {"command": TICK, "readiness": {"log": "tick"},
+                "depends_on": {"migrate": {"condition": "completed_successfully"},
+                               "report": {"condition": "completed_successfully"}}},
+        "worker": {"command": TICK, "replicas": 2}})
+    started = cli.run("up", "-D", "--wait", "--log-dir", str(tmp_path / "logs"), timeout=30)
+    assert started.rc == expected, started.dump()
+    if code == 0:
+        assert b"3 instance(s) ready, 2 completed; logs in" in started.err, started.dump()
+        assert cli.run("down").rc == 0
+    else:
+        assert b"report ended (exited rc=3)" in started.err, started.dump()
+        assert cli.run("ps").rc == 1   # the stack stopped before the command returned
 
 
 def test_a_log_dir_others_may_write_is_refused_and_left_alone(cli: Cli, project: Project,
@@ -707,3 +733,27 @@ def test_restart_takes_the_dependents_that_ask_for_it(cli: Cli, project: Project
     assert after["worker"] == before["worker"]
     assert cli.run("down").rc == 0
     assert up.wait(10).rc == 0
+
+
+@pytest.mark.parametrize("handles_term", [False, True])
+def test_stopping_the_exit_code_from_service_ends_up_with_its_code(
+        cli: Cli, project: Project, handles_term: bool) -> None:
+    """`orchestra stop tests` while `up --exit-code-from tests` runs ends `up` as docker
+    compose (>= 2.27) does: the whole stack stops and `up` exits with the code `tests` ended
+    with (143 when SIGTERM killed it, its own code when it handles SIGTERM), not 0 at a later
+    `orchestra down`."""
+    on_term = ("import signal, sys\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(7))\n"
+               if handles_term else "")
+    project.yaml({"db": {"command": TICK},
+                  "tests": {"command": [PY, "-c", on_term + "import time\n"
+                                        "print('testing', flush=True)\ntime.sleep(60)"]}})
+    up = cli.start("up", *TEXT, "--exit-code-from", "tests")
+    up.wait_for(r"^tests +\| testing$")
+    db_pid = _pids(cli)["db"]
+    stopped = cli.run("stop", "tests")
+    assert stopped.rc == 0, stopped.dump()
+    result = up.wait(10)
+    assert result.rc == (7 if handles_term else 143), result.dump()
+    assert re.search(r"^system +\| stopping all services: tests stopped \(--exit-code-from\)$",
+                     result.text, re.M), result.dump()
+    assert not wait_gone([db_pid], 5)   # type: ignore[list-item]

@@ -145,6 +145,23 @@ def test_formation(project: Project, cli: Cli, flag: str) -> None:
     assert not re.search(r"worker", result.text), result.dump()
 
 
+def test_procfile_processes_get_honchos_process_name(project: Project, cli: Cli) -> None:
+    """honcho sets HONCHO_PROCESS_NAME (`web.2`) for each process, and apps read it (a log
+    file per process, `ifdef HONCHO_PROCESS_NAME` against a Makefile starting itself): a
+    Procfile gets it as under honcho, the same name as foreman's PS; orchestra.yaml, which
+    honcho never read, does not."""
+    project.procfile('web: echo "web $HONCHO_PROCESS_NAME"\n'
+                     'worker: echo "worker ${HONCHO_PROCESS_NAME-unset}"\n')
+    result = cli.run("start", *TEXT, "-c", "web=2")
+    assert result.rc == 0, result.dump()
+    assert result.of("web.1") == ["web web.1"] and result.of("web.2") == ["web web.2"], \
+        result.dump()
+    assert result.of("worker.1") == ["worker worker.1"], result.dump()
+    project.yaml({"web": {"command": 'echo "web $${HONCHO_PROCESS_NAME-unset}"'}})
+    yaml = cli.run("up", *TEXT, "-f", "orchestra.yaml")
+    assert yaml.rc == 0 and yaml.of("web") == ["web unset"], yaml.dump()
+
+
 @pytest.mark.parametrize(("args", "env", "dotenv", "base"), [
     (("-p", "6000"), {}, None, 6000),
     (("--port", "6000"), {}, None, 6000),

@@ -42,6 +42,7 @@ def test_honcho_export_line_writes_dir_app_conf(tmp_path: Path) -> None:
     web2, worker = found["web.2"], found["worker.1"]
     assert shlex.split(web2.command) == ["/bin/sh", "-c", "python3 -m http.server $PORT"]  # type: ignore[attr-defined]
     assert (web2.environment["PORT"], web2.environment["PS"]) == ("6001", "web.2")  # type: ignore[attr-defined]
+    assert web2.environment["HONCHO_PROCESS_NAME"] == "web.2"  # type: ignore[attr-defined]
     assert worker.environment["PORT"] == "6100"  # type: ignore[attr-defined]
     assert worker.environment["TOKEN"] == "s3cret $x"  # type: ignore[attr-defined]
     assert worker.directory == "/srv/myapp"  # type: ignore[attr-defined]

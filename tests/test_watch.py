@@ -6,6 +6,7 @@ saves restarts it once; ignored paths do not; `action: signal` signals instead;
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 from pathlib import Path
 
@@ -352,3 +353,29 @@ def test_a_watched_folder_deleted_and_made_again_is_still_watched(project: Proje
     result = stop(orch)
     assert restarts(result.text)[-1] == "src/fresh.py", result.dump()
     assert len(pids(result.text, "web")) == 3, result.dump()
+
+
+def test_a_nested_watch_is_kept_when_the_folder_above_it_is_made_again(
+        project: Project) -> None:
+    """`watch: [src/app]`, then `src` itself deleted and made again with `src/app` inside
+    (a `git checkout` of another branch): the re-creation counts as a change, and later
+    changes in the new `src/app` are seen. The watch of `src/app` ended with the old
+    folder, and so did that of `src`, which holds it: the project folder sees `src` come
+    back."""
+    app = project.root / "src/app"
+    app.mkdir(parents=True)
+    (app / "main.py").write_text("v = 0\n")
+    stack(project, {"paths": ["src/app"], "debounce": "100ms"})
+    orch = up(project)
+    shutil.rmtree(project.root / "src")
+    # the deletion is seen (a restart) before `src` comes back, as after a checkout
+    orch.wait_for(r"(?s)web: src/app.* changed; restarting.*^web +\| web up \d+\n", 20)
+    app.mkdir(parents=True)
+    (app / "main.py").write_text("v = 1\n")
+    orch.wait_for(r"(?ms)(^system +\| web: src/app[^\n]* changed; restarting[^\n]*$"
+                  r".*?^web +\| web up \d+$.*?){2}", 20)
+    (app / "fresh.py").write_text("v = 2\n")
+    orch.wait_for(r"(?s)web: src/app/fresh\.py changed; restarting.*^web +\| web up \d+\n", 20)
+    result = stop(orch)
+    assert restarts(result.text)[-1] == "src/app/fresh.py", result.dump()
+    assert len(pids(result.text, "web")) == 4, result.dump()

@@ -83,7 +83,8 @@ QUIET = Flag("quiet", ("-q", "--quiet"), "text",
 ABORT_ON_EXIT = Flag("abort_on_exit", ("--abort-on-exit",), "flag",
                      "Stop everything when any service ends.")
 EXIT_CODE_FROM = Flag("exit_code_from", ("--exit-code-from",), "text",
-                      "Stop everything when SERVICE ends; exit with its code (not with --detach).")
+                      "Stop everything when SERVICE ends, also by `orchestra stop`; exit with "
+                      "its code (not with --detach).")
 
 WITH = Flag("with_services", ("--with",), "text",
             "Start these services (comma-separated) and wait until they are ready before "

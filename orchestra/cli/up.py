@@ -130,10 +130,20 @@ def _refuse_ignored_when_detached(request: UpRequest) -> None:
     """A detached stack writes each instance's lines, bare, to a log file of its own and
     prints one status line: `--output json` and `-q` would change nothing there, and a flag
     that silently does nothing is refused (as `docker compose up -d` refuses
-    `--abort-on-container-exit`). `--no-color` is honoured: nothing detached is coloured."""
+    `--abort-on-container-exit`). `--no-color` is honoured: nothing detached is coloured.
+
+    `--no-prefix`, `--no-timestamps` and `--raw` choose how lines are shown; the files
+    already hold them bare, unstamped and as printed. As with docker compose, whose log
+    store keeps what the container wrote and `docker compose logs --no-log-prefix -t`
+    chooses the presentation, they belong to the reader: `orchestra logs` takes all three."""
     if not (request.detach or request.tui):
         return
     how = "--detach" if request.detach else "--tui"
+    for flag, given in (("--no-prefix", request.no_prefix),
+                        ("--no-timestamps", request.no_timestamps), ("--raw", request.raw)):
+        if given:
+            raise UsageError(f"{flag} does nothing with {how}: each service's log file holds "
+                             f"its lines bare, as printed; `orchestra logs {flag}` shows them so")
     if request.output == "json":
         raise UsageError(f"--output json does nothing with {how}: a detached stack writes "
                          "each service's lines to a log file of its own (`orchestra logs`)")

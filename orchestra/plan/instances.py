@@ -3,8 +3,9 @@
 `replicas` and the formation's counts become instances named `web.1`, `web.2` (foreman's
 naming; a YAML service of one keeps its own name). `PORT` follows foreman's rule (a base port,
 100 apart per process type) unless the service has `port:` or ports picked for `port: auto`.
-Each instance's env says who it is (`ORCHESTRA_SERVICE`, `PS`, `PWD`) and where its
-dependencies listen (`DB_HOST`, `DB_PORT`: `orchestra/discovery.py`).
+Each instance's env says who it is (`ORCHESTRA_SERVICE`, `PS`, `PWD`; for a Procfile, also
+honcho's `HONCHO_PROCESS_NAME`) and where its dependencies listen (`DB_HOST`, `DB_PORT`:
+`orchestra/discovery.py`).
 """
 
 # Annotations are evaluated here, not kept as strings: see orchestra/records.py.
@@ -102,6 +103,8 @@ def _instance(spec: Spec, service: Service, number: int, count: int, type_index:
     env["ORCHESTRA_SERVICE"] = service.name
     env["PWD"] = str(service.run_dir)   # where it runs, as a shell's `cd` would say
     env["PS"] = f"{service.name}.{number}"
+    if procfile:   # honcho's name for it, which apps read (docs/MIGRATING.md)
+        env["HONCHO_PROCESS_NAME"] = env["PS"]
     if port is not None:
         if not 1 <= port <= 65535:
             raise UsageError(f"{name}: PORT {port} is out of range 1-65535 "

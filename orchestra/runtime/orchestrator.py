@@ -133,17 +133,20 @@ class Orchestrator:
         if runner in self.restarting:   # `orchestra restart`: it runs again at once
             return
         facts = runner.facts
-        if facts.stopped_on_request:   # `orchestra stop`: no failure, nothing else stops
+        status = facts.exit_status
+        if facts.stopped_on_request:   # `orchestra stop`: no failure, nothing else stops...
+            if self._decides_exit_code(runner):
+                # ...unless it is the service whose code `up` exits with: as docker compose
+                # does, its stop ends the run with the code it ended with (143 for SIGTERM)
+                self.codes.record("exit-code-from", status.code if status else 1)
+                self.stop(f"{runner.name} stopped (--exit-code-from)")
             self.maybe_all_final()
             return
-        status = facts.exit_status
-        service = runner.instance.service.name
         if facts.state is State.FAILED and not self.stopping:
             stack_reports.report_failure(self, runner)
         if facts.state is State.FAILED and status is not None and not facts.restart_forgone:
             self.codes.record("failure", status.code)   # FAILED: it ended on its own
-        if (self.settings.exit_code_from == service and status is not None
-                and facts.has_started and "exit-code-from" not in self.codes):
+        if status is not None and self._decides_exit_code(runner):
             # the first instance to end decides; the others are then stopped by orchestra
             self.codes.record("exit-code-from", status.code)
             self.stop(f"{runner.name} ended (--exit-code-from)")
@@ -157,6 +160,12 @@ class Orchestrator:
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
             self.stop(f"{runner.name} ended (--abort-on-exit)")
         self.maybe_all_final()
+
+    def _decides_exit_code(self, runner: ServiceRunner) -> bool:
+        """Whether this end is the one `--exit-code-from` waits for: the first of an
+        instance of that service that ran."""
+        return (self.settings.exit_code_from == runner.instance.service.name
+                and runner.facts.has_started and "exit-code-from" not in self.codes)
 
     def maybe_all_final(self) -> None:
         """The run is over when no runner will run again: none is live or being restarted,

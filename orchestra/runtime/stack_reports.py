@@ -59,14 +59,26 @@ async def report_when_up(orchestrator: Orchestrator, detached: Detached) -> None
     condition = Condition.READY if detached.wait else Condition.STARTED
     reason = await why_not_ready(orchestrator, condition)
     if reason is None:
-        what = "ready" if detached.wait else "started"
-        report(detached, True, f"{len(orchestrator.runners)} instance(s) {what}; logs in "
+        report(detached, True, f"{_how_they_are(orchestrator, detached.wait)}; logs in "
                                f"{detached.log_dir}")
         return
     if not orchestrator.stopping:
         orchestrator.codes.record("failure", 1)
         orchestrator.stop(reason)
     report(detached, False, f"{reason} (its output: {detached.log_dir})")
+
+
+def _how_they_are(orchestrator: Orchestrator, wait: bool) -> str:
+    """`4 instance(s) ready`, or `3 instance(s) ready, 1 completed`: a one-shot that has
+    exited 0 is done, not ready (or started), and is said so."""
+    runners = orchestrator.runners.values()
+    completed = sum(1 for r in runners if r.final and r.state is State.EXITED
+                    and r.exit_status is not None and r.exit_status.code == 0)
+    up = len(runners) - completed
+    what = f"{up} instance(s) {'ready' if wait else 'started'}"
+    if not completed:
+        return what
+    return f"{what}, {completed} completed" if up else f"{completed} instance(s) completed"
 
 
 async def why_not_ready(orchestrator: Orchestrator,

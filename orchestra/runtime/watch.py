@@ -5,7 +5,8 @@ One watcher for the whole stack: `watchfiles.awatch` over the union of every ser
 Each batch of changes is dispatched here, on the event loop, to the services whose paths and
 ignore patterns it concerns (`watch_paths.concerns`). A service acts once its files have been
 quiet for its `debounce`, so a burst of saves (an editor's write, rename and chmod, or a
-`git checkout`) restarts it once. A watched folder deleted and made again is watched anew.
+`git checkout`) restarts it once. A watched folder deleted and made again is watched anew,
+also when a folder above it went and came back with it.
 
 A restart goes through `Orchestrator.restart_instances`, the path of `orchestra restart`: the
 stop signal and timeout, then the dependencies and readiness awaited again. The services that
@@ -28,7 +29,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from orchestra.config.model import Service, WatchAction
 from orchestra.config.values import signal_name
@@ -37,13 +38,28 @@ from orchestra.runtime.events import SignalRequested
 from orchestra.runtime.orchestrator import Orchestrator, StoppingError
 from orchestra.runtime.tasks import end_tasks
 from orchestra.runtime.unmet import unmet_dependency
-from orchestra.runtime.watch_paths import concerns, describe, shown, watch_roots
+from orchestra.runtime.watch_paths import (
+    concerns,
+    describe,
+    holding_folders,
+    on_the_way,
+    shown,
+    watch_roots,
+)
 
 if TYPE_CHECKING:   # imported in `_watch`, once the run has started
     from watchfiles.main import FileChange
 
 #: watchfiles groups the changes of one burst until none came for this long (milliseconds).
 STEP_MS = 50
+
+
+class Watcher(NamedTuple):
+    """One `watchfiles.awatch` of some folders, and the event that ends it."""
+
+    task: asyncio.Task[None]
+    stop: asyncio.Event
+    roots: tuple[Path, ...]
 
 
 @dataclass(eq=False)
@@ -78,7 +94,9 @@ class FileWatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._stops: list[asyncio.Event] = []
         self._folders: list[Path] = []   # watched recursively, each by one inotify tree
-        self._recursive: tuple[asyncio.Task[None], asyncio.Event] | None = None
+        self._holders: list[Path] = []   # watched on their own (see `__aenter__`)
+        self._recursive: Watcher | None = None
+        self._holding: Watcher | None = None
         self._actions: set[asyncio.Task[None]] = set()
         self._own = _own_output(orchestrator)
 
@@ -96,17 +114,13 @@ class FileWatcher:
         # deleted and made again (`git checkout`, `git stash`) shows up, to be watched anew.
         # Each sets up its inotify watches in its task's first step, which comes before any
         # service's: these tasks are created before the orchestrator creates the runners'.
-        holders = sorted({*parents, *(f.parent for f in folders if f.parent != f)})
-        if folders:
-            self._recursive = self._start(folders, recursive=True)
-        if holders:
-            self._start(holders, recursive=False)
+        self._holders = sorted({*parents, *(f.parent for f in folders if f.parent != f)})
+        self._rewatch([])
         return self
 
-    def _start(self, roots: list[Path], *, recursive: bool) -> tuple[asyncio.Task[None],
-                                                                     asyncio.Event]:
-        """A watcher of `roots`, with its own stop event (the recursive one is started anew
-        when a watched folder is made again); `__aexit__` stops every one."""
+    def _start(self, roots: list[Path], *, recursive: bool) -> Watcher:
+        """A watcher of `roots`, with its own stop event (started anew when what it watches
+        is deleted or made again); `__aexit__` stops every one."""
         import watchfiles
 
         stop = asyncio.Event()
@@ -115,21 +129,34 @@ class FileWatcher:
             ignore_permission_denied=True)), name="watch")
         self._tasks.append(task)
         self._stops.append(stop)
-        return task, stop
+        return Watcher(task, stop, tuple(roots))
 
-    def _rewatch(self) -> None:
-        """A watched folder was deleted or made again: watch the folders that exist now.
-        (Until one is made again there is nothing in it to watch; its holder sees it come.)
-        The new watcher is set up in its task's first step, before the services' debounce
-        ends; the old one ends on its own within STEP_MS."""
-        if self._recursive is not None:
-            task, stop = self._recursive
-            stop.set()
-            task.add_done_callback(self._forget)
-            self._recursive = None
+    def _rewatch(self, changed: list[Path]) -> list[Path]:
+        """Watch what exists now: each watched folder recursively, and each holder on its
+        own or, while it is missing, the nearest folder above it that exists: it is there
+        that the holder shows up when it is made again (`src` of `watch: [src/app]`, deleted
+        and made again with `src/app` inside). Returns the watched folders that have come
+        back: their re-creation is a change, even if it came before their new watch.
+
+        A watcher is started anew when its folders differ, or when one of them is among the
+        `changed` paths (deleted, or made again: its inotify watch ended with the old
+        folder). The new watcher is set up in its task's first step, before the services'
+        debounce ends; the old one ends on its own within STEP_MS."""
+        before = self._recursive.roots if self._recursive is not None else ()
         existing = [folder for folder in self._folders if folder.is_dir()]
-        if existing:
-            self._recursive = self._start(existing, recursive=True)
+        self._recursive = self._renew(self._recursive, existing, changed, recursive=True)
+        self._holding = self._renew(self._holding, holding_folders(self._holders), changed,
+                                    recursive=False)
+        return [folder for folder in existing if folder not in before]
+
+    def _renew(self, current: Watcher | None, roots: list[Path], changed: list[Path], *,
+               recursive: bool) -> Watcher | None:
+        if current is not None:
+            if current.roots == tuple(roots) and not any(p in current.roots for p in changed):
+                return current
+            current.stop.set()
+            current.task.add_done_callback(self._forget)
+        return self._start(roots, recursive=recursive) if roots else None
 
     def _forget(self, task: asyncio.Task[None]) -> None:
         index = self._tasks.index(task)
@@ -162,8 +189,8 @@ class FileWatcher:
             return
         loop = asyncio.get_running_loop()
         paths = [p for p in paths if not any(p == own or own in p.parents for own in self._own)]
-        if any(p in self._folders for p in paths):
-            self._rewatch()
+        if any(on_the_way(p, [*self._folders, *self._holders]) for p in paths):
+            paths += [back for back in self._rewatch(paths) if back not in paths]
         for watched in self.watched:
             watch = watched.service.watch
             assert watch is not None

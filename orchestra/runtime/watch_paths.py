@@ -90,3 +90,19 @@ def watch_roots(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
 def _inside(path: Path, folders: list[Path]) -> bool:
     return any(folder == path or folder in path.parents for folder in folders)
+
+
+def holding_folders(holders: list[Path]) -> list[Path]:
+    """Each holder, or, while it is missing, the nearest folder above it that exists."""
+    existing = set()
+    for holder in holders:
+        while not holder.is_dir() and holder.parent != holder:
+            holder = holder.parent
+        existing.add(holder)
+    return sorted(existing)
+
+
+def on_the_way(changed: Path, points: list[Path]) -> bool:
+    """Whether `changed` is one of these folders or a folder above one: its deletion or
+    re-creation changes what can be watched."""
+    return any(changed == point or changed in point.parents for point in points)
