@@ -128,7 +128,7 @@ class StackControl:
     async def _refused_while_stopping(
             action: Callable[[list[str]], Awaitable[list[str]]],
             names: Sequence[str]) -> list[str]:
-        from orchestra.runtime.orchestrator import StoppingError
+        from orchestra.runtime.control_requests import StoppingError
 
         try:
             return await action(list(names))

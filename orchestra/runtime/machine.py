@@ -21,7 +21,6 @@ from orchestra.runtime import events as ev
 from orchestra.runtime.exit_status import ExitStatus
 from orchestra.runtime.facts import NOT_STARTED, STOP_REASON, Facts, Given
 from orchestra.runtime.machine_step import Step
-from orchestra.runtime.policy import decide
 from orchestra.runtime.states import FINAL, State
 
 #: The exit code reported for a run that orchestra ended because a check failed.
@@ -186,6 +185,8 @@ def _exited(s: Step, event: ev.Exited) -> None:
 
 def _after_run(s: Step) -> None:
     """Restart, or give up: the policy's decision, unless orchestra is stopping it."""
+    from orchestra.runtime.policy import decide  # when a run has ended, not at every start
+
     facts, policy = s.facts, s.given.service.restart
     assert facts.exit_status is not None
     decision = decide(policy, exit_code=facts.exit_status.code, stopped_by_us=False,

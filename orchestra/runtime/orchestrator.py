@@ -19,9 +19,7 @@ from typing import TYPE_CHECKING
 from orchestra.config.model import DEFAULT_STOP_TIMEOUT
 from orchestra.output.mux import Multiplexer
 from orchestra.plan import Instance, Plan, stop_waves
-from orchestra.runtime import control_requests, stack_reports
 from orchestra.runtime import events as ev
-from orchestra.runtime.control_requests import StoppingError
 from orchestra.runtime.exit_codes import ExitCodes
 from orchestra.runtime.lifeline import Lifeline
 from orchestra.runtime.notify_dir import NotifyFolder
@@ -34,7 +32,7 @@ if TYPE_CHECKING:  # imported where used: most runs need neither
     from orchestra.runtime.foreground import ForegroundRun
     from orchestra.runtime.tails import Tails
 
-__all__ = ["Orchestrator", "RunSettings", "StoppingError"]
+__all__ = ["Orchestrator", "RunSettings"]
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -89,6 +87,8 @@ class Orchestrator:
             for runner in self.runners.values():
                 self.start_task(runner)
             tasks = self._tasks
+            if self.settings.foreground is not None or self.settings.detached is not None:
+                from orchestra.runtime import stack_reports  # `run` and `up --detach` only
             if self.settings.foreground is not None:
                 tasks.append(asyncio.create_task(
                     stack_reports.run_foreground(self, self.settings.foreground)))
@@ -143,7 +143,7 @@ class Orchestrator:
             self.maybe_all_final()
             return
         if facts.state is State.FAILED and not self.stopping:
-            stack_reports.report_failure(self, runner)
+            self._report_failure(runner)
         if facts.state is State.FAILED and status is not None and not facts.restart_forgone:
             self.codes.record("failure", status.code)   # FAILED: it ended on its own
         if status is not None and self._decides_exit_code(runner):
@@ -154,7 +154,7 @@ class Orchestrator:
             self.stop(f"{runner.name} failed")
         elif facts.state is State.SKIPPED and not self.stopping:
             # its dependency ended without meeting the condition: the stack cannot come up
-            stack_reports.report_failure(self, runner)
+            self._report_failure(runner)
             self.codes.record("failure", 1)
             self.stop(f"{runner.name} skipped")
         elif self.settings.abort_on_exit and status is not None and not self.stopping:
@@ -166,6 +166,11 @@ class Orchestrator:
         instance of that service that ran."""
         return (self.settings.exit_code_from == runner.instance.service.name
                 and runner.facts.has_started and "exit-code-from" not in self.codes)
+
+    def _report_failure(self, runner: ServiceRunner) -> None:
+        from orchestra.runtime import stack_reports  # on a failure, not at every start
+
+        stack_reports.report_failure(self, runner)
 
     def maybe_all_final(self) -> None:
         """The run is over when no runner will run again: none is live or being restarted,
@@ -181,12 +186,18 @@ class Orchestrator:
     # ------------------------------------------------------------------ control requests
 
     async def stop_instances(self, names: list[str]) -> list[str]:
+        from orchestra.runtime import control_requests  # a control client's, at its request
+
         return await control_requests.stop_instances(self, names)
 
     async def start_instances(self, names: list[str]) -> list[str]:
+        from orchestra.runtime import control_requests  # a control client's, at its request
+
         return await control_requests.start_instances(self, names)
 
     async def restart_instances(self, names: list[str]) -> list[str]:
+        from orchestra.runtime import control_requests  # a control client's, at its request
+
         return await control_requests.restart_instances(self, names)
 
     # ------------------------------------------------------------------ stopping

@@ -24,7 +24,6 @@ from typing import Any, Literal
 from orchestra.config.model import Condition
 from orchestra.plan import Instance
 from orchestra.runtime import events as ev
-from orchestra.runtime.cleanup import clean_up
 from orchestra.runtime.exit_status import ExitStatus
 from orchestra.runtime.facts import Facts, Given, dependency_verdict, satisfies
 from orchestra.runtime.groups import signal_group
@@ -264,6 +263,8 @@ class ServiceRunner:
         self.handle(ev.KillTimerFired(run, after))
 
     async def _clean_up(self, child: Child, status: ExitStatus, pipes: Pipes) -> None:
+        from orchestra.runtime.cleanup import clean_up  # after an exit, not at every start
+
         timeout = self.context.stop_timeout(self.instance)
         if self._kill_timer is not None:   # the stop signal's SIGKILL keeps its time
             timeout = max(0.0, self._kill_timer.when() - asyncio.get_running_loop().time())

@@ -34,8 +34,9 @@ from typing import TYPE_CHECKING, NamedTuple
 from orchestra.config.model import Service, WatchAction
 from orchestra.config.values import signal_name
 from orchestra.plan import Plan, restart_with_dependents
+from orchestra.runtime.control_requests import StoppingError
 from orchestra.runtime.events import SignalRequested
-from orchestra.runtime.orchestrator import Orchestrator, StoppingError
+from orchestra.runtime.orchestrator import Orchestrator
 from orchestra.runtime.tasks import end_tasks
 from orchestra.runtime.unmet import unmet_dependency
 from orchestra.runtime.watch_paths import (
