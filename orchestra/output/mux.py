@@ -27,7 +27,7 @@ from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
 from orchestra.output.style import SYSTEM, Prefixes
 from orchestra.output.terminal import needs_neutralising, neutralise
-from orchestra.output.writer import BackgroundWriter, write_all
+from orchestra.output.writer import QueuedWriter, write_all
 
 LineListener = Callable[[str], None]
 
@@ -73,12 +73,13 @@ class Multiplexer:
         self._given_up = False                 # a second signal: stdout may hold no one
         self.error: OSError | None = None      # why the output broke, if a write failed
         self._throttle = ReaderThrottle()
-        self._writer: BackgroundWriter | None = None
+        self._writer: QueuedWriter[bytes] | None = None
         if loop is not None:
             self._schedule = schedule or loop.call_soon
-            self._writer = BackgroundWriter(fd, loop, bound=FLUSH_AT,
-                                            on_pressure=self._stdout_pressure,
-                                            on_error=self._on_write_error)
+            self._writer = QueuedWriter(loop, lambda batch: write_all(fd, b"".join(batch)),
+                                        name="orchestra-output", bound=FLUSH_AT,
+                                        on_pressure=self._stdout_pressure,
+                                        on_error=self._on_write_error)
 
     @property
     def broken(self) -> bool:
@@ -174,7 +175,7 @@ class Multiplexer:
         if self._broken:
             return
         if self._writer is not None:
-            self._writer.put(data)
+            self._writer.put(data, len(data))
             return
         try:
             write_all(self._fd, data)
