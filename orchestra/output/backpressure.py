@@ -32,7 +32,7 @@ class BackPressure:
         self._holders: set[str] = set()
         self._given_up = False     # a second signal: stdout may hold no one
         #: stdout's writer thread, when there is one (set by the multiplexer that owns it)
-        self._writer: QueuedWriter[bytes] | None = None
+        self._writer: QueuedWriter | None = None
 
     @property
     def holding(self) -> bool:

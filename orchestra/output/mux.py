@@ -27,7 +27,7 @@ from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
 from orchestra.output.style import SYSTEM, Prefixes
 from orchestra.output.terminal import needs_neutralising, neutralise
-from orchestra.output.writer import QueuedWriter, write_all
+from orchestra.output.writer import QueuedWriter, to_fd, write_all
 
 LineListener = Callable[[str], None]
 
@@ -74,8 +74,8 @@ class Multiplexer(BackPressure):
         super().__init__()   # the pipes to pause while the output is backlogged
         if loop is not None:
             self._schedule = schedule or loop.call_soon
-            self._writer = QueuedWriter(loop, lambda batch: write_all(fd, b"".join(batch)),
-                                        name="orchestra-output", bound=FLUSH_AT,
+            self._writer = QueuedWriter(loop, to_fd(fd), name="orchestra-output",
+                                        bound=FLUSH_AT,
                                         on_pressure=self._stdout_pressure,
                                         on_error=self._on_write_error)
 
@@ -173,7 +173,7 @@ class Multiplexer(BackPressure):
         if self._broken:
             return
         if self._writer is not None:
-            self._writer.put(data, len(data))
+            self._writer.put(data)
             return
         try:
             write_all(self._fd, data)

@@ -29,13 +29,9 @@ import select
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 #: After `give_up`, how long the end of the run still waits for lines already being written.
 GIVE_UP_WAIT = 1.0
-
-#: What one `put` queues: bytes for stdout; (instance, bytes) for the log files.
-Item = TypeVar("Item")
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -57,15 +53,25 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-class QueuedWriter(Generic[Item]):
+def to_fd(fd: int) -> Callable[[list[tuple[str, bytes]]], None]:
+    """The write step for one fd (stdout): a batch, keys aside, in one `write_all`."""
+    def write(batch: list[tuple[str, bytes]]) -> None:
+        write_all(fd, b"".join(data for _, data in batch))
+    return write
+
+
+class QueuedWriter:
     """Blocking writes in one thread, fed from the event loop without blocking it.
 
-    `write` is the write step, called in the thread with every item queued since its last
-    call, in order; it raises OSError when writing failed for good. `name` names the thread.
+    `write` is the write step, called in the thread with every `(key, data)` queued since its
+    last call, in order; it raises OSError when writing failed for good. The key is the
+    owner's, for the step to tell its destinations apart (an instance's log file; stdout
+    has one destination and no key). `name` names the thread.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, write: Callable[[list[Item]], None],
-                 *, name: str, bound: int, on_pressure: Callable[[bool], None],
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 write: Callable[[list[tuple[str, bytes]]], None], *, name: str, bound: int,
+                 on_pressure: Callable[[bool], None],
                  on_error: Callable[[OSError], None] = lambda error: None) -> None:
         self._loop = loop
         self._write = write
@@ -74,7 +80,7 @@ class QueuedWriter(Generic[Item]):
         self._on_pressure = on_pressure
         self._on_error = on_error
         self._cond = threading.Condition()
-        self._queue: deque[Item] = deque()
+        self._queue: deque[tuple[str, bytes]] = deque()
         self._queued = 0             # bytes in the queue, not yet taken by the thread
         self._pending = 0            # bytes queued or being written (under the lock)
         self._closing = False
@@ -91,14 +97,14 @@ class QueuedWriter(Generic[Item]):
         """The write error that ended the writing, if any (also one while closing)."""
         return self._error
 
-    def put(self, item: Item, size: int) -> None:
-        """Queue `item` of `size` bytes; returns at once. Called on the loop."""
+    def put(self, data: bytes, key: str = "") -> None:
+        """Queue `data` for `key`; returns at once. Called on the loop."""
         with self._cond:
             if self._failed:
                 return
-            self._queue.append(item)
-            self._queued += size
-            self._pending += size
+            self._queue.append((key, data))
+            self._queued += len(data)
+            self._pending += len(data)
             over = self._pending > self._bound
             if over:
                 self._watched = True

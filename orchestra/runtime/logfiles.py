@@ -76,16 +76,15 @@ class LogFiles:
         self._files: dict[str, tuple[int, int]] = {}
         for name in names:
             self._files[name] = (self._open(name), self._size(name))
-        self._writer: QueuedWriter[tuple[str, bytes]] = QueuedWriter(
-            loop, self._write_batch, name="orchestra-logfiles", bound=bound,
-            on_pressure=on_pressure)
+        self._writer = QueuedWriter(loop, self._write_batch, name="orchestra-logfiles",
+                                    bound=bound, on_pressure=on_pressure)
 
     def record(self, name: str, stream: str, runs: Sequence[Run]) -> None:
         """Queue the lines of `name`; returns at once. Called on the loop."""
         if name not in self._files:
             return
         data = b"".join(run.text + b"\n" for run in runs)
-        self._writer.put((name, data), len(data))
+        self._writer.put(data, name)
 
     def close(self) -> None:
         """Write everything queued, blocking until it is written, then close the files."""
