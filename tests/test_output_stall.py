@@ -7,6 +7,7 @@ without bound, and every line reaches the reader once it reads again.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -15,6 +16,9 @@ import signal
 import subprocess
 import termios
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from helpers.orch import Project, py, wait_until
@@ -85,9 +89,30 @@ def _stable(read: object, quiet: float) -> bool:
     return bool(read() == first)  # type: ignore[operator]
 
 
-def test_a_stalled_reader_does_not_delay_signals_and_loses_nothing(project: Project) -> None:
+@dataclass
+class _Stalled:
+    """A run of `chatty` and the sentinel whose stdout reader stopped reading."""
+    proc: subprocess.Popen[bytes]
+    read_end: int
+    out: bytearray      # what was read before the stall
+    chatty: int         # its pid
+    marker: Path        # made by the sentinel when its stop signal arrives
+
+    def stop_sentinel(self) -> float:
+        """SIGTERM to orchestra; how long until the sentinel service got its stop signal."""
+        sent = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        wait_until(self.marker.exists, 5.0, "the sentinel service to get its stop signal")
+        return time.monotonic() - sent
+
+
+@contextlib.contextmanager
+def _stalled_reader(project: Project, chatty: str) -> Iterator[_Stalled]:
+    """orchestra runs `chatty` and the sentinel, its stdout a pipe that we read until both
+    have started and then no more; yields once our pipe is full and chatty is held back.
+    Kills orchestra if it is still there at the end, and closes the pipe."""
     marker = project.root / "sentinel-stopped"
-    project.yaml({"chatty": {"command": py(CHATTY)},
+    project.yaml({"chatty": {"command": py(chatty)},
                   "sentinel": {"command": [*py(SENTINEL), str(marker)]}})
     read_end, write_end = os.pipe()
     proc = subprocess.Popen(project.argv(["--no-color", "--no-timestamps"]), cwd=project.root,
@@ -98,31 +123,34 @@ def test_a_stalled_reader_does_not_delay_signals_and_loses_nothing(project: Proj
     try:
         _read_until(read_end, rb"chatty +\| pid (\d+)\n", out, 10)
         _read_until(read_end, rb"sentinel +\| waiting\n", out, 10)
-        chatty = int(re.search(rb"chatty +\| pid (\d+)\n", out)[1])  # type: ignore[index]
+        chatty_pid = int(re.search(rb"chatty +\| pid (\d+)\n", out)[1])  # type: ignore[index]
         # Stop reading. Our pipe fills, then orchestra's backlog, then chatty's pipe.
         capacity = fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ)
         wait_until(lambda: _filled(read_end, capacity), 20, "our pipe to fill")
-        wait_until(lambda: _stable(lambda: _written(chatty), 0.5), 15,
+        wait_until(lambda: _stable(lambda: _written(chatty_pid), 0.5), 15,
                    "chatty to be held back")
-        held = _written(chatty)
-        assert held < LINES * 90 // 2, f"chatty was never held back: wrote {held} bytes"
-        assert _rss_kb(proc.pid) < 80_000, f"orchestra holds {_rss_kb(proc.pid)} kB"
-
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        wait_until(marker.exists, 5.0, "the sentinel service to get its stop signal")
-        reaction = time.monotonic() - sent
-
-        deadline = time.monotonic() + 60
-        while chunk := os.read(read_end, 1 << 20):
-            out.extend(chunk)
-            assert time.monotonic() < deadline, "output did not end within 60 s"
-        rc = proc.wait(10)
+        yield _Stalled(proc, read_end, out, chatty_pid, marker)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
         os.close(read_end)
+
+
+def test_a_stalled_reader_does_not_delay_signals_and_loses_nothing(project: Project) -> None:
+    with _stalled_reader(project, CHATTY) as stalled:
+        held = _written(stalled.chatty)
+        assert held < LINES * 90 // 2, f"chatty was never held back: wrote {held} bytes"
+        rss = _rss_kb(stalled.proc.pid)
+        assert rss < 80_000, f"orchestra holds {rss} kB"
+
+        reaction = stalled.stop_sentinel()
+        out = stalled.out
+        deadline = time.monotonic() + 60
+        while chunk := os.read(stalled.read_end, 1 << 20):
+            out.extend(chunk)
+            assert time.monotonic() < deadline, "output did not end within 60 s"
+        rc = stalled.proc.wait(10)
 
     assert rc == 143, bytes(out[-2000:])
     # before the fix: never, while the reader stalls; the bound leaves room for a loaded machine
@@ -138,35 +166,13 @@ def test_a_second_signal_ends_a_run_whose_reader_never_reads_again(project: Proj
     one gives up on the output, so a reader that never reads again cannot keep orchestra up
     (before the fix it took SIGKILL: the services' pipes stayed paused, and the writer was
     awaited without end)."""
-    marker = project.root / "sentinel-stopped"
     # chatty writes without end: however late the sentinel starts on a loaded machine, there
     # is always more output than our pipe holds once we stop reading
-    project.yaml({"chatty": {"command": py(ENDLESS)},
-                  "sentinel": {"command": [*py(SENTINEL), str(marker)]}})
-    read_end, write_end = os.pipe()
-    proc = subprocess.Popen(project.argv(["--no-color", "--no-timestamps"]), cwd=project.root,
-                            env=project.env(), stdin=subprocess.DEVNULL, stdout=write_end,
-                            start_new_session=True)
-    os.close(write_end)
-    out = bytearray()
-    try:
-        _read_until(read_end, rb"chatty +\| pid (\d+)\n", out, 10)
-        _read_until(read_end, rb"sentinel +\| waiting\n", out, 10)
-        chatty = int(re.search(rb"chatty +\| pid (\d+)\n", out)[1])  # type: ignore[index]
-        capacity = fcntl.fcntl(read_end, fcntl.F_GETPIPE_SZ)
-        wait_until(lambda: _filled(read_end, capacity), 20, "our pipe to fill")
-        wait_until(lambda: _stable(lambda: _written(chatty), 0.5), 15,
-                   "chatty to be held back")
-        proc.send_signal(signal.SIGTERM)
-        wait_until(marker.exists, 5.0, "the sentinel service to get its stop signal")
-        proc.send_signal(signal.SIGTERM)
+    with _stalled_reader(project, ENDLESS) as stalled:
+        stalled.stop_sentinel()
+        stalled.proc.send_signal(signal.SIGTERM)
         try:
-            rc = proc.wait(10)
+            rc: int | None = stalled.proc.wait(10)
         except subprocess.TimeoutExpired:
             rc = None
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
-        os.close(read_end)
     assert rc == 143, f"orchestra did not end on the second signal (rc {rc})"

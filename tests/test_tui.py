@@ -14,12 +14,14 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 from helpers.cli import TEXT, Cli
-from helpers.orch import PY, Orchestra, Project, alive, py, select_read, wait_gone
+from helpers.orch import PY, Orchestra, Project, Result, alive, py, select_read, wait_gone
+from helpers.terminal import OnTerminal
+from textual.pilot import Pilot
 
 from orchestra.control.paths import project_name, socket_path
 from orchestra.tui.app import STOPPED, StackApp
@@ -58,11 +60,17 @@ def cli(project: Project, runtime: Path) -> Iterator[Cli]:
     tool.close()
 
 
-def _running(cli: Cli, project: Project) -> Orchestra:
-    project.yaml(SERVICES)
+#: What `_running` waits for by default: SERVICES are up, web ready, fruit printing.
+STARTED = (r"system +\| web: ready", r"fruit +\| apple")
+
+
+def _running(cli: Cli, project: Project, services: Mapping[str, object] = SERVICES,
+             until: Sequence[str] = STARTED) -> Orchestra:
+    """`orchestra up` of `services`, once its output has shown each pattern of `until`."""
+    project.yaml(services)
     up = cli.start("up", *TEXT)
-    up.wait_for(r"system +\| web: ready")
-    up.wait_for(r"fruit +\| apple")
+    for pattern in until:
+        up.wait_for(pattern)
     return up
 
 
@@ -71,103 +79,150 @@ def _app(project: Project, runtime: Path) -> StackApp:
     return StackApp(path, "test", graph_of(project.root / "orchestra.yaml"))
 
 
-async def _until(pilot: object, predicate: Callable[[], object], what: Callable[[], str],
+def _in_view(project: Project, runtime: Path,
+             steps: Callable[[StackApp, Pilot[str]], Awaitable[None]]) -> StackApp:
+    """Run the view headless (80×24) against the project's stack, driven by `steps`; the app,
+    once it has ended (`return_value` says how)."""
+    app = _app(project, runtime)
+
+    async def scenario() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await steps(app, pilot)
+
+    asyncio.run(scenario())
+    return app
+
+
+async def _until(pilot: Pilot[str], predicate: Callable[[], object], what: Callable[[], str],
                  timeout: float = 10.0) -> None:
     """Let the view run until `predicate()` holds; at most `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:g} s; saw {what()}")
-        await pilot.pause(0.05)  # type: ignore[attr-defined]
+        await pilot.pause(0.05)
+
+
+async def _select(pilot: Pilot[str], table: InstanceTable, name: str) -> None:
+    """Once `name` has a row, put the cursor on it."""
+    await _until(pilot, lambda: name in table.names, lambda: repr(table.names))
+    table.move_cursor(row=table.names.index(name))
+
+
+async def _filter(pilot: Pilot[str], panel: LogPanel, *keys: str, shows: str) -> None:
+    """Press `keys`; wait until the log panel's filter is `shows`."""
+    await pilot.press(*keys)
+    await _until(pilot, lambda: panel.filter == shows, lambda: panel.filter)
 
 
 def _states(table: InstanceTable) -> dict[str, tuple[str, str]]:
     return {name: (table.cells_of(name)[1], table.cells_of(name)[7]) for name in table.names}
 
 
+def _down(cli: Cli, up: Orchestra) -> Result:
+    """`orchestra down` succeeds, and the stack's `up` then ends with 0; its result."""
+    assert cli.run("down").rc == 0
+    result = up.wait(10)
+    assert result.rc == 0, result.dump()
+    return result
+
+
 def _stopped_cleanly(cli: Cli, up: Orchestra) -> None:
     assert alive(up.pid), "quitting the view stopped the stack"
     assert cli.run("ps").rc == 0
-    assert cli.run("down").rc == 0
-    assert up.wait(10).rc == 0
+    _down(cli, up)
+
+
+@contextlib.contextmanager
+def _view_on_terminal(cli: Cli, project: Project) -> Iterator[OnTerminal]:
+    """`orchestra tui` on a pseudo-terminal, once it shows its footer and a running row (the
+    first, selected); at the end `q` quits it, which must exit 0."""
+    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
+                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
+    try:
+        view.wait_for(rb"a attaches to a tty service", 20)
+        view.wait_for(rb"running", 20)
+        yield view
+        view.type(b"q")
+        assert view.wait(10) == 0, view.text()
+    finally:
+        view.close()
+
+
+def _attach(view: OnTerminal, name: str) -> None:
+    """`a` on the selected row: the view steps aside for `name`'s terminal."""
+    view.type(b"a")
+    view.wait_for(rf"attached to {name} \(pid \d+\); Ctrl-\] detaches\r\n".encode(), 10)
 
 
 def test_rows_filter_graph_and_quit_leave_the_stack_running(cli: Cli, project: Project,
                                                             runtime: Path) -> None:
     up = _running(cli, project)
-    app = _app(project, runtime)
 
-    async def scenario() -> None:
-        async with app.run_test(size=(80, 24)) as pilot:
-            table = app.query_one(InstanceTable)
-            await _until(pilot, lambda: _states(table).get("web", ("",))[0] == "running"
-                         and _states(table)["migrate"][0] == "exited"
-                         and (table.cells_of("web")[5] != "-" or not USAGE_KNOWN),
-                         lambda: repr(_states(table)))
-            assert sorted(table.names) == ["fruit", "migrate", "web"]   # in start order
-            assert _states(table)["web"][1].startswith("ready: log /tick/"), _states(table)
-            assert _states(table)["fruit"][0] == "running"
-            assert table.cells_of("migrate")[2] == "-"    # no pid once it has exited
-            assert table.cells_of("web")[2].isdigit() and alive(int(table.cells_of("web")[2]))
-            if USAGE_KNOWN:
-                assert table.cells_of("web")[6].endswith("M")   # RSS of its group
-            else:
-                assert table.cells_of("web")[5:7] == ["-", "-"], table.cells_of("web")
+    async def steps(app: StackApp, pilot: Pilot[str]) -> None:
+        table = app.query_one(InstanceTable)
+        await _until(pilot, lambda: _states(table).get("web", ("",))[0] == "running"
+                     and _states(table)["migrate"][0] == "exited"
+                     and (table.cells_of("web")[5] != "-" or not USAGE_KNOWN),
+                     lambda: repr(_states(table)))
+        assert sorted(table.names) == ["fruit", "migrate", "web"]   # in start order
+        assert _states(table)["web"][1].startswith("ready: log /tick/"), _states(table)
+        assert _states(table)["fruit"][0] == "running"
+        assert table.cells_of("migrate")[2] == "-"    # no pid once it has exited
+        assert table.cells_of("web")[2].isdigit() and alive(int(table.cells_of("web")[2]))
+        if USAGE_KNOWN:
+            assert table.cells_of("web")[6].endswith("M")   # RSS of its group
+        else:
+            assert table.cells_of("web")[5:7] == ["-", "-"], table.cells_of("web")
 
-            panel = app.query_one(LogPanel)
-            table.move_cursor(row=table.names.index("fruit"))
-            await _until(pilot, lambda: panel.instance == "fruit"
-                         and {"apple", "banana"} <= {w for line in panel.shown()
-                                                     for w in line.split()},
-                         lambda: f"{panel.instance}: {panel.shown()[-5:]}")
-            await pilot.press("slash", *"banana")
-            await _until(pilot, lambda: panel.filter == "banana", lambda: panel.filter)
-            shown = panel.shown()
-            assert shown and all("banana" in line for line in shown), shown
-            assert all("banana" in line for line in panel.lines), panel.lines[-5:]
-            await pilot.press("escape")
-            assert panel.filter == "" and any("apple" in line for line in panel.lines)
+        panel = app.query_one(LogPanel)
+        await _select(pilot, table, "fruit")
+        await _until(pilot, lambda: panel.instance == "fruit"
+                     and {"apple", "banana"} <= {w for line in panel.shown()
+                                                 for w in line.split()},
+                     lambda: f"{panel.instance}: {panel.shown()[-5:]}")
+        await _filter(pilot, panel, "slash", *"banana", shows="banana")
+        shown = panel.shown()
+        assert shown and all("banana" in line for line in shown), shown
+        assert all("banana" in line for line in panel.lines), panel.lines[-5:]
+        await pilot.press("escape")
+        assert panel.filter == "" and any("apple" in line for line in panel.lines)
 
-            await pilot.press("g")
-            graph = str(app.screen.query_one("#graph").render())
-            assert "web      <- migrate (completed_successfully)" in graph, graph
-            assert "fruit    (no dependencies)" in graph, graph
-            await pilot.press("escape", "q")
-        assert app.return_value is None
+        await pilot.press("g")
+        graph = str(app.screen.query_one("#graph").render())
+        assert "web      <- migrate (completed_successfully)" in graph, graph
+        assert "fruit    (no dependencies)" in graph, graph
+        await pilot.press("escape", "q")
 
-    asyncio.run(scenario())
+    assert _in_view(project, runtime, steps).return_value is None
     _stopped_cleanly(cli, up)
 
 
 def test_keys_send_commands_and_down_needs_a_yes(cli: Cli, project: Project,
                                                  runtime: Path) -> None:
     up = _running(cli, project)
-    app = _app(project, runtime)
 
-    async def scenario() -> None:
-        async with app.run_test(size=(80, 24)) as pilot:
-            table = app.query_one(InstanceTable)
-            await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
-            table.move_cursor(row=table.names.index("web"))
-            old_pid = table.cells_of("web")[2]
-            await pilot.press("r")
-            await _until(pilot, lambda: app.status_text.startswith("restart web:"),
-                         lambda: app.status_text)
-            assert app.status_text.startswith("restart web: done"), app.status_text
-            await _until(pilot, lambda: table.cells_of("web")[2] not in (old_pid, "-"),
-                         lambda: repr(table.cells_of("web")))
-            assert app.is_running
-            before = app.status_text
+    async def steps(app: StackApp, pilot: Pilot[str]) -> None:
+        table = app.query_one(InstanceTable)
+        await _select(pilot, table, "web")
+        old_pid = table.cells_of("web")[2]
+        await pilot.press("r")
+        await _until(pilot, lambda: app.status_text.startswith("restart web:"),
+                     lambda: app.status_text)
+        assert app.status_text.startswith("restart web: done"), app.status_text
+        await _until(pilot, lambda: table.cells_of("web")[2] not in (old_pid, "-"),
+                     lambda: repr(table.cells_of("web")))
+        assert app.is_running
+        before = app.status_text
 
-            await pilot.press("d", "x")    # the confirmation is open: x does nothing
-            assert app.status_text == before and isinstance(app.screen, ConfirmDown)
-            await pilot.press("n")
-            assert app.status_text == "the stack keeps running" and alive(up.pid)
-            await pilot.press("d", "y")
-            await _until(pilot, lambda: not app.is_running, lambda: app.status_text)
-        assert app.return_value == STOPPED
+        await pilot.press("d", "x")    # the confirmation is open: x does nothing
+        assert app.status_text == before and isinstance(app.screen, ConfirmDown)
+        await pilot.press("n")
+        assert app.status_text == "the stack keeps running" and alive(up.pid)
+        await pilot.press("d", "y")
+        await _until(pilot, lambda: not app.is_running, lambda: app.status_text)
 
-    asyncio.run(scenario())
+    assert _in_view(project, runtime, steps).return_value == STOPPED
     result = up.wait(10)
     assert result.rc == 0 and "stopping all services: orchestra down" in result.text
 
@@ -289,24 +344,22 @@ def test_without_a_terminal_the_view_refuses_before_anything_starts(cli: Cli,
 def test_a_stack_that_stops_under_the_view_is_reported_not_fatal(cli: Cli, project: Project,
                                                                  runtime: Path) -> None:
     up = _running(cli, project)
-    app = _app(project, runtime)
 
-    async def scenario() -> None:
-        async with app.run_test(size=(80, 24)) as pilot:
-            panel = app.query_one(LogPanel)
-            await _until(pilot, lambda: panel.instance is not None and panel.shown(),
-                         lambda: repr(panel.shown()))
-            down = await asyncio.to_thread(cli.run, "down")
-            assert down.rc == 0, down.dump()
-            await _until(pilot, lambda: "does not answer" in app.status_text,
-                         lambda: app.status_text)
-            assert "no running stack for this project" in app.status_text
-            await _until(pilot, lambda: panel.shown()[-1].strip() == "-- the stack has ended --",
-                         lambda: repr(panel.shown()[-3:]))
-            assert app.is_running
-            await pilot.press("q")
+    async def steps(app: StackApp, pilot: Pilot[str]) -> None:
+        panel = app.query_one(LogPanel)
+        await _until(pilot, lambda: panel.instance is not None and panel.shown(),
+                     lambda: repr(panel.shown()))
+        down = await asyncio.to_thread(cli.run, "down")
+        assert down.rc == 0, down.dump()
+        await _until(pilot, lambda: "does not answer" in app.status_text,
+                     lambda: app.status_text)
+        assert "no running stack for this project" in app.status_text
+        await _until(pilot, lambda: panel.shown()[-1].strip() == "-- the stack has ended --",
+                     lambda: repr(panel.shown()[-3:]))
+        assert app.is_running
+        await pilot.press("q")
 
-    asyncio.run(scenario())
+    _in_view(project, runtime, steps)
     assert up.wait(10).rc == 0
 
 
@@ -314,50 +367,32 @@ def test_a_attaches_to_the_selected_tty_service_and_the_view_comes_back(
         cli: Cli, project: Project) -> None:
     """The view steps aside for the service's terminal (textual's suspend), keys reach the
     service, Ctrl-] brings the view back, and the stack runs on throughout."""
-    from helpers.terminal import OnTerminal
-
-    project.yaml({"echo": {"command": 'echo ready; while read l; do echo "got $l"; done',
-                           "tty": True}})
-    up = cli.start("up", *TEXT)
-    up.wait_for(r"^echo +\| ready$")
-    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
-                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
-    try:
-        view.wait_for(rb"a attaches to a tty service", 20)
-        view.wait_for(rb"running", 20)      # the row, selected
-        view.type(b"a")
-        view.wait_for(rb"attached to echo \(pid \d+\); Ctrl-\] detaches\r\n", 10)
+    up = _running(cli, project,
+                  {"echo": {"command": 'echo ready; while read l; do echo "got $l"; done',
+                            "tty": True}}, until=[r"^echo +\| ready$"])
+    with _view_on_terminal(cli, project) as view:
+        _attach(view, "echo")
         view.type(b"from the view\r")
         view.wait_for(rb"\r\ngot from the view\r\n", 10)
         up.wait_for(r"^echo +\| got from the view$")
         view.type(b"\x1d")
         view.wait_for(rb"attach echo: detached; the service keeps running", 10)
-        view.type(b"q")
-        assert view.wait(10) == 0, view.text()
-    finally:
-        view.close()
-    assert cli.run("down").rc == 0
-    assert up.wait(10).rc == 0
+    _down(cli, up)
 
 
 def test_a_in_a_view_that_cannot_step_aside_says_what_to_run(cli: Cli, project: Project,
                                                               runtime: Path) -> None:
     up = _running(cli, project)
-    app = _app(project, runtime)
 
-    async def scenario() -> None:
-        async with app.run_test(size=(80, 24)) as pilot:   # headless: no terminal to give
-            table = app.query_one(InstanceTable)
-            await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
-            table.move_cursor(row=table.names.index("web"))
-            await pilot.press("a")
-            assert app.status_text == ("attach: this view cannot hand over its terminal; "
-                                       "use `orchestra attach web`"), app.status_text
-            assert app.is_running
+    async def steps(app: StackApp, pilot: Pilot[str]) -> None:   # headless: no terminal
+        await _select(pilot, app.query_one(InstanceTable), "web")
+        await pilot.press("a")
+        assert app.status_text == ("attach: this view cannot hand over its terminal; "
+                                   "use `orchestra attach web`"), app.status_text
+        assert app.is_running
 
-    asyncio.run(scenario())
-    assert cli.run("down").rc == 0
-    assert up.wait(10).rc == 0
+    _in_view(project, runtime, steps)
+    _down(cli, up)
 
 
 def test_a_cell_that_grows_widens_its_column(cli: Cli, project: Project,
@@ -369,82 +404,62 @@ def test_a_cell_that_grows_widens_its_column(cli: Cli, project: Project,
     from orchestra.tui.source import instances
 
     up = _running(cli, project)
-    app = _app(project, runtime)
 
-    async def scenario() -> None:
-        async with app.run_test(size=(80, 24)) as pilot:
-            table = app.query_one(InstanceTable)
-            await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
-            rows = await instances(app.socket, CpuMeter())
-            grown = [replace(row, uptime=3725.0, state="stopping", pid=4194303,
-                             cpu_percent=100.0, rss_bytes=2048 * 1048576)
-                     if row.name == "web" else row for row in rows]
-            table.show(grown)
-            await pilot.pause()
-            for key, text in zip(("state", "pid", "uptime", "cpu", "rss"),
-                                 ("stopping", "4194303", "1h02m", "100%", "2048.0M"),
-                                 strict=True):
-                assert table.cells_of("web")[[k for _, k in COLUMNS].index(key)] == text
-                width = table.columns[key].content_width   # type: ignore[index]
-                assert width >= len(text), f"{key}: {text!r} in a column {width} wide"
-            await pilot.press("q")
+    async def steps(app: StackApp, pilot: Pilot[str]) -> None:
+        table = app.query_one(InstanceTable)
+        await _until(pilot, lambda: "web" in table.names, lambda: repr(table.names))
+        rows = await instances(app.socket, CpuMeter())
+        grown = [replace(row, uptime=3725.0, state="stopping", pid=4194303,
+                         cpu_percent=100.0, rss_bytes=2048 * 1048576)
+                 if row.name == "web" else row for row in rows]
+        table.show(grown)
+        await pilot.pause()
+        for key, text in zip(("state", "pid", "uptime", "cpu", "rss"),
+                             ("stopping", "4194303", "1h02m", "100%", "2048.0M"),
+                             strict=True):
+            assert table.cells_of("web")[[k for _, k in COLUMNS].index(key)] == text
+            width = table.columns[key].content_width   # type: ignore[index]
+            assert width >= len(text), f"{key}: {text!r} in a column {width} wide"
+        await pilot.press("q")
 
-    asyncio.run(scenario())
+    _in_view(project, runtime, steps)
     _stopped_cleanly(cli, up)
 
 
 def test_after_an_attach_the_status_line_says_why_it_ended(cli: Cli, project: Project) -> None:
     """The view comes back whatever ended the attach; its status line must not say the
     service keeps running when its run has just ended."""
-    from helpers.terminal import OnTerminal
-
-    project.yaml({"once": {"command": 'echo ready; read l; echo "bye $l"', "tty": True},
-                  "keep": {"command": "echo ready; sleep 60"}})
-    up = cli.start("up", *TEXT)
-    up.wait_for(r"^once +\| ready$")
-    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
-                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
-    try:
-        view.wait_for(rb"a attaches to a tty service", 20)
-        view.wait_for(rb"running", 20)      # the first row, once, selected
-        view.type(b"a")
-        view.wait_for(rb"attached to once \(pid \d+\); Ctrl-\] detaches\r\n", 10)
+    up = _running(cli, project,
+                  {"once": {"command": 'echo ready; read l; echo "bye $l"', "tty": True},
+                   "keep": {"command": "echo ready; sleep 60"}}, until=[r"^once +\| ready$"])
+    with _view_on_terminal(cli, project) as view:   # the first row, once, is selected
+        _attach(view, "once")
         view.type(b"now\r")
         view.wait_for(rb"bye now\r\n", 10)
         view.wait_for(rb"once ended; its terminal is closed", 10)
         after = view.wait_for(rb"attach once: once ended; its terminal is closed", 10)
         assert b"keeps running" not in view.seen[after.start():], view.text()[-2000:]
-        view.type(b"q")
-        assert view.wait(10) == 0, view.text()
-    finally:
-        view.close()
-    assert cli.run("down").rc == 0
-    assert up.wait(10).rc == 0
+    _down(cli, up)
 
 
 def test_the_filter_looks_at_the_text_not_the_time_before_it(cli: Cli, project: Project,
                                                              runtime: Path) -> None:
     """`/12` must find the lines that say 12, not every line logged at 12 o'clock."""
     up = _running(cli, project)
-    app = _app(project, runtime)
 
-    async def scenario() -> None:
-        async with app.run_test(size=(80, 24)) as pilot:
-            table = app.query_one(InstanceTable)
-            panel = app.query_one(LogPanel)
-            await _until(pilot, lambda: "fruit" in table.names, lambda: repr(table.names))
-            table.move_cursor(row=table.names.index("fruit"))
-            await _until(pilot, lambda: panel.instance == "fruit" and len(panel.shown()) > 3,
-                         lambda: f"{panel.instance}: {panel.shown()[-5:]}")
-            await pilot.press("slash", "colon")   # in every time stamp, in no fruit line
-            await _until(pilot, lambda: panel.filter == ":", lambda: panel.filter)
-            assert panel.shown() == [], panel.shown()[-5:]
-            await pilot.press("backspace", *"apple")
-            await _until(pilot, lambda: panel.filter == "apple", lambda: panel.filter)
-            assert panel.shown() and all("apple" in line for line in panel.shown())
-            await pilot.press("escape", "q")
+    async def steps(app: StackApp, pilot: Pilot[str]) -> None:
+        panel = app.query_one(LogPanel)
+        await _select(pilot, app.query_one(InstanceTable), "fruit")
+        await _until(pilot, lambda: panel.instance == "fruit" and len(panel.shown()) > 3,
+                     lambda: f"{panel.instance}: {panel.shown()[-5:]}")
+        # a colon is in every time stamp and in no fruit line
+        await _filter(pilot, panel, "slash", "colon", shows=":")
+        assert panel.shown() == [], panel.shown()[-5:]
+        await _filter(pilot, panel, "backspace", *"apple", shows="apple")
+        assert panel.shown() and all("apple" in line for line in panel.shown())
+        await pilot.press("escape", "q")
 
-    asyncio.run(scenario())
+    _in_view(project, runtime, steps)
     _stopped_cleanly(cli, up)
 
 
@@ -462,29 +477,16 @@ def test_keys_typed_ahead_after_slash_go_to_the_filter_not_to_the_stack(
         cli: Cli, project: Project) -> None:
     """Over ssh, keys typed quickly arrive in one read: after `/`, `x` and `s` are letters of
     the filter, not a stop and a start of the selected instance."""
-    from helpers.terminal import OnTerminal
-
-    project.yaml({"web": {"command": "echo ready; sleep 60"}})
-    up = cli.start("up", *TEXT)
-    up.wait_for(r"^web +\| ready$")
+    up = _running(cli, project, {"web": {"command": "echo ready; sleep 60"}},
+                  until=[r"^web +\| ready$"])
     pid = _pid_of(cli, "web")
-    view = OnTerminal([PY, "-m", "orchestra", "tui"], project.root,
-                      project.env({**cli.base_env, "TERM": "xterm-256color"}))
-    try:
-        view.wait_for(rb"a attaches to a tty service", 20)
-        view.wait_for(rb"running", 20)
+    with _view_on_terminal(cli, project) as view:
         view.type(b"/xsr")                  # one write, as a typed-ahead burst arrives
         view.wait_for(rb"filter: xsr", 10)
         assert _pid_of(cli, "web") == pid, "a letter of the filter reached the stack"
         view.type(b"/health\r")            # a `/` typed in the filter is a letter of it
         view.wait_for(rb"filter: xsr/health", 10)
-        view.type(b"q")
-        assert view.wait(10) == 0, view.text()
-    finally:
-        view.close()
-    assert cli.run("down").rc == 0
-    result = up.wait(10)
-    assert result.rc == 0
+    result = _down(cli, up)
     assert "web: sending" not in result.text.split("orchestra down")[0], result.text
 
 

@@ -80,7 +80,7 @@ class PortReservations:
         """`count` free ports, none reserved by a live orchestra nor in `avoid` (the fixed
         ports of the config); reserved for this process until `release`."""
         with self._locked() as held:
-            entries = [(port, pid) for port, pid in _entries(held) if _alive(pid)]
+            entries = _live_entries(held)
             taken = {port for port, _ in entries} | set(avoid) | set(self.mine)
             picked: list[int] = []
             for _ in range(_ATTEMPTS * count):
@@ -102,8 +102,7 @@ class PortReservations:
         if not self.mine:
             return
         with contextlib.suppress(OSError), self._locked() as held:
-            _write(held, [(port, pid) for port, pid in _entries(held)
-                          if pid != self.pid and _alive(pid)])
+            _write(held, [(port, pid) for port, pid in _live_entries(held) if pid != self.pid])
         self.mine.clear()
 
     @contextlib.contextmanager
@@ -129,21 +128,19 @@ def _entries(fd: int) -> list[tuple[int, int]]:
     return entries
 
 
+def _live_entries(fd: int) -> list[tuple[int, int]]:
+    """The reservations whose orchestra is still there (an unreaped one too: its pid cannot
+    be taken by another orchestra yet)."""
+    from orchestra.runtime.liveness import alive  # a leaf: nothing more is loaded for it
+
+    return [(port, pid) for port, pid in _entries(fd) if alive(pid, zombie_is_alive=True)]
+
+
 def _write(fd: int, entries: list[tuple[int, int]]) -> None:
     data = "".join(f"{port} {pid}\n" for port, pid in entries).encode("ascii")
     os.ftruncate(fd, 0)
     os.lseek(fd, 0, os.SEEK_SET)
     os.write(fd, data)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return pid > 0
 
 
 _reservations: PortReservations | None = None

@@ -8,12 +8,12 @@ a firehose of many services prints at close to the speed of a plain pipe.
 Under the event loop (`loop` given), the writes are made by one writer thread
 (`output/writer.py`), so a slow reader of our stdout never blocks the loop: signals, timers and
 checks go on. Once the backlog is over its bound, the services' pipes (registered with
-`add_reader`) are no longer read (`output/backpressure.py`), so the children block on their
-own writes: nothing fed is ever lost, and memory stays bounded. Without a loop (tests,
-benchmarks) `flush` writes at once. A reader that goes away (EPIPE, as when a pager quits)
-marks the output broken: from then on output is discarded, the owner is told once through
-`on_broken`, and line listeners keep working. `--output json` is formatted by
-`output/json_events.py`.
+`add_reader`) are no longer read (`output/backpressure.py`, the base class that pauses them),
+so the children block on their own writes: nothing fed is ever lost, and memory stays
+bounded. Without a loop (tests, benchmarks) `flush` writes at once. A reader that goes away
+(EPIPE, as when a pager quits) marks the output broken: from then on output is discarded, the
+owner is told once through `on_broken`, and line listeners keep working. `--output json` is
+formatted by `output/json_events.py`.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from orchestra.output.backpressure import ReaderThrottle
+from orchestra.output.backpressure import STDOUT, BackPressure
 from orchestra.output.lines import LineSplitter, Run
 from orchestra.output.options import OutputOptions
 from orchestra.output.style import SYSTEM, Prefixes
 from orchestra.output.terminal import needs_neutralising, neutralise
-from orchestra.output.writer import BackgroundWriter, write_all
+from orchestra.output.writer import QueuedWriter, to_fd, write_all
 
 LineListener = Callable[[str], None]
 
@@ -36,7 +36,7 @@ FLUSH_AT = 4 * 1024 * 1024
 also the writer's bound: above it, the services' pipes are no longer read."""
 
 
-class Multiplexer:
+class Multiplexer(BackPressure):
     """Formats lines of every service and writes them, in batches, to one file descriptor.
 
     `schedule` (e.g. `loop.call_soon`) is called with `self.flush` when data is first buffered
@@ -70,15 +70,14 @@ class Multiplexer:
         self._size = 0
         self._scheduled = False
         self._broken = False
-        self._given_up = False                 # a second signal: stdout may hold no one
         self.error: OSError | None = None      # why the output broke, if a write failed
-        self._throttle = ReaderThrottle()
-        self._writer: BackgroundWriter | None = None
+        super().__init__()   # the pipes to pause while the output is backlogged
         if loop is not None:
             self._schedule = schedule or loop.call_soon
-            self._writer = BackgroundWriter(fd, loop, bound=FLUSH_AT,
-                                            on_pressure=self._stdout_pressure,
-                                            on_error=self._on_write_error)
+            self._writer = QueuedWriter(loop, to_fd(fd), name="orchestra-output",
+                                        bound=FLUSH_AT,
+                                        on_pressure=self._stdout_pressure,
+                                        on_error=self._on_write_error)
 
     @property
     def broken(self) -> bool:
@@ -196,33 +195,6 @@ class Multiplexer:
             if self._writer.error is not None and not self._broken:
                 self._on_write_error(self._writer.error)
 
-    # ------------------------------------------------------------------ back-pressure
-
-    @property
-    def holding(self) -> bool:
-        """True while the backlog is over its bound and the registered readers are paused."""
-        return self._throttle.holding
-
-    def add_reader(self, transport: asyncio.ReadTransport) -> Callable[[], None]:
-        """A service's pipe, to pause while the output is backlogged; returns unregister."""
-        return self._throttle.add(transport)
-
-    def hold_readers(self, over: bool, holder: str) -> None:
-        """Another writer of the services' lines (a detached stack's log files) is backlogged
-        (`over`) or no longer: the pipes are paused while it or stdout is."""
-        self._throttle.hold(over, holder)
-
-    def give_up_waiting(self) -> None:
-        """A second stop signal: drop the backlog and read the services' pipes again however
-        slow stdout is, so neither their end nor orchestra's waits on a stalled reader."""
-        self._given_up = True
-        if self._writer is not None:
-            self._writer.give_up()
-        self._throttle.hold(False, "stdout")
-
-    def _stdout_pressure(self, over: bool) -> None:
-        self._throttle.hold(over and not self._given_up, "stdout")
-
     def replay(self, name: str, lines: Iterable[str]) -> None:
         """Show lines kept earlier (a quiet service's last lines) as that service's output."""
         if self._broken:
@@ -302,5 +274,5 @@ class Multiplexer:
         self._broken = True
         self._out.clear()
         self._size = 0
-        self._throttle.hold(False, "stdout")   # output is discarded now: it holds no one
+        self.hold_readers(False, STDOUT)   # output is discarded now: it holds no one
         self._on_broken()

@@ -5,14 +5,14 @@ begun, so a chatty service holds at most twice the limit on disk. Files are 0600
 folder. What is written is what the service printed, line by line, as `up` would show it
 without a prefix.
 
-The writes are made by one thread, as stdout's are (`output/writer.py`): a slow or stalled
-disk (a full NFS server, a USB stick) would otherwise stop the event loop on every line, and
-with it every service, signal, timer and check. The loop only queues bytes. Memory stays
-bounded: when more than `bound` bytes wait, `on_pressure(True)` asks the owner to stop
-reading the services' pipes (they then block on their own writes), and `on_pressure(False)`
-comes once half has left. Nothing queued is dropped: `close` writes it all before it
-returns. A write that fails (a full disk, a folder removed) loses those lines only; the
-services go on, unlogged.
+The writes are made by a queued-writer thread, as stdout's are (`output/writer.py`'s
+`QueuedWriter`, here with a write step per file): a slow or stalled disk (a full NFS server,
+a USB stick) would otherwise stop the event loop on every line, and with it every service,
+signal, timer and check. The loop only queues bytes. Memory stays bounded: when more than
+`bound` bytes wait, `on_pressure(True)` asks the owner to stop reading the services' pipes
+(they then block on their own writes), and `on_pressure(False)` comes once half has left.
+Nothing queued is dropped: `close` writes it all before it returns. A write that fails (a
+full disk, a folder removed) loses those lines only; the services go on, unlogged.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ import asyncio
 import contextlib
 import os
 import stat
-import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from orchestra.output.lines import Run
+from orchestra.output.writer import QueuedWriter, write_all
 
 MAX_BYTES = 10 * 1024 * 1024
 LOG_SUFFIX = ".log"
@@ -73,49 +72,23 @@ class LogFiles:
                  bound: int = BOUND) -> None:
         self.folder = folder
         self.max_bytes = max_bytes
-        self._loop = loop
-        self._on_pressure = on_pressure
-        self._bound = bound
         # name → (fd, bytes written); the writer thread's alone once it has started
         self._files: dict[str, tuple[int, int]] = {}
         for name in names:
             self._files[name] = (self._open(name), self._size(name))
-        self._cond = threading.Condition()
-        self._queue: deque[tuple[str, bytes]] = deque()
-        self._pending = 0            # bytes queued or being written (under the lock)
-        self._watched = False        # the loop wants to hear when the backlog halves
-        self._closing = False
-        self._pressed = False        # loop side: the pipes are paused for us
-        self._thread: threading.Thread | None = None
+        self._writer = QueuedWriter(loop, self._write_batch, name="orchestra-logfiles",
+                                    bound=bound, on_pressure=on_pressure)
 
     def record(self, name: str, stream: str, runs: Sequence[Run]) -> None:
         """Queue the lines of `name`; returns at once. Called on the loop."""
         if name not in self._files:
             return
         data = b"".join(run.text + b"\n" for run in runs)
-        with self._cond:
-            self._queue.append((name, data))
-            self._pending += len(data)
-            over = self._pending > self._bound
-            if over:
-                self._watched = True
-            self._cond.notify()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="orchestra-logfiles",
-                                            daemon=True)
-            self._thread.start()
-        if over and not self._pressed:
-            self._pressed = True
-            self._on_pressure(True)
+        self._writer.put(data, name)
 
     def close(self) -> None:
         """Write everything queued, blocking until it is written, then close the files."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        self._writer.close()
         for fd, _ in self._files.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -123,28 +96,12 @@ class LogFiles:
 
     # ------------------------------------------------------------------ the thread
 
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and not self._closing:
-                    self._cond.wait()
-                if not self._queue:
-                    return
-                batch = list(self._queue)
-                self._queue.clear()
-            by_file: dict[str, list[bytes]] = {}
-            for name, data in batch:   # one write per file and batch, each file in order
-                by_file.setdefault(name, []).append(data)
-            for name, parts in by_file.items():
-                self._write(name, b"".join(parts))
-            with self._cond:
-                self._pending -= sum(len(data) for _, data in batch)
-                tell = self._watched and self._pending <= self._bound // 2
-                if tell:
-                    self._watched = False
-            if tell:
-                with contextlib.suppress(RuntimeError):   # the loop is already closed
-                    self._loop.call_soon_threadsafe(self._relieve)
+    def _write_batch(self, batch: list[tuple[str, bytes]]) -> None:
+        by_file: dict[str, list[bytes]] = {}
+        for name, data in batch:   # one write per file and batch, each file in order
+            by_file.setdefault(name, []).append(data)
+        for name, parts in by_file.items():
+            self._write(name, b"".join(parts))
 
     def _write(self, name: str, data: bytes) -> None:
         fd, size = self._files[name]
@@ -154,24 +111,10 @@ class LogFiles:
                 new_fd = self._open(name)
                 os.close(fd)
                 fd, size = new_fd, 0
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         except OSError:   # a full disk, a folder removed: the services go on, unlogged
             return
         self._files[name] = (fd, size + len(data))
-
-    # ------------------------------------------------------------------ back on the loop
-
-    def _relieve(self) -> None:
-        with self._cond:
-            pending = self._pending
-            if self._pressed and pending > self._bound // 2:
-                self._watched = True   # filled again meanwhile: the thread tells us later
-                return
-        if self._pressed:
-            self._pressed = False
-            self._on_pressure(False)
 
     # ------------------------------------------------------------------ paths
 

@@ -11,7 +11,6 @@ growing interval (1 ms to 50 ms) until they are gone or the deadline passes.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 from collections.abc import Callable
 
@@ -60,25 +59,15 @@ class PosixBackend(ProcessBackend):
     async def gone(self, pids: list[int], timeout: float) -> bool:
         deadline = self._loop.time() + timeout
         interval = 0.001
-        left = [pid for pid in pids if _alive(pid)]
+        from orchestra.runtime.liveness import alive
+
+        left = [pid for pid in pids if alive(pid, zombie_is_alive=False)]
         while left:
             remaining = deadline - self._loop.time()
             if remaining <= 0:
                 return False
             await asyncio.sleep(min(interval, remaining))
             interval = min(interval * 2, MAX_INTERVAL)
-            left = [pid for pid in left if _alive(pid)]
+            left = [pid for pid in left if alive(pid, zombie_is_alive=False)]
         return True
 
-
-def _alive(pid: int) -> bool:
-    """It exists and is not a zombie (as far as the platform tells)."""
-    from orchestra.runtime.groups import is_zombie
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not is_zombie(pid)
