@@ -98,7 +98,13 @@ NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes", "_ssl", "orchestra.cli.run",
                        "orchestra.runtime.detach", "shlex", "json", "orchestra.control.server",
                        "orchestra.control.protocol", "orchestra.runtime.control_target",
                        # a `tty: true` service's pseudo-terminal (runtime/spawn.py imports it)
-                       "orchestra.runtime.terminal", "termios"}
+                       "orchestra.runtime.terminal", "termios",
+                       # what only an orchestra.yaml declares (checks, depends_on, watch)
+                       "orchestra.config.model_parts",
+                       # only to raise a soft fd limit too low for the plan
+                       "resource",
+                       # what a control client's requests or a failure need
+                       "orchestra.runtime.control_requests", "orchestra.runtime.stack_reports"}
 
 
 def test_a_plain_procfile_run_imports_only_what_it_uses(project: Project) -> None:
