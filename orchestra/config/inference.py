@@ -7,7 +7,6 @@ and a Python package directory runs with `python3 .`.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 LOOKED_FOR = "go.mod, package.json with a 'start' script, __main__.py"
@@ -32,6 +31,8 @@ def infer_command(run_dir: Path) -> tuple[str, ...]:
 
 
 def _has_start_script(package_json: Path) -> bool:
+    import json  # only for a service without a command, in a folder with a package.json
+
     try:
         manifest = json.loads(package_json.read_text(encoding="utf-8"))
     except (OSError, ValueError):

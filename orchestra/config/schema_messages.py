@@ -8,7 +8,6 @@ bad value quoted (capped) and a did-you-mean for an unknown key.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -121,6 +120,8 @@ _KNOWN_SPELLINGS = {
 
 
 def _suggest(key: str, allowed: list[str]) -> str:
+    import difflib  # only for a message: a valid document never needs it
+
     known = _KNOWN_SPELLINGS.get(key)
     close = [known] if known in allowed else difflib.get_close_matches(key, allowed, n=1)
     if close:
