@@ -17,8 +17,9 @@ def dependents(plan: Plan) -> dict[str, set[str]]:
     migrate has completed.
     """
     result: dict[str, set[str]] = {name: set() for name in plan.order}
+    services = {service.name: service for service in plan.spec.services}
     for name in plan.order:
-        for dep in plan.spec.service(name).depends_on:
+        for dep in services[name].depends_on:
             result.setdefault(dep.service, set()).add(name)
     for name in reversed(plan.order):  # dependents first: their sets are complete when read
         for dependent in list(result[name]):

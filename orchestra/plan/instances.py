@@ -42,8 +42,10 @@ def make_instances(spec: Spec, order: Sequence[str], formation: Mapping[str, int
     """Every instance of the services in `order`, in that order; raises UsageError for a
     count the config cannot serve or a port out of range."""
     instances: list[Instance] = []
+    services = {service.name: service for service in spec.services}   # one pass, not one a name
+    positions = {service.name: index for index, service in enumerate(spec.services)}
     for name in order:
-        service = spec.service(name)
+        service = services[name]
         count = _count(service, formation)
         if service.varies_by_instance and count > service.replicas:
             raise UsageError(f"{name}: {count} instances asked for, but its settings use "
@@ -53,7 +55,7 @@ def make_instances(spec: Spec, order: Sequence[str], formation: Mapping[str, int
             raise UsageError(f"{name}: {count} instances asked for, but `port: auto` picked "
                              f"ports for its {len(service.auto_ports)} (`replicas`); set "
                              f"`replicas: {count}`")
-        type_index = spec.names().index(name)
+        type_index = positions[name]
         for number in range(1, count + 1):
             instances.append(_instance(spec, service, number, count, type_index, base))
     return _with_addresses(spec, instances)
@@ -121,12 +123,13 @@ def _with_addresses(spec: Spec, instances: list[Instance]) -> tuple[Instance, ..
         return tuple(instances)   # no address to give anyone
     from orchestra.discovery import discovery_env
 
+    services = {service.name: service for service in spec.services}
     by_service: dict[str, list[Instance]] = {}
     for instance in instances:
         by_service.setdefault(instance.service.name, []).append(instance)
     result = []
     for instance in instances:
-        dependencies = [i for dep in spec.service(instance.service.name).depends_on
+        dependencies = [i for dep in services[instance.service.name].depends_on
                         for i in by_service.get(dep.service, ())]
         addresses = discovery_env(dependencies)
         if addresses:

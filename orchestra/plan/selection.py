@@ -93,6 +93,7 @@ def _roots(spec: Spec, selection: Selection) -> list[str]:
 
 
 def _with_dependencies(spec: Spec, roots: Iterable[str]) -> set[str]:
+    services = {service.name: service for service in spec.services}
     chosen: set[str] = set()
     stack = list(roots)
     while stack:
@@ -100,8 +101,8 @@ def _with_dependencies(spec: Spec, roots: Iterable[str]) -> set[str]:
         if name in chosen:
             continue
         chosen.add(name)
-        for dep in spec.service(name).depends_on:
-            if spec.service(dep.service).disabled:
+        for dep in services[name].depends_on:
+            if services[dep.service].disabled:
                 raise UsageError(f"service '{name}' depends on '{dep.service}', "
                                  "which is disabled")
             stack.append(dep.service)
@@ -110,8 +111,9 @@ def _with_dependencies(spec: Spec, roots: Iterable[str]) -> set[str]:
 
 def _topological(spec: Spec, chosen: set[str]) -> tuple[str, ...]:
     """Dependencies first; among independent services, file order (stable, predictable)."""
+    services = {service.name: service for service in spec.services}
     sorter = graphlib.TopologicalSorter(
-        {name: [d.service for d in spec.service(name).depends_on if d.service in chosen]
+        {name: [d.service for d in services[name].depends_on if d.service in chosen]
          for name in chosen})
     sorter.prepare()
     position = {name: i for i, name in enumerate(spec.names())}
