@@ -224,7 +224,7 @@ SYSTEM_PYTHON = "/usr/bin/python3"
 @pytest.mark.skipif(not PEERS_CHECKED, reason="the platform names no peer (docs/CONTROL.md)")
 def test_another_user_cannot_attach(cli: Cli, project: Project, runtime: Path) -> None:
     up = _stack(cli, project, {"echo": {"command": ECHO, "tty": True}})
-    path = socket_path(project_name(project.root), {"XDG_RUNTIME_DIR": str(runtime)})
+    path = Path(socket_path(project_name(str(project.root)), {"XDG_RUNTIME_DIR": str(runtime)}))
     for folder in (runtime, path.parent):
         os.chmod(folder, 0o711)
     os.chmod(path, 0o666)

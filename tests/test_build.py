@@ -7,6 +7,7 @@ so paths, `.env` files and inference see real files.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import textwrap
 from collections.abc import Mapping
@@ -76,11 +77,11 @@ def test_dir_and_entrypoint_resolve_against_the_config_folder(tmp_path: Path) ->
     # loaded from another working directory: paths still resolve against the file's folder
     spec = load_spec(LoadOptions(file=tmp_path / "orchestra.yaml", cwd=other, environ={}))
     api, top = spec.services
-    assert api.dir == tmp_path.resolve() / "api"
-    assert api.run_dir == tmp_path.resolve() / "api" / "cmd" / "server"
+    assert api.dir == str(tmp_path.resolve() / "api")
+    assert api.run_dir == str(tmp_path.resolve() / "api" / "cmd" / "server")
     assert api.entrypoint == "cmd/server"
-    assert top.dir == top.run_dir == tmp_path.resolve()
-    assert api.dir.is_absolute() and top.dir.is_absolute()
+    assert top.dir == top.run_dir == str(tmp_path.resolve())
+    assert os.path.isabs(api.dir) and os.path.isabs(top.dir)
 
 
 # --------------------------------------------------------------------------- environment

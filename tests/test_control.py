@@ -39,7 +39,7 @@ def _running(cli: Cli, project: Project) -> Orchestra:
 
 
 def _socket(project: Project, runtime: Path) -> Path:
-    return socket_path(project_name(project.root), {"XDG_RUNTIME_DIR": str(runtime)})
+    return Path(socket_path(project_name(str(project.root)), {"XDG_RUNTIME_DIR": str(runtime)}))
 
 
 def test_ps_logs_and_down_reach_the_running_stack(cli: Cli, project: Project) -> None:

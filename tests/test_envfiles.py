@@ -50,7 +50,7 @@ def test_values_and_lines(tmp_path: Path, text: str, values: dict[str, str],
                           lines: dict[str, int]) -> None:
     path = write(tmp_path, text)
     env = read_env_file(path, required=True)
-    assert env.path == path
+    assert env.path == str(path)
     assert dict(env.values) == values
     assert dict(env.lines) == lines
 
@@ -94,7 +94,7 @@ def test_a_statement_that_cannot_be_parsed_is_reported_without_its_value(
 
 def test_missing_optional_file_is_empty(tmp_path: Path) -> None:
     env = read_env_file(tmp_path / ".env", required=False)
-    assert env == EnvFile(tmp_path / ".env", {}, {})
+    assert env == EnvFile(str(tmp_path / ".env"), {}, {})
 
 
 def test_missing_required_file(tmp_path: Path) -> None:

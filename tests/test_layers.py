@@ -178,8 +178,8 @@ def test_relative_paths_of_every_file_start_at_the_first_files_folder(tmp_path: 
     base = write(tmp_path, "orchestra.yaml", "services:\n  web: {command: x}\n")
     local = write(tmp_path / "elsewhere", "local.yaml", "services:\n  web: {dir: app}\n")
     spec = load_spec(LoadOptions(file=base, overrides=(local,), cwd=tmp_path, environ={}))
-    assert spec.service("web").dir == tmp_path / "app"
-    assert spec.layers == (base, local)
+    assert spec.service("web").dir == str(tmp_path / "app")
+    assert spec.layers == (str(base), str(local))
 
 
 def _show_env(key: str) -> list[str]:

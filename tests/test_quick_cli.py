@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 from helpers.orch import PY, Project, base_env
@@ -114,16 +113,16 @@ def test_orchestra_file_in_the_environment_reads_the_same_both_ways(
 
 
 def test_orchestra_file_from_the_environment() -> None:
-    assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=(Path("x.yaml"),))
+    assert parse(["up"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(file=("x.yaml",))
     assert parse(["up", "-f", "y"], {"ORCHESTRA_FILE": "x.yaml"}) == UpRequest(
-        file=(Path("y"),))
+        file=("y",))
 
 
 def test_orchestra_file_lists_layers_as_click_splits_them(monkeypatch: pytest.MonkeyPatch,
                                                           ) -> None:
     """click splits a path list from the environment at ':'; so does the quick parser."""
     monkeypatch.setenv("ORCHESTRA_FILE", "a.yaml:b.yaml")
-    layered = UpRequest(file=(Path("a.yaml"), Path("b.yaml")))
+    layered = UpRequest(file=("a.yaml", "b.yaml"))
     assert parse(["up"], {"ORCHESTRA_FILE": "a.yaml:b.yaml"}) == layered
     assert typer_reading(["up"]) == layered
 
@@ -138,10 +137,10 @@ def test_repeated_comma_lists_are_joined() -> None:
 
 def test_repeated_files_and_profiles_are_all_kept() -> None:
     quick = parse(["up", "-f", "a.yaml", "--file=b.yaml", "--profile", "x,y", "--profile=z"], {})
-    assert quick == UpRequest(file=(Path("a.yaml"), Path("b.yaml")), profiles=("x,y", "z"))
+    assert quick == UpRequest(file=("a.yaml", "b.yaml"), profiles=("x,y", "z"))
     # files after the command replace those before it rather than adding to them (as typer)
-    assert parse(["-f", "a", "-f", "b", "up", "-f", "c"], {}) == UpRequest(file=(Path("c"),))
-    assert parse(["-f", "a", "-f", "b", "up"], {}) == UpRequest(file=(Path("a"), Path("b")))
+    assert parse(["-f", "a", "-f", "b", "up", "-f", "c"], {}) == UpRequest(file=("c",))
+    assert parse(["-f", "a", "-f", "b", "up"], {}) == UpRequest(file=("a", "b"))
 
 
 TOKENS = ["up", "start", "run", "--", "-", "web", "db", "-f", "-fP", "--file", "--file=P",

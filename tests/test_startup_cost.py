@@ -104,7 +104,9 @@ NOT_FOR_A_PLAIN_RUN = {"colorama", "ctypes", "_ssl", "orchestra.cli.run",
                        # only to raise a soft fd limit too low for the plan
                        "resource",
                        # what a control client's requests or a failure need
-                       "orchestra.runtime.control_requests", "orchestra.runtime.stack_reports"}
+                       "orchestra.runtime.control_requests", "orchestra.runtime.stack_reports",
+                       # paths are str on this path (orchestra/pathnames.py)
+                       "pathlib", "urllib.parse", "ipaddress"}
 
 
 def test_a_plain_procfile_run_imports_only_what_it_uses(project: Project) -> None:
@@ -203,7 +205,8 @@ def test_a_control_socket_nobody_asked_is_still_claimed_and_removed(
         project.procfile("web: sleep 30\n")
         up = cli.start("up", *TEXT)
         up.wait_for(r"web\.1: started")
-        path = socket_path(project_name(project.root), {"XDG_RUNTIME_DIR": str(runtime)})
+        path = Path(socket_path(project_name(str(project.root)),
+                                {"XDG_RUNTIME_DIR": str(runtime)}))
         assert path.exists(), up.output()
         second = cli.run("up", *TEXT, timeout=10)
         assert second.rc != 0 and b"already running" in second.err, second.dump()

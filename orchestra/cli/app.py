@@ -9,6 +9,7 @@ Heavy modules (the runtime, jsonschema) are imported inside the commands that ne
 from __future__ import annotations
 
 import inspect as _inspect
+import os
 import sys
 from collections.abc import Callable
 from typing import Annotated
@@ -44,7 +45,8 @@ def root(ctx: typer.Context, file: FileOption = None, env: EnvOption = None,
              help="Print orchestra's version and exit (as `orchestra version`).")] = False,
          ) -> None:
     """Global options; each command accepts them too."""
-    ctx.obj = GlobalOptions(tuple(file or ()), joined(env), app_root)
+    ctx.obj = GlobalOptions(tuple(os.fspath(path) for path in file or ()), joined(env),
+                            os.fspath(app_root) if app_root else None)
 
 
 def _help(command: Callable[..., object]) -> str:

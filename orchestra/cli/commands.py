@@ -9,6 +9,7 @@ and its messages and help are then built from the same table (`cli/flags.py`).
 from __future__ import annotations
 
 import difflib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -86,8 +87,8 @@ def up(
         timeout=timeout, no_prefix=no_prefix, no_timestamps=no_timestamps, no_color=no_color,
         output=output, max_line=max_line, raw=raw, quiet=joined(quiet), abort_on_exit=abort_on_exit,
         exit_code_from=exit_code_from, project_name=project_name, detach=detach, wait=wait,
-        log_dir=log_dir, log_lines=log_lines, tui=tui, watch=watch, no_watch=no_watch,
-        tty=tuple(tty or ()))
+        log_dir=os.fspath(log_dir) if log_dir else None, log_lines=log_lines, tui=tui,
+        watch=watch, no_watch=no_watch, tty=tuple(tty or ()))
     raise typer.Exit(up_command(request))
 
 

@@ -8,6 +8,7 @@ and exits 1.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ Services = Annotated[list[str] | None, typer.Argument(
 
 
 def _socket(ctx: typer.Context, file: list[Path] | None, app_root: Path | None,
-            project: str | None) -> Path:
+            project: str | None) -> str:
     from orchestra.control.client import socket_of
 
     return socket_of(_project(ctx, file, app_root, project))
@@ -48,11 +49,11 @@ def _project(ctx: typer.Context, file: list[Path] | None, app_root: Path | None,
     from orchestra.control.paths import project_name
 
     if project is not None:
-        return project_name(Path(), project)
+        return project_name(".", project)
     where = with_globals(ctx, file, None, app_root)
     options = load_options(where.file, None, where.app_root)
     try:
-        folder = discover(options).parent
+        folder = os.path.dirname(discover(options))
     except ConfigError:
         # the config is gone (a checkout, a rename) but its stack may still run: the
         # project is named after the folder the config was found in, this one

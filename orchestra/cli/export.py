@@ -93,8 +93,8 @@ def export(
                           profiles=active_profiles(tuple(profiles or ()), os.environ))
     plan = make_plan(spec, selection, options.environ)
     target = Target(
-        app=_app_name(app, spec.root),
-        root=target_root or PurePosixPath(spec.root.as_posix()),
+        app=_app_name(app, Path(spec.root)),
+        root=target_root or PurePosixPath(spec.root),
         user=user,
         log_dir=log_dir,
         image=image,

@@ -6,6 +6,8 @@ accepts) and after it; the value given after the subcommand wins.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +26,7 @@ def option(flag: Flag) -> Any:
                         show_envvar=flag.envvar is not None)
 
 
+#: A path type, so that click splits ORCHESTRA_FILE at ":" as it splits a path list.
 FileOption = Annotated[list[Path] | None, option(flags.FILE)]   # repeatable: layered files
 #: `logs` keeps `-f` for --follow (as tail, docker and overmind spell it): its config file is
 #: named in full, `--file`, or with `-f` before the command (`orchestra -f x.yaml logs`).
@@ -46,9 +49,9 @@ DEFAULT_MAX_LINE = flags.DEFAULT_MAX_LINE
 
 @dataclass(frozen=True, slots=True)
 class GlobalOptions:
-    file: tuple[Path, ...] = ()
+    file: tuple[str, ...] = ()
     env: str | None = None
-    app_root: Path | None = None
+    app_root: str | None = None
 
 
 def joined(values: list[str] | None) -> str | None:
@@ -57,11 +60,13 @@ def joined(values: list[str] | None) -> str | None:
     return ",".join(values) if values else None
 
 
-def with_globals(ctx: typer.Context, file: list[Path] | None, env_given: list[str] | None,
-                 app_root: Path | None) -> GlobalOptions:
+def with_globals(ctx: typer.Context, file: Sequence[str | os.PathLike[str]] | None,
+                 env_given: list[str] | None,
+                 app_root: str | os.PathLike[str] | None) -> GlobalOptions:
     """The command's -f/-e/-d over the global ones given before the command (the command's
     -f files and -e files replace the global ones, they are not added to them)."""
-    files = tuple(file or ())
+    files = tuple(os.fspath(path) for path in file or ())
+    root_folder = os.fspath(app_root) if app_root else None
     env = joined(env_given)
     root_ctx = ctx.find_root()
     root = root_ctx.obj
@@ -71,8 +76,8 @@ def with_globals(ctx: typer.Context, file: list[Path] | None, env_given: list[st
         typed_before = _typed(root_ctx, "file") and not _typed(ctx, "file")
         files = root.file if typed_before else files or root.file
         env = env if env is not None else root.env
-        app_root = app_root or root.app_root
-    return GlobalOptions(files, env, app_root)
+        root_folder = root_folder or root.app_root
+    return GlobalOptions(files, env, root_folder)
 
 
 def _typed(ctx: Any, name: str) -> bool:   # typer's Context, or the root's click one
@@ -80,8 +85,8 @@ def _typed(ctx: Any, name: str) -> bool:   # typer's Context, or the root's clic
     return source is not None and source.name == "COMMANDLINE"
 
 
-def load_options(ctx: typer.Context, file: list[Path] | None, env: list[str] | None,
-                 app_root: Path | None) -> LoadOptions:
+def load_options(ctx: typer.Context, file: Sequence[str | os.PathLike[str]] | None,
+                 env: list[str] | None, app_root: str | os.PathLike[str] | None) -> LoadOptions:
     """Merge the command's -f/-e/-d with the global ones (the command's win)."""
     merged = with_globals(ctx, file, env, app_root)
     return _load_options(merged.file, merged.env, merged.app_root)

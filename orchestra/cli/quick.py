@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
 from orchestra.cli import flags
 from orchestra.cli.flags import Flag
+from orchestra.pathnames import clean
 
 if TYPE_CHECKING:   # each imported for its own command only: `up` needs nothing of `run`
     from orchestra.cli.run import RunRequest
@@ -162,5 +162,5 @@ def _convert(flag: Flag, text: str) -> object:
             raise _Unrecognised
         return float(text)
     if flag.kind == "path":
-        return Path(text)
+        return clean(text)
     return text

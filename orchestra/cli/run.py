@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 from typing import NamedTuple
 
 from orchestra.cli.flags import DEFAULT_MAX_LINE
@@ -38,9 +37,9 @@ class RunRequest(NamedTuple):
 
     # the options `up` and `run` share (`cli/values.py` reads them): where the project
     # is, and how output looks
-    file: tuple[Path, ...] = ()          # -f, repeatable: layered configs
+    file: tuple[str, ...] = ()           # -f, repeatable: layered configs
     env: str | None = None
-    app_root: Path | None = None
+    app_root: str | None = None
     timeout: float | None = None
     no_prefix: bool = False
     no_timestamps: bool = False
@@ -91,7 +90,7 @@ def _without_config(command: list[str], options: LoadOptions) -> ForegroundComma
     if problems:
         raise ConfigError(problems)
     return ForegroundCommand(tuple(command), folder, {
-        **options.environ, **merge_env_files(env_files), "PWD": str(folder.absolute())})
+        **options.environ, **merge_env_files(env_files), "PWD": folder})
 
 
 def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> ForegroundCommand:
@@ -102,8 +101,8 @@ def _foreground(spec: Spec, command: list[str], options: LoadOptions) -> Foregro
         instance = plan.instances[0]
         return ForegroundCommand(instance.service.argv, instance.service.run_dir,
                                  {**options.environ, **instance.env})
-    cwd = (options.app_root or Path.cwd()).absolute()
-    return ForegroundCommand(tuple(command), cwd, {**base_env, "PWD": str(cwd)})
+    cwd = options.app_root or options.cwd   # absolute, both
+    return ForegroundCommand(tuple(command), cwd, {**base_env, "PWD": cwd})
 
 
 def _run_alone(foreground: ForegroundCommand, request: RunRequest) -> int:

@@ -8,7 +8,6 @@ Typer-free: reached from `cli/quick.py` (the usual way) and from the typer signa
 
 import os
 import sys
-from pathlib import Path
 from typing import NamedTuple
 
 from orchestra.cli.flags import DEFAULT_MAX_LINE
@@ -24,6 +23,7 @@ from orchestra.cli.values import (
 )
 from orchestra.config.loader import load_spec
 from orchestra.errors import UsageError
+from orchestra.pathnames import join
 from orchestra.plan import Plan, Selection, make_plan, parse_formation
 from orchestra.runtime.tls import import_asyncio
 
@@ -38,9 +38,9 @@ class UpRequest(NamedTuple):
 
     # the options `up` and `run` share (`cli/values.py` reads them): where the project
     # is, and how output looks
-    file: tuple[Path, ...] = ()          # -f, repeatable: layered configs
+    file: tuple[str, ...] = ()           # -f, repeatable: layered configs
     env: str | None = None
-    app_root: Path | None = None
+    app_root: str | None = None
     timeout: float | None = None
     no_prefix: bool = False
     no_timestamps: bool = False
@@ -61,7 +61,7 @@ class UpRequest(NamedTuple):
     exit_code_from: str | None = None
     detach: bool = False
     wait: bool = False
-    log_dir: Path | None = None
+    log_dir: str | None = None
     log_lines: int = 1000
     tui: bool = False
     watch: bool = False
@@ -119,7 +119,7 @@ def up(request: UpRequest) -> int:
                            project_name=request.project_name, watch=watch,
                            log_lines=request.log_lines)
     if request.detach or request.tui:
-        log_dir = request.log_dir.absolute() if request.log_dir else None
+        log_dir = join(os.getcwd(), request.log_dir) if request.log_dir else None
         code = run_detached(plan, out, settings, dict(os.environ), wait=request.wait,
                             log_dir=log_dir)
         return _view(plan, request) if code == 0 and request.tui else code
@@ -169,7 +169,8 @@ def _view(plan: Plan, request: UpRequest) -> int:
     from orchestra.control.paths import project_name
     from orchestra.tui.view import after_view, open_view
 
-    stopped = open_view(socket_of(project_name(plan.spec.path.parent, request.project_name)))
+    stopped = open_view(socket_of(project_name(os.path.dirname(plan.spec.path),
+                                               request.project_name)))
     print(after_view(stopped, request.file, request.app_root, request.project_name),
           file=sys.stderr)
     return 0

@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from orchestra.config.loader import LoadOptions
 from orchestra.errors import OrchestraError, UsageError
 from orchestra.output.options import OutputOptions, color_wanted
+from orchestra.pathnames import clean, join
 
 if TYPE_CHECKING:
     from orchestra.cli.run import RunRequest
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from orchestra.config.model import Spec
 
 
-def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) -> LoadOptions:
+def load_options(files: Sequence[str], env: str | None, app_root: str | None) -> LoadOptions:
     """Where the project is: `-f` (once, or again for each layer), `-e A,B` and `-d`."""
     env_files = None
     if env is not None:
@@ -32,17 +32,18 @@ def load_options(files: Sequence[Path], env: str | None, app_root: Path | None) 
             # that expanded to nothing in a script, not a choice
             raise UsageError(f"-e/--env-file: an empty env file name in {env!r}; give the "
                              "path of each file")
-        env_files = tuple(Path(name) for name in names)
+        env_files = tuple(clean(name) for name in names)
     cwd = current_directory()
-    return LoadOptions(file=files[0] if files else None, overrides=tuple(files[1:]),
+    paths = [clean(file) for file in files]
+    return LoadOptions(file=paths[0] if paths else None, overrides=tuple(paths[1:]),
                        env_files=env_files, cwd=cwd,
-                       app_root=cwd / app_root if app_root else None)
+                       app_root=join(cwd, app_root) if app_root else None)
 
 
-def current_directory() -> Path:
+def current_directory() -> str:
     """The working directory; one clear line, not a traceback, when it was deleted."""
     try:
-        return Path.cwd()
+        return os.getcwd()
     except FileNotFoundError:
         raise OrchestraError("the current directory no longer exists (was it deleted?); "
                              "cd to an existing one") from None

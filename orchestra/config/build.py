@@ -82,8 +82,8 @@ class ServiceBuilder:
             name=name,
             argv=argv,
             shell=shell,
-            dir=directory,
-            run_dir=run_dir,
+            dir=str(directory),
+            run_dir=str(run_dir),
             entrypoint=entrypoint if isinstance(entrypoint, str) else None,
             env=frozen_env(env),
             secret_keys=secrets,
@@ -249,7 +249,8 @@ def build_spec(data: dict[str, object], source: SourceMap, file: Path,
             service = _with_instances(service, variants[name], builder)
         if service is not None:
             services.append(service)
-    spec = Spec(file, SourceKind.YAML, root, tuple(services), frozen_env(base_env), secrets)
+    spec = Spec(str(file), SourceKind.YAML, str(root), tuple(services), frozen_env(base_env),
+                secrets)
     return spec, [*problems.problems, *builder.findings]
 
 

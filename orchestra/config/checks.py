@@ -7,6 +7,7 @@ Every problem is collected: unknown and self dependencies, cycles reported as th
 from __future__ import annotations
 
 import graphlib
+import os
 from collections.abc import Collection
 
 from orchestra.config.model import Condition, RestartMode, Service, SourceKind, Spec
@@ -85,8 +86,8 @@ def unknown_dependency(name: str, dependency: str, names: Collection[str],
 
 def _directory_problems(service: Service) -> list[Problem]:
     for path, field in ((service.dir, "dir"), (service.run_dir, "entrypoint")):
-        if not path.is_dir():
-            what = f"'{path}' is not a directory" if path.exists() else \
+        if not os.path.isdir(path):
+            what = f"'{path}' is not a directory" if os.path.exists(path) else \
                 f"directory '{path}' does not exist"
             return [Problem(service.location, _field(service, field), what)]
     return []

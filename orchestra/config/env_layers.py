@@ -21,7 +21,7 @@ def named_env_files(items: Sequence[object], root: Path, cache: EnvFileCache,
     """Env files named in the YAML: relative to the config's folder, and required."""
     files: list[EnvFile] = []
     for item in items:
-        env_file, found = cache.read(root / str(item), required=True)
+        env_file, found = cache.read(str(root / str(item)), required=True)
         files.append(env_file)
         for problem in found:
             if problem.location.line is not None:

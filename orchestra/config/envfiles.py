@@ -9,8 +9,8 @@ statement dotenv cannot parse is an error at its line rather than a logged warni
 # Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 import io
+import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -27,12 +27,12 @@ class EnvFile(NamedTuple):
     A NamedTuple, not a frozen dataclass: a reader's result, not the model, and a dataclass
     costs every start ~0.5 ms to create (see runtime/events.py)."""
 
-    path: Path
+    path: str
     values: Mapping[str, str]
     lines: Mapping[str, int]
 
 
-def read_env_file(path: Path, *, required: bool) -> EnvFile:
+def read_env_file(path: str | os.PathLike[str], *, required: bool) -> EnvFile:
     """Read the env file at `path`; every problem in it is collected into one `ConfigError`."""
     env_file, problems = read_env_file_and_problems(path, required=required)
     if problems:
@@ -40,7 +40,8 @@ def read_env_file(path: Path, *, required: bool) -> EnvFile:
     return env_file
 
 
-def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, list[Problem]]:
+def read_env_file_and_problems(path: str | os.PathLike[str], *,
+                               required: bool) -> tuple[EnvFile, list[Problem]]:
     """The variables of every statement that parsed, and a problem for each one that did not,
     so the rest of the project can still be checked in the same run.
 
@@ -49,7 +50,7 @@ def read_env_file_and_problems(path: Path, *, required: bool) -> tuple[EnvFile, 
     command gets it; a shell drops what it cannot hold); only `=` and NUL are refused, which
     no environment can carry.
     """
-    file = str(path)
+    file = path = os.fspath(path)
     text = read_config_text(path)
     if text is None:
         missing = [_missing(path)] if required else []
@@ -97,10 +98,12 @@ class EnvFileCache:
     """
 
     def __init__(self) -> None:
-        self._read: dict[Path, tuple[EnvFile, list[Problem]]] = {}
+        self._read: dict[str, tuple[EnvFile, list[Problem]]] = {}
 
-    def read(self, path: Path, *, required: bool) -> tuple[EnvFile, list[Problem]]:
+    def read(self, path: str | os.PathLike[str], *,
+             required: bool) -> tuple[EnvFile, list[Problem]]:
         """As `read_env_file_and_problems`."""
+        path = os.fspath(path)
         if path not in self._read:
             self._read[path] = read_env_file_and_problems(path, required=True)
         env_file, problems = self._read[path]
@@ -128,8 +131,8 @@ def _statement_line(original: "Original") -> int:
     return int(original.line) + leading.count("\n")
 
 
-def _missing(path: Path) -> Problem:
-    return Problem(Location(str(path)), "", "no such file")
+def _missing(path: str) -> Problem:
+    return Problem(Location(path), "", "no such file")
 
 
 def _problem(file: str, line: int, message: str) -> Problem:

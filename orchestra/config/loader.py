@@ -6,8 +6,8 @@ frozen `Spec` or raises one `ConfigError` listing every problem found (DESIGN §
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from pathlib import Path
 
 from orchestra.config.checks import check_spec
 from orchestra.config.envfiles import EnvFile, merge_env_files
@@ -28,7 +28,7 @@ def load_spec(options: LoadOptions) -> Spec:
     """Every pass runs as far as it can, so one run reports every problem of the file."""
     paths = config_files(options)
     path = paths[0]
-    folder = (options.app_root or path.parent).resolve()
+    folder = os.path.realpath(options.app_root or os.path.dirname(path))
     if len(paths) > 1 and not all(is_yaml(p) for p in paths):
         raise UsageError("only YAML configs can be layered with several -f: "
                          + ", ".join(str(p) for p in paths if not is_yaml(p))
@@ -50,7 +50,7 @@ def load_spec(options: LoadOptions) -> Spec:
     return spec
 
 
-def _load_procfile(path: Path, root: Path, env_files: Sequence[EnvFile]) -> Spec:
+def _load_procfile(path: str, root: str, env_files: Sequence[EnvFile]) -> Spec:
     """Procfile lines run under `sh -c` in the app root, with the `.env` values (honcho)."""
     entries = read_procfile(path)
     env = merge_env_files(env_files)
@@ -64,8 +64,9 @@ def _load_procfile(path: Path, root: Path, env_files: Sequence[EnvFile]) -> Spec
             run_dir=root,
             env=frozen_env(env),
             secret_keys=secrets,
-            location=Location(str(path), entry.line, 1),
+            location=Location(path, entry.line, 1),
         )
         for entry in entries
     )
-    return Spec(path.resolve(), SourceKind.PROCFILE, root, services, frozen_env(env), secrets)
+    return Spec(os.path.realpath(path), SourceKind.PROCFILE, root, services, frozen_env(env),
+                secrets)

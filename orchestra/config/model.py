@@ -11,7 +11,6 @@ import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -97,8 +96,8 @@ class Service:
     name: str
     argv: tuple[str, ...]
     shell: bool                      # argv is ["/bin/sh", "-c", <the user's string>]
-    dir: Path                        # working directory, absolute
-    run_dir: Path                    # dir/entrypoint: where the process runs
+    dir: str                         # working directory, absolute (orchestra/pathnames.py)
+    run_dir: str                     # dir/entrypoint: where the process runs
     entrypoint: str | None = None
     env: Mapping[str, str] = field(default_factory=frozen_env)
     secret_keys: frozenset[str] = frozenset()   # keys whose values came from env files
@@ -127,13 +126,13 @@ class Service:
 class Spec:
     """A whole project: where it came from and its services in file order."""
 
-    path: Path
+    path: str                        # absolute, as every path in the model
     kind: SourceKind
-    root: Path                       # the folder relative paths resolve against
+    root: str                        # the folder relative paths resolve against
     services: tuple[Service, ...]
     env: Mapping[str, str] = field(default_factory=frozen_env)  # project level: env files + env
     secret_keys: frozenset[str] = frozenset()   # keys of `env` whose values came from env files
-    layers: tuple[Path, ...] = ()    # every config file merged, in order, when there are several
+    layers: tuple[str, ...] = ()    # every config file merged, in order, when there are several
 
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.services)

@@ -8,8 +8,8 @@ are for the shell that runs the command, with the service's environment (DESIGN 
 
 # Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
+import os
 import re
-from pathlib import Path
 from typing import NamedTuple
 
 from orchestra.config.textfile import excerpt, read_config_text
@@ -32,12 +32,13 @@ class ProcfileEntry(NamedTuple):
     line: int
 
 
-def read_procfile(path: Path) -> tuple[ProcfileEntry, ...]:
+def read_procfile(path: str | os.PathLike[str]) -> tuple[ProcfileEntry, ...]:
     """Read and parse the Procfile at `path`; any failure is a `ConfigError`, never a traceback."""
+    path = os.fspath(path)
     text = read_config_text(path)
     if text is None:
-        raise ConfigError.single(str(path), "no such file")
-    return parse_procfile(text, str(path))
+        raise ConfigError.single(path, "no such file")
+    return parse_procfile(text, path)
 
 
 def parse_procfile(text: str, file: str) -> tuple[ProcfileEntry, ...]:

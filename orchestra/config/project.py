@@ -4,11 +4,11 @@
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import NamedTuple
 
 from orchestra.config.envfiles import EnvFile, EnvFileCache, read_env_file
 from orchestra.errors import ConfigError, Problem
+from orchestra.pathnames import join, suffix
 
 CANDIDATES = ("orchestra.yaml", "orchestra.yml", "Procfile")
 #: Read over orchestra.yaml/.yml found by discovery (not over files named with -f), as
@@ -17,11 +17,11 @@ OVERRIDES = ("orchestra.override.yaml", "orchestra.override.yml")
 
 
 class _Where(NamedTuple):
-    file: Path | None                     # -f/--file (alias --procfile): the first
-    overrides: tuple[Path, ...]           # further -f files, merged over it in order
-    env_files: tuple[Path, ...] | None    # -e/--env-file; None: `.env` beside the file
-    app_root: Path | None                 # -d/--app-root
-    cwd: Path
+    file: str | None                      # -f/--file (alias --procfile): the first
+    overrides: tuple[str, ...]            # further -f files, merged over it in order
+    env_files: tuple[str, ...] | None     # -e/--env-file; None: `.env` beside the file
+    app_root: str | None                  # -d/--app-root
+    cwd: str
     environ: Mapping[str, str]
     base_port: int | None                 # -p/--port: `${PORT}` where `port:` is unset
 
@@ -36,56 +36,57 @@ class LoadOptions(_Where):
 
     __slots__ = ()
 
-    def __new__(cls, file: Path | None = None, overrides: tuple[Path, ...] = (),
-                env_files: tuple[Path, ...] | None = None, app_root: Path | None = None,
-                cwd: Path | None = None, environ: Mapping[str, str] | None = None,
+    def __new__(cls, file: str | None = None, overrides: tuple[str, ...] = (),
+                env_files: tuple[str, ...] | None = None, app_root: str | None = None,
+                cwd: str | None = None, environ: Mapping[str, str] | None = None,
                 base_port: int | None = None) -> "LoadOptions":
         return super().__new__(cls, file, overrides, env_files, app_root,
-                               Path.cwd() if cwd is None else cwd,
+                               os.getcwd() if cwd is None else cwd,
                                dict(os.environ) if environ is None else environ, base_port)
 
 
-def discover(options: LoadOptions) -> Path:
+def discover(options: LoadOptions) -> str:
     """The config file: `-f`, else orchestra.yaml / orchestra.yml / Procfile in the folder."""
     base = options.app_root or options.cwd
     if options.file is not None:
-        return options.file if options.file.is_absolute() else base / options.file
+        return join(base, options.file)   # an absolute file stays itself
     # honcho: PROCFILE from the environment, or from the .env files, names the Procfile
     named = options.environ.get("PROCFILE") or _procfile_from_env_files(options, base)
     if named:
-        return base / named
+        return join(base, named)
     for name in CANDIDATES:
-        if (base / name).exists():
-            return base / name
+        if os.path.exists(join(base, name)):
+            return join(base, name)
     raise ConfigError.single(str(base), "no orchestra.yaml, orchestra.yml or Procfile here "
                                         "(name one with -f FILE)")
 
 
-def config_files(options: LoadOptions) -> list[Path]:
+def config_files(options: LoadOptions) -> list[str]:
     """The config files, in merge order: every `-f`, else the discovered file and, when it is
     orchestra.yaml/.yml, the override file beside it (if there is one)."""
     first = discover(options)
     if options.file is not None:
         base = options.app_root or options.cwd
-        return [first, *(p if p.is_absolute() else base / p for p in options.overrides)]
+        return [first, *(join(base, p) for p in options.overrides)]
+    folder = os.path.dirname(first)
     if not is_yaml(first):
-        _refuse_an_override_of_nothing(first.parent)
+        _refuse_an_override_of_nothing(folder)
         return [first]
     for name in OVERRIDES:
-        if (first.parent / name).is_file():
-            return [first, first.parent / name]
+        if os.path.isfile(join(folder, name)):
+            return [first, join(folder, name)]
     return [first]
 
 
-def _refuse_an_override_of_nothing(folder: Path) -> None:
+def _refuse_an_override_of_nothing(folder: str) -> None:
     """A Procfile cannot be layered: an override file beside it, with no orchestra.yaml to
     be read over, would be ignored without a word (and the run go without what it adds)."""
-    if any((folder / name).exists() for name in CANDIDATES if is_yaml(Path(name))):
+    if any(os.path.exists(join(folder, name)) for name in CANDIDATES if is_yaml(name)):
         return   # it belongs to the orchestra.yaml there ($PROCFILE chose the Procfile)
     for name in OVERRIDES:
-        if (folder / name).is_file():
+        if os.path.isfile(join(folder, name)):
             raise ConfigError.single(
-                str(folder / name), f"{name} is read over orchestra.yaml only, and here the "
+                join(folder, name), f"{name} is read over orchestra.yaml only, and here the "
                 "config is a Procfile, which cannot be layered: write an orchestra.yaml "
                 "(docs/MIGRATING.md), or move this file away")
 
@@ -96,14 +97,14 @@ def config_exists(options: LoadOptions) -> bool:
     if options.file is not None:
         return True
     try:
-        return discover(options).exists()
+        return os.path.exists(discover(options))
     except ConfigError:
         return False
 
 
-def _procfile_from_env_files(options: LoadOptions, base: Path) -> str | None:
-    paths = [base / ".env"] if options.env_files is None else [
-        base / p for p in options.env_files]   # an absolute p stays itself
+def _procfile_from_env_files(options: LoadOptions, base: str) -> str | None:
+    paths = [join(base, ".env")] if options.env_files is None else [
+        join(base, p) for p in options.env_files]   # an absolute p stays itself
     named = None
     for path in paths:
         try:
@@ -113,18 +114,19 @@ def _procfile_from_env_files(options: LoadOptions, base: Path) -> str | None:
     return named
 
 
-def is_yaml(path: Path) -> bool:
-    return path.suffix.lower() in (".yaml", ".yml")
+def is_yaml(path: str) -> bool:
+    return suffix(path).lower() in (".yaml", ".yml")
 
 
-def project_env_files(options: LoadOptions, folder: Path, cache: EnvFileCache | None = None,
+def project_env_files(options: LoadOptions, folder: str, cache: EnvFileCache | None = None,
                       ) -> tuple[list[EnvFile], list[Problem]]:
     """`-e A,B` (required, later wins), else `.env` in the config's folder if present; with
     the problems found in them (what parsed is still returned, to check the rest with)."""
     if options.env_files is None:
-        paths, required = [folder / ".env"], False
+        paths, required = [join(folder, ".env")], False
     else:
-        paths, required = [(options.app_root or options.cwd) / p for p in options.env_files], True
+        base = options.app_root or options.cwd
+        paths, required = [join(base, p) for p in options.env_files], True
     cache = cache or EnvFileCache()
     files: list[EnvFile] = []
     problems: list[Problem] = []

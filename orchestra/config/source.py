@@ -234,7 +234,7 @@ def load_yaml_text(text: str, file: str) -> Document:
 
 def read_text(path: Path) -> str:
     """Read a config file as UTF-8; missing, directory, unreadable or non-UTF-8 are errors."""
-    text = read_config_text(path)
+    text = read_config_text(str(path))
     if text is None:
         raise ConfigError.single(str(path), "no such file")
     return text

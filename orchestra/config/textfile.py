@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
 from orchestra.errors import ConfigError
 
@@ -20,10 +19,10 @@ parser composes a few hundred kilobytes a second, so a bigger file is refused be
 parsed (or even read whole) rather than after a minute of parsing."""
 
 
-def _read_bounded(path: Path, file: str) -> bytes:
+def _read_bounded(path: str, file: str) -> bytes:
     """The file's bytes, or a ConfigError naming the limit; reads at most one byte past it
     (the size on disk is not trusted: the file may grow while it is read)."""
-    with path.open("rb") as handle:
+    with open(path, "rb") as handle:
         data = handle.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError.single(file, f"larger than {MAX_CONFIG_BYTES // 1024 // 1024} MiB, "
@@ -31,7 +30,7 @@ def _read_bounded(path: Path, file: str) -> bytes:
     return data
 
 
-def read_config_text(path: Path) -> str | None:
+def read_config_text(path: str | os.PathLike[str]) -> str | None:
     """Return the UTF-8 text of a config file, or None when it does not exist.
 
     None rather than an error because whether a missing file matters is the caller's call
@@ -39,7 +38,7 @@ def read_config_text(path: Path) -> str | None:
     an OSError or UnicodeDecodeError traceback becomes a `ConfigError` locating the problem.
     Special files are refused before opening: reading a FIFO would block forever.
     """
-    file = str(path)
+    file = path = os.fspath(path)
     try:
         mode = os.stat(path).st_mode
         if stat.S_ISDIR(mode):

@@ -12,6 +12,7 @@ meaningful to build. Imported only for YAML configs: a Procfile project never lo
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,11 +50,14 @@ class YamlLoad:
     problems: list[Problem] = field(default_factory=list)
 
 
-def load_yaml_config(paths: Sequence[Path], folder: Path,
+def load_yaml_config(paths: Sequence[str], folder: str,
                      options: LoadOptions) -> tuple[Spec, tuple[str, ...], list[Problem]]:
     """The spec of the services without problems, every declared service name, and every
-    problem found by the passes. Several files are merged in order (`config/merge.py`)."""
-    load = YamlLoad(paths[0], folder, options, read_and_merge(paths))
+    problem found by the passes. Several files are merged in order (`config/merge.py`).
+    The YAML passes work with pathlib; the model they build holds strings
+    (orchestra/pathnames.py)."""
+    files = [Path(path) for path in paths]
+    load = YamlLoad(files[0], Path(folder), options, read_and_merge(files))
     read_env_files(load)
     pick_auto_ports(load)
     interpolate(load)
@@ -61,7 +65,7 @@ def load_yaml_config(paths: Sequence[Path], folder: Path,
     spec = build(load)
     check_dependency_names(load, spec)
     if len(paths) > 1:
-        spec = dataclasses.replace(spec, layers=tuple(p.resolve() for p in paths))
+        spec = dataclasses.replace(spec, layers=tuple(os.path.realpath(p) for p in paths))
     return spec, load.declared, load.problems
 
 
@@ -88,7 +92,8 @@ def read_env_files(load: YamlLoad) -> None:
     collector = Collector(load.document.source)
     project_files: Sequence[EnvFile] = []
     if load.options.env_files is not None or "env_file" not in data:
-        project_files, found = project_env_files(load.options, load.folder, load.env_files)
+        project_files, found = project_env_files(load.options, str(load.folder),
+                                                 load.env_files)
         collector.problems.extend(found)
     load.file_values = project_file_values(data, load.path.resolve().parent, project_files,
                                            load.env_files, collector)

@@ -21,7 +21,6 @@ import socket
 import sys
 import termios
 import tty
-from pathlib import Path
 from types import FrameType
 
 from orchestra.control import frames, protocol
@@ -37,13 +36,13 @@ TERMINAL_RESET = (b"\x1b[0m\x1b[?25h\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l
                   b"\x1b[?2004l\x1b[?1l\x1b>")
 
 
-def attach(path: Path, service: str) -> int:
+def attach(path: str, service: str) -> int:
     """Attach to `service` of the stack at `path`; the exit code: 0 when detached or when
     the service or the stack ended, 128+N when ended by signal N, 1 when the link broke."""
     return attach_until_end(path, service)[0]
 
 
-def attach_until_end(path: Path, service: str) -> tuple[int, str]:
+def attach_until_end(path: str, service: str) -> tuple[int, str]:
     """`attach`, and also why it ended (said on stderr too): the view's status line."""
     sock = _connect(path)
     try:
@@ -64,7 +63,7 @@ def attach_until_end(path: Path, service: str) -> tuple[int, str]:
         sock.close()
 
 
-def _connect(path: Path) -> socket.socket:
+def _connect(path: str) -> socket.socket:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(str(path))

@@ -7,10 +7,10 @@ belongs to an orchestra that died (SIGKILL) and is replaced.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
-from pathlib import Path
 
 from orchestra.errors import OrchestraError
 
@@ -18,7 +18,7 @@ from orchestra.errors import OrchestraError
 class AlreadyRunning(OrchestraError):
     """Another orchestra serves this project's socket."""
 
-    def __init__(self, path: Path, pid: object) -> None:
+    def __init__(self, path: str, pid: object) -> None:
         super().__init__(f"this project is already running (orchestra pid {pid}); see it with "
                          "`orchestra ps`, stop it with `orchestra down`, or give this one "
                          "another --project-name to run a second stack beside it")
@@ -26,15 +26,16 @@ class AlreadyRunning(OrchestraError):
         self.pid = pid
 
 
-def claim(path: Path) -> socket.socket:
+def claim(path: str) -> socket.socket:
     """A listening socket at `path`; replaces a stale one, refuses a live one."""
-    if path.exists() or path.is_symlink():
+    if os.path.lexists(path):
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             probe.settimeout(2.0)
-            probe.connect(str(path))
+            probe.connect(path)
         except (ConnectionRefusedError, FileNotFoundError):
-            path.unlink(missing_ok=True)   # its orchestra died without removing it
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)   # its orchestra died without removing it
         except OSError:   # a full backlog, a timeout: someone is there, busy
             probe.close()
             raise AlreadyRunning(path, "unknown") from None
@@ -45,7 +46,7 @@ def claim(path: Path) -> socket.socket:
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)   # not inheritable (PEP 446)
     previous = os.umask(0o177)   # created 0600: no moment when others could connect
     try:
-        listener.bind(str(path))
+        listener.bind(path)
     except OSError as exc:
         listener.close()
         if exc.errno == errno.EADDRINUSE:   # another up claimed it since the probe

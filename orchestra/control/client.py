@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 from orchestra.control import protocol
 from orchestra.errors import OrchestraError
@@ -24,7 +23,7 @@ class ControlError(OrchestraError):
 
 
 class Connection:
-    def __init__(self, path: Path, timeout: float | None = 30.0) -> None:
+    def __init__(self, path: str, timeout: float | None = 30.0) -> None:
         self.path = path
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.settimeout(timeout)
@@ -69,7 +68,7 @@ class Connection:
         return message
 
 
-def socket_of(project: str) -> Path:
+def socket_of(project: str) -> str:
     """The project's socket path; an OrchestraError when there is no usable folder."""
     from orchestra.control.paths import ControlPathError, socket_path
 
@@ -79,14 +78,14 @@ def socket_of(project: str) -> Path:
         raise NotRunning(str(exc)) from None
 
 
-def request(path: Path, message: Mapping[str, object], timeout: float | None = 30.0) -> object:
+def request(path: str, message: Mapping[str, object], timeout: float | None = 30.0) -> object:
     """Send one request; its result, or ControlError with the stack's message."""
     with Connection(path, timeout) as connection:
         connection.send(message)
         return connection.receive().get("result")
 
 
-def follow(path: Path, message: Mapping[str, object]) -> Iterator[dict[str, object]]:
+def follow(path: str, message: Mapping[str, object]) -> Iterator[dict[str, object]]:
     """The recent lines, then every new one, until the stack ends (`logs -f`)."""
     with Connection(path, timeout=None) as connection:
         connection.send({**message, "follow": True})

@@ -16,7 +16,8 @@ import re
 import stat
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
+
+from orchestra.pathnames import join
 
 #: sun_path holds 108 bytes with its NUL on Linux, 104 on macOS and the BSDs: a longer socket
 #: path cannot be bound there.
@@ -27,42 +28,43 @@ class ControlPathError(OSError):
     """No usable private folder for control sockets."""
 
 
-def project_name(folder: Path, name: str | None = None) -> str:
+def project_name(folder: str, name: str | None = None) -> str:
     """`--project-name`, else the folder's name plus a hash of its full path."""
     if name:
         return _safe(name)
-    digest = f"{zlib.crc32(os.fsencode(folder.resolve())):08x}"
-    return f"{_safe(folder.resolve().name) or 'root'}-{digest}"
+    real = os.path.realpath(folder)
+    digest = f"{zlib.crc32(os.fsencode(real)):08x}"
+    return f"{_safe(os.path.basename(real)) or 'root'}-{digest}"
 
 
 def _safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text)[:32]
 
 
-def socket_path(project: str, environ: Mapping[str, str] | None = None) -> Path:
+def socket_path(project: str, environ: Mapping[str, str] | None = None) -> str:
     """The control socket of `project`; its folder is made (0700) if needed."""
     environ = os.environ if environ is None else environ
     name = f"{project}.sock"
     for folder in _candidates(environ):
-        if len(os.fsencode(folder / name)) > MAX_SOCKET_PATH:
+        if len(os.fsencode(join(folder, name))) > MAX_SOCKET_PATH:
             continue
         try:
             _private_folder(folder)
         except OSError:
             continue
-        return folder / name
+        return join(folder, name)
     raise ControlPathError(f"no private folder for the control socket of '{project}' "
                            "(tried $XDG_RUNTIME_DIR, the temp directory and /tmp)")
 
 
-def _candidates(environ: Mapping[str, str]) -> list[Path]:
+def _candidates(environ: Mapping[str, str]) -> list[str]:
     uid = os.getuid()
     found = []
     runtime = environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isabs(runtime):
-        found.append(Path(runtime) / "orchestra")
-    found.append(Path(_temp_dir(environ)) / f"orchestra-{uid}")
-    found.append(Path("/tmp") / f"orchestra-{uid}")
+        found.append(join(runtime, "orchestra"))
+    found.append(join(_temp_dir(environ), f"orchestra-{uid}"))
+    found.append(join("/tmp", f"orchestra-{uid}"))
     return found
 
 
@@ -76,10 +78,10 @@ def _temp_dir(environ: Mapping[str, str]) -> str:
     return "/tmp"
 
 
-def _private_folder(folder: Path) -> None:
+def _private_folder(folder: str) -> None:
     """Make `folder` 0700, or check that the one there is ours and private."""
     with contextlib.suppress(FileExistsError):
-        folder.mkdir(mode=0o700)
+        os.mkdir(folder, mode=0o700)
     info = os.lstat(folder)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise ControlPathError(f"{folder} is not a folder of this user")

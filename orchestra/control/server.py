@@ -15,7 +15,6 @@ import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from orchestra.control import protocol
@@ -59,7 +58,7 @@ class Stack(Protocol):
 
 
 class ControlServer:
-    def __init__(self, path: Path, stack: Stack, listener: socket.socket | None = None,
+    def __init__(self, path: str, stack: Stack, listener: socket.socket | None = None,
                  inode: int | None = None) -> None:
         """`inode`: the socket file's, when `listener` was bound before (by `claim`)."""
         self.path = path
@@ -100,7 +99,7 @@ class ControlServer:
         """Remove the socket file only if it is still the one this server bound."""
         with contextlib.suppress(OSError):
             if self._inode is not None and os.stat(self.path).st_ino == self._inode:
-                self.path.unlink()
+                os.unlink(self.path)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()

@@ -132,7 +132,7 @@ def export_project(plan: Plan, target: Target) -> ExportProject:
     return ExportProject(target, tuple(services))
 
 
-def _instance(instance: Instance, root: Path, target_root: PurePosixPath) -> ExportInstance:
+def _instance(instance: Instance, root: str, target_root: PurePosixPath) -> ExportInstance:
     secret_keys = instance.service.secret_keys
     env = dict(instance.env)
     env["PWD"] = str(_on_target(instance.service.run_dir, root, target_root))
@@ -146,12 +146,12 @@ def _instance(instance: Instance, root: Path, target_root: PurePosixPath) -> Exp
     )
 
 
-def _on_target(path: Path, root: Path, target_root: PurePosixPath) -> PurePosixPath:
+def _on_target(path: str, root: str, target_root: PurePosixPath) -> PurePosixPath:
     """A folder of the project, where it will be on the target; one outside stays as it is."""
     try:
-        return target_root / PurePosixPath(path.relative_to(root).as_posix())
+        return target_root / PurePosixPath(Path(path).relative_to(root).as_posix())
     except ValueError:
-        return PurePosixPath(path.as_posix())
+        return PurePosixPath(path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import os
 import socket
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class ControlSocket:
-    def __init__(self, project: str, path: Path, listener: socket.socket,
+    def __init__(self, project: str, path: str, listener: socket.socket,
                  orchestrator: Orchestrator, logbook: Logbook) -> None:
         self._project = project
         self._path = path
@@ -57,7 +56,7 @@ class ControlSocket:
             self._listener.close()
             with contextlib.suppress(OSError):   # unless another `up` has the path by now
                 if self._inode is not None and os.stat(self._path).st_ino == self._inode:
-                    self._path.unlink()
+                    os.unlink(self._path)
             return
         assert self._target is not None and self._starting is not None
         await self._starting

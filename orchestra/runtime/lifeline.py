@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
 
 from orchestra.runtime.spawn import spawn_watchdog
 
@@ -57,7 +56,7 @@ class Lifeline:
         """Unlist a group; the caller reaps its leader right after."""
         self._send(b"-%d\n" % pgid)
 
-    def remove_on_death(self, folder: Path) -> None:
+    def remove_on_death(self, folder: str) -> None:
         """Have the watchdog remove `folder` if orchestra dies without doing it itself.
         A path the line protocol cannot carry (a newline in it) is not sent."""
         data = os.fsencode(folder)

@@ -9,7 +9,6 @@ import socket
 import stat
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from orchestra.output.lines import Run
@@ -59,17 +58,19 @@ def run_plan(plan: Plan, output: OutputOptions, settings: RunSettings,
 
 
 def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
-                 environ: Mapping[str, str], *, wait: bool, log_dir: Path | None) -> int:
+                 environ: Mapping[str, str], *, wait: bool, log_dir: str | None) -> int:
     """`up --detach`: the socket is claimed here (a running project is refused in the
     foreground), the stack runs in a daemon; returns once it is up, or failed."""
+    from pathlib import Path  # a detached run's folders: not on the way of a foreground one
+
     from orchestra.control.paths import project_name
     from orchestra.runtime.detach import Detached, prepare_log_dir, start_detached, state_folder
 
     select_backend(environ)
     resume_collector()   # before the fork: the daemon shares what start-up made
     control = _claim_control_socket(plan, settings, environ)
-    folder = log_dir or state_folder(project_name(plan.spec.path.parent, settings.project_name),
-                                     dict(environ))
+    project = project_name(os.path.dirname(plan.spec.path), settings.project_name)
+    folder = Path(log_dir) if log_dir else state_folder(project, dict(environ))
     prepare_log_dir(folder)
 
     def run_stack(status_fd: int) -> int:
@@ -98,7 +99,7 @@ def run_detached(plan: Plan, output: OutputOptions, settings: RunSettings,
 
 
 def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[str, str],
-                          ) -> tuple[str, Path, socket.socket] | str:
+                          ) -> tuple[str, str, socket.socket] | str:
     """(project, socket path, listening socket); or why there is no control socket.
 
     A project that is running already is an error (AlreadyRunning), before anything starts.
@@ -106,7 +107,7 @@ def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[st
     from orchestra.control.claim import claim
     from orchestra.control.paths import project_name, socket_path
 
-    project = project_name(plan.spec.path.parent, settings.project_name)
+    project = project_name(os.path.dirname(plan.spec.path), settings.project_name)
     try:
         path = socket_path(project, environ)
         return project, path, claim(path)
@@ -116,7 +117,7 @@ def _claim_control_socket(plan: Plan, settings: RunSettings, environ: Mapping[st
 
 async def _main(plan: Plan, output: OutputOptions, settings: RunSettings,
                 environ: Mapping[str, str],
-                control: tuple[str, Path, socket.socket] | str) -> int:
+                control: tuple[str, str, socket.socket] | str) -> int:
     loop = asyncio.get_running_loop()
     orchestrator: Orchestrator | None = None
 

@@ -24,7 +24,6 @@ import os
 import socket
 import struct
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 _socket: Any = socket   # SO_PASSCRED, SCM_CREDENTIALS, MSG_CMSG_CLOEXEC: Linux only
@@ -51,11 +50,11 @@ def parse_message(data: bytes) -> dict[str, str]:
 
 
 class NotifySocket:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: str) -> None:
         self.path = path
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)   # not inheritable
         self._sock.setblocking(False)
-        self._sock.bind(str(path))
+        self._sock.bind(path)
         if SENDERS_KNOWN:
             self._sock.setsockopt(socket.SOL_SOCKET, _socket.SO_PASSCRED, 1)
         self._pgid: int | None = None
@@ -96,7 +95,7 @@ class NotifySocket:
             asyncio.get_running_loop().remove_reader(self._sock.fileno())
         self._sock.close()
         with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+            os.unlink(self.path)
 
 
 def _close_passed_fds(ancillary: list[tuple[int, int, bytes]]) -> int | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
+from orchestra.pathnames import join
 from orchestra.runtime.lifeline import Lifeline
 
 #: The longest folder a notify socket's directory may be made in (sun_path: 107 bytes).
@@ -21,10 +21,10 @@ class NotifyFolder:
     def __init__(self, environ: Mapping[str, str], lifeline: Lifeline) -> None:
         self.environ = environ
         self.lifeline = lifeline
-        self.path: Path | None = None
+        self.path: str | None = None
         self._numbers = itertools.count(1)
 
-    def socket_path(self, name: str) -> Path:
+    def socket_path(self, name: str) -> str:
         """A fresh socket path in this run's private (0700) directory, made on first use."""
         if self.path is None:
             import tempfile
@@ -33,17 +33,17 @@ class NotifyFolder:
             # "/orchestra-XXXXXXXX/notify-NNNN.sock" to fit in it.
             candidates = [c for c in (self.environ.get("XDG_RUNTIME_DIR"),
                                       tempfile.gettempdir(), "/tmp")
-                          if c and len(os.fsencode(c)) <= MAX_SOCKET_BASE and Path(c).is_dir()]
+                          if c and len(os.fsencode(c)) <= MAX_SOCKET_BASE and os.path.isdir(c)]
             for base in candidates:   # the first one we may create a folder in
                 try:
-                    self.path = Path(tempfile.mkdtemp(prefix="orchestra-", dir=base))
+                    self.path = tempfile.mkdtemp(prefix="orchestra-", dir=base)
                     self.lifeline.remove_on_death(self.path)
                     break
                 except OSError:
                     continue
             else:
                 raise OSError(f"no folder for notify sockets among {', '.join(candidates)}")
-        return self.path / f"notify-{next(self._numbers)}.sock"
+        return join(self.path, f"notify-{next(self._numbers)}.sock")
 
     def remove(self) -> None:
         if self.path is not None:

@@ -13,7 +13,6 @@ import base64
 import contextlib
 import signal
 from collections.abc import Mapping
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from orchestra.config.model import CheckKind
@@ -26,7 +25,7 @@ from orchestra.runtime.spawn import SpawnError, spawn_quiet
 Attempt = tuple[bool, str]
 
 
-async def attempt(check: Check, *, cwd: Path, env: Mapping[str, str],
+async def attempt(check: Check, *, cwd: str, env: Mapping[str, str],
                   lifeline: Lifeline) -> Attempt:
     """Run one attempt of a periodic check; never raises for the service's failures."""
     try:
@@ -105,7 +104,7 @@ async def _http(url: str) -> Attempt:
     return 200 <= status < 400, f"answered {status}"
 
 
-async def _exec(check: Check, cwd: Path, env: Mapping[str, str], lifeline: Lifeline) -> Attempt:
+async def _exec(check: Check, cwd: str, env: Mapping[str, str], lifeline: Lifeline) -> Attempt:
     """Run the command in its own process group; killed (with its group) on timeout."""
     try:
         popen = spawn_quiet(check.argv, cwd, env)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestra.config.model import CheckKind
@@ -33,7 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_LIVENESS_RETRIES = 2
 
 
-async def _attempt(check: Check, *, cwd: Path, env: Mapping[str, str],
+async def _attempt(check: Check, *, cwd: str, env: Mapping[str, str],
                    lifeline: Lifeline) -> tuple[bool, str]:
     from orchestra.runtime import probes  # ssl, urllib: only for services with such checks
 
@@ -44,8 +43,8 @@ class CheckRun:
     """The checks of one run of one instance; created before the spawn, closed after exit."""
 
     def __init__(self, name: str, readiness: Check | None, liveness: Check | None, *,
-                 mux: Multiplexer, lifeline: Lifeline, cwd: Path, env: Mapping[str, str],
-                 notify_path: Callable[[], Path]) -> None:
+                 mux: Multiplexer, lifeline: Lifeline, cwd: str, env: Mapping[str, str],
+                 notify_path: Callable[[], str]) -> None:
         self.name = name
         self.readiness = readiness
         self.liveness = liveness

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestra.runtime.backends import ProcessBackend, for_loop
@@ -26,7 +25,7 @@ class RunContext:
 
     def __init__(self, mux: Multiplexer, lifeline: Lifeline, environ: Mapping[str, str],
                  stop_timeout: Callable[[Instance | None], float],
-                 on_final: Callable[[ServiceRunner], None], notify_path: Callable[[str], Path],
+                 on_final: Callable[[ServiceRunner], None], notify_path: Callable[[str], str],
                  processes: ProcessBackend | None = None) -> None:
         self.mux = mux
         self.lifeline = lifeline

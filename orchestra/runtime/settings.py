@@ -8,7 +8,6 @@ create (see runtime/events.py).
 # Annotations are evaluated here, not kept as strings: see orchestra/records.py.
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:   # only `up --detach` makes one (runtime/loop.py)
@@ -19,7 +18,7 @@ class ForegroundCommand(NamedTuple):
     """`orchestra run`'s command: what to run, where, and with which complete environment."""
 
     argv: tuple[str, ...]
-    cwd: Path
+    cwd: str
     env: Mapping[str, str]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 #: A shell string made only of these characters has no expansion, quoting, redirection or
 #: control flow: the shell would only split it at spaces and run the program it names.
@@ -65,7 +64,7 @@ def exec_plain_command(argv: Sequence[str]) -> list[str]:
     return [argv[0], argv[1], "exec " + argv[2]]
 
 
-def find_program(word: str, cwd: Path, path: str) -> str | None:
+def find_program(word: str, cwd: str, path: str) -> str | None:
     """The file the shell would run for `word`: the first executable regular file on `path`
     (relative entries, and a word with a '/', taken from `cwd`), as a path; None if none.
     Found here rather than by exec's own search, which would pass over a script without

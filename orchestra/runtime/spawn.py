@@ -26,7 +26,6 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import IO, TYPE_CHECKING, Protocol
 
 from orchestra.runtime.shellwords import (
@@ -95,7 +94,7 @@ class Child:
         return self.popen.pid
 
 
-def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int | None,
+def _popen(argv: Sequence[str], cwd: str, env: Mapping[str, str], *, stdin: int | None,
            stdout: int | None, stderr: int | None,
            argv0: str | None = None) -> subprocess.Popen[bytes]:
     """The one Popen call: own process group, no inherited fds, default SIGPIPE/SIGXFSZ.
@@ -109,7 +108,7 @@ def _popen(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int
         close_fds=True, restore_signals=True, stdin=stdin, stdout=stdout, stderr=stderr)
 
 
-def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int | None = None,
+def _start(argv: Sequence[str], cwd: str, env: Mapping[str, str], *, stdin: int | None = None,
            stdout: int | None = None, stderr: int | None = None) -> subprocess.Popen[bytes]:
     """Start `argv`, or say why it cannot start. A stream left None is orchestra's own
     (only `orchestra run`'s command uses that)."""
@@ -119,7 +118,7 @@ def _start(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int
         raise _spawn_error(exc, argv, cwd) from None
 
 
-def _start_command(argv: Sequence[str], cwd: Path, env: Mapping[str, str], *, stdin: int,
+def _start_command(argv: Sequence[str], cwd: str, env: Mapping[str, str], *, stdin: int,
                    stdout: int, stderr: int) -> subprocess.Popen[bytes]:
     """`_start` for a configured command: a shell string with no shell syntax is exec'd
     without the shell (`plain_words`). If that fails (no such program, a script without `#!`,
@@ -143,7 +142,7 @@ class Tracker(Protocol):
     def track(self, pgid: int) -> None: ...
 
 
-def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], tracker: Tracker, *,
+def spawn(argv: Sequence[str], cwd: str, env: Mapping[str, str], tracker: Tracker, *,
           tty: bool = False) -> Child:
     """Start a service's `argv` in `cwd` with exactly `env`, in a new process group (on a
     pseudo-terminal of its own with `tty`).
@@ -174,7 +173,7 @@ def spawn(argv: Sequence[str], cwd: Path, env: Mapping[str, str], tracker: Track
                  open(err_read, "rb", buffering=0))
 
 
-def _spawn_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
+def _spawn_on_terminal(argv: Sequence[str], cwd: str, env: Mapping[str, str],
                        tracker: Tracker) -> Child:
     """`spawn` for `tty: true`: as for pipes, the watchdog hears first of what the child will
     hold (the slave's path) and then of its group. orchestra closes its slave at once, so the
@@ -196,7 +195,7 @@ def _spawn_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
     return Child(popen, open(master, "rb", buffering=0), None, terminal)
 
 
-def _start_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
+def _start_on_terminal(argv: Sequence[str], cwd: str, env: Mapping[str, str],
                        slave: int) -> subprocess.Popen[bytes]:
     """Popen of the helper that makes the slave the controlling terminal, then execs `argv`.
     A program that is not there is reported here, as `spawn` reports it for pipes; a failure
@@ -204,7 +203,7 @@ def _start_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
     from orchestra.runtime.terminal import TTY_EXEC_HELPER
 
     command = exec_plain_command(argv)
-    if cwd.is_dir() and find_program(command[0], cwd, env.get("PATH", os.defpath)) is None:
+    if os.path.isdir(cwd) and find_program(command[0], cwd, env.get("PATH", os.defpath)) is None:
         raise _spawn_error(FileNotFoundError(2, "No such file or directory"), command, cwd)
     lc_ctype = "=" + env["LC_CTYPE"] if "LC_CTYPE" in env else ""
     try:
@@ -216,7 +215,7 @@ def _start_on_terminal(argv: Sequence[str], cwd: Path, env: Mapping[str, str],
         raise _spawn_error(exc, command, cwd) from None
 
 
-def spawn_attached(argv: Sequence[str], cwd: Path,
+def spawn_attached(argv: Sequence[str], cwd: str,
                    env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start `orchestra run`'s command with orchestra's stdin, stdout and stderr.
 
@@ -226,13 +225,13 @@ def spawn_attached(argv: Sequence[str], cwd: Path,
     return _start(argv, cwd, env)
 
 
-def spawn_quiet(argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+def spawn_quiet(argv: Sequence[str], cwd: str, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
     """Start a check command (output discarded) in a new process group."""
     return _start_command(argv, cwd, env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL)
 
 
-def _spawn_error(exc: OSError, argv: Sequence[str], cwd: Path) -> SpawnError:
+def _spawn_error(exc: OSError, argv: Sequence[str], cwd: str) -> SpawnError:
     if exc.filename is not None and str(exc.filename) == str(cwd):
         return SpawnError(f"directory '{cwd}' does not exist or is not usable "
                           f"({exc.strerror})", 127)

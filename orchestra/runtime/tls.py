@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib
 import sys
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from orchestra.config.model import CheckKind
 from orchestra.plan import Plan
@@ -38,8 +37,11 @@ def needs_tls(plan: Plan | None) -> bool:
 
 
 def _is_https(check: Check | None) -> bool:
-    return (check is not None and check.kind is CheckKind.HTTP
-            and urlsplit(check.url or "").scheme == "https")
+    if check is None or check.kind is not CheckKind.HTTP:
+        return False
+    from urllib.parse import urlsplit  # with ipaddress: only for a run with an http check
+
+    return urlsplit(check.url or "").scheme == "https"
 
 
 def import_asyncio(plan: Plan | None) -> None:

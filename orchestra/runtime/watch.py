@@ -102,7 +102,7 @@ class FileWatcher:
         self._own = _own_output(orchestrator)
 
     async def __aenter__(self) -> FileWatcher:
-        paths = {w.service.name: (list(w.service.watch.paths), w.service.dir)
+        paths = {w.service.name: (list(w.service.watch.paths), Path(w.service.dir))
                  for w in self.watched if w.service.watch is not None}
         folders, parents = watch_roots([p for listed, _ in paths.values() for p in listed])
         self._folders = folders
@@ -195,7 +195,7 @@ class FileWatcher:
         for watched in self.watched:
             watch = watched.service.watch
             assert watch is not None
-            mine = [p for p in paths if concerns(watch, watched.service.dir, p)]
+            mine = [p for p in paths if concerns(watch, Path(watched.service.dir), p)]
             if not mine:
                 continue
             watched.changed.update(mine)
@@ -219,7 +219,8 @@ class FileWatcher:
             async with self._turn:
                 while watched.changed and not self.orchestrator.stopping:
                     changed, watched.changed = sorted(watched.changed), set()
-                    await self._act_once(watched, describe(changed, watched.service.dir))
+                    await self._act_once(watched,
+                                         describe(changed, Path(watched.service.dir)))
         except StoppingError:   # the stack began to stop meanwhile: nothing starts now
             pass
         finally:

@@ -9,7 +9,6 @@ them all and closes their connections: the stack itself is never told anything b
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
@@ -59,7 +58,7 @@ class StackApp(App[str]):
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self, socket: Path, project: str, graph: str) -> None:
+    def __init__(self, socket: str, project: str, graph: str) -> None:
         super().__init__()
         self.socket = socket
         self.project = project

@@ -35,7 +35,7 @@ def graph_of(config: Path) -> str:
     from orchestra.config.project import LoadOptions
 
     try:
-        return graph_text(load_spec(LoadOptions(file=config, cwd=config.parent)))
+        return graph_text(load_spec(LoadOptions(file=str(config), cwd=str(config.parent))))
     except (OrchestraError, OSError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f"the dependency graph cannot be read: {first}\n"

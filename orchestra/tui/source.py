@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from orchestra.control import protocol
 from orchestra.control.client import ControlError, NotRunning
@@ -59,7 +58,7 @@ class CpuMeter:
         return max(0.0, (cpu_s - before[0]) / (now - before[1]) * 100)
 
 
-async def _connect(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _connect(path: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     try:
         return await asyncio.open_unix_connection(str(path), limit=MAX_REPLY)
     except (FileNotFoundError, ConnectionRefusedError):
@@ -78,7 +77,7 @@ def _reply(line: bytes) -> dict[str, object]:
     return message
 
 
-async def ask(path: Path, message: Mapping[str, object]) -> object:
+async def ask(path: str, message: Mapping[str, object]) -> object:
     """One request, its result; ControlError with the stack's own message if it refuses."""
     reader, writer = await _connect(path)
     try:
@@ -89,7 +88,7 @@ async def ask(path: Path, message: Mapping[str, object]) -> object:
         writer.close()
 
 
-async def follow(path: Path, name: str, tail: int) -> AsyncIterator[dict[str, object]]:
+async def follow(path: str, name: str, tail: int) -> AsyncIterator[dict[str, object]]:
     """The last `tail` lines of instance `name`, then each new one until the stack ends."""
     reader, writer = await _connect(path)
     try:
@@ -110,7 +109,7 @@ async def follow(path: Path, name: str, tail: int) -> AsyncIterator[dict[str, ob
         writer.close()
 
 
-async def instances(path: Path, meter: CpuMeter, timeout: float = 5.0) -> list[Instance]:
+async def instances(path: str, meter: CpuMeter, timeout: float = 5.0) -> list[Instance]:
     """Every instance of the stack, with the CPU and memory of its process group."""
     async with asyncio.timeout(timeout):
         rows = await ask(path, {"command": "ps"})

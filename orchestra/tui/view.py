@@ -41,7 +41,7 @@ def require_terminal() -> None:
                              "`orchestra ps` and `orchestra logs` without one")
 
 
-def open_view(path: Path) -> bool:
+def open_view(path: str) -> bool:
     """Show the view of the stack at `path` until the user quits; True if they stopped the
     stack with it. NotRunning when no stack answers there."""
     from orchestra.control import client
@@ -53,11 +53,11 @@ def open_view(path: Path) -> bool:
     info = info if isinstance(info, dict) else {}
     config = info.get("config")
     graph = graph_of(Path(config)) if isinstance(config, str) else "no config path\n"
-    app = StackApp(path, str(info.get("project", path.stem)), graph)
+    app = StackApp(path, str(info.get("project", Path(path).stem)), graph)
     return app.run() == STOPPED
 
 
-def after_view(stopped: bool, files: Sequence[Path], app_root: Path | None,
+def after_view(stopped: bool, files: Sequence[str], app_root: str | None,
                project_name: str | None) -> str:
     """What to tell the user once the view is closed: the stack runs on unless they
     stopped it, and how to stop it (with the options that found this project)."""
