@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from helpers.cli import TEXT, Cli
-from helpers.orch import PY, Orchestra, Project, alive, wait_gone, wait_until
+from helpers.orch import PY, Orchestra, Project, Result, alive, wait_gone, wait_until
 
 from orchestra.control.paths import project_name, socket_path
 from orchestra.control.peers import PEERS_CHECKED
@@ -749,11 +749,33 @@ def test_stopping_the_exit_code_from_service_ends_up_with_its_code(
                                         "print('testing', flush=True)\ntime.sleep(60)"]}})
     up = cli.start("up", *TEXT, "--exit-code-from", "tests")
     up.wait_for(r"^tests +\| testing$")
+    result = _stop_tests_and_end(cli, up, "tests stopped")
+    assert result.rc == (7 if handles_term else 143), result.dump()
+
+
+def test_stopping_the_exit_code_from_service_before_it_ran_ends_up_with_1(
+        cli: Cli, project: Project) -> None:
+    """`orchestra stop tests` while `tests` still waits for its dependency: it will never
+    run, so `up --exit-code-from tests` cannot have the code it waits for. The stack stops
+    and `up` exits 1 (as for a service skipped because a dependency ended), not 0 at a later
+    `orchestra down`: a CI job whose tests never ran must not pass."""
+    project.yaml({"db": {"command": TICK, "readiness": {"log": "never printed"}},
+                  "tests": {"command": [PY, "-c", "print('testing')"],
+                            "depends_on": {"db": {"condition": "ready"}}}})
+    up = cli.start("up", *TEXT, "--exit-code-from", "tests")
+    up.wait_for(r"^db +\| tick$")
+    result = _stop_tests_and_end(cli, up, "tests stopped before it ran")
+    assert result.rc == 1, result.dump()
+    assert "testing" not in result.text, result.dump()
+
+
+def _stop_tests_and_end(cli: Cli, up: Orchestra, reason: str) -> Result:
+    """`orchestra stop tests`, then `up`'s end: the whole stack stopped for `reason`."""
     db_pid = _pids(cli)["db"]
     stopped = cli.run("stop", "tests")
     assert stopped.rc == 0, stopped.dump()
     result = up.wait(10)
-    assert result.rc == (7 if handles_term else 143), result.dump()
-    assert re.search(r"^system +\| stopping all services: tests stopped \(--exit-code-from\)$",
+    assert re.search(rf"^system +\| stopping all services: {reason} \(--exit-code-from\)$",
                      result.text, re.M), result.dump()
     assert not wait_gone([db_pid], 5)   # type: ignore[list-item]
+    return result

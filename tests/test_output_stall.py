@@ -75,6 +75,20 @@ def _read_until(fd: int, pattern: bytes, into: bytearray, timeout: float) -> Non
             into.extend(os.read(fd, 1 << 16))
 
 
+def _read_to_end(fd: int, into: bytearray, timeout: float) -> None:
+    """Read until orchestra closes its end; fails after `timeout` seconds, even when nothing
+    more comes (a read that blocks would wait for the test's own timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"output did not end within {timeout:g} s: {bytes(into[-500:])!r}"
+        if select.select([fd], [], [], min(remaining, 0.2))[0]:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                return
+            into.extend(chunk)
+
+
 def _filled(fd: int, capacity: int) -> bool:
     """Our pipe holds what it can: orchestra's writer is blocked on it. Not `capacity` bytes
     to the byte: a pipe counts pages, and a write does not merge into a page a read has
@@ -146,10 +160,7 @@ def test_a_stalled_reader_does_not_delay_signals_and_loses_nothing(project: Proj
 
         reaction = stalled.stop_sentinel()
         out = stalled.out
-        deadline = time.monotonic() + 60
-        while chunk := os.read(stalled.read_end, 1 << 20):
-            out.extend(chunk)
-            assert time.monotonic() < deadline, "output did not end within 60 s"
+        _read_to_end(stalled.read_end, out, 60)
         rc = stalled.proc.wait(10)
 
     assert rc == 143, bytes(out[-2000:])

@@ -379,3 +379,29 @@ def test_a_nested_watch_is_kept_when_the_folder_above_it_is_made_again(
     result = stop(orch)
     assert restarts(result.text)[-1] == "src/app/fresh.py", result.dump()
     assert len(pids(result.text, "web")) == 4, result.dump()
+
+
+def test_a_watched_file_is_seen_again_when_its_folder_is_made_again(project: Project) -> None:
+    """`watch: [conf/site.ini]`, then `conf` deleted and, later, made again with the file
+    written at once (a restore, `tar x`, a checkout that brings the folder back): the file is
+    there before its folder's new watch is, and its return still counts as a change, as a
+    watched folder's does, so the service does not go on with the file missing."""
+    conf = project.root / "conf"
+    conf.mkdir()
+    (conf / "site.ini").write_text("v = 0\n")
+    project.yaml({"web": {"command": announcing("web"), "readiness": {"log": "web up"},
+                          "watch": {"paths": ["conf/site.ini"], "debounce": "100ms"}}})
+    orch = project.start(*TEXT)
+    orch.wait_for(r"web: ready: ", 20)
+    shutil.rmtree(conf)
+    orch.wait_for(r"(?s)web: conf/site\.ini changed; restarting.*^web +\| web up \d+\n", 20)
+    conf.mkdir()
+    (conf / "site.ini").write_text("v = 1\n")
+    orch.wait_for(r"(?s)(.*?web: conf/site\.ini changed; restarting.*?^web +\| web up \d+\n)"
+                  r"{2}", 20)
+    (conf / "site.ini").write_text("v = 2\n")   # and the new folder is watched
+    orch.wait_for(r"(?s)(.*?web: conf/site\.ini changed; restarting.*?^web +\| web up \d+\n)"
+                  r"{3}", 20)
+    result = stop(orch)
+    assert restarts(result.text) == ["conf/site.ini"] * 3, result.dump()
+    assert len(pids(result.text, "web")) == 4, result.dump()

@@ -105,8 +105,9 @@ DETACH = Flag("detach", ("-D", "--detach"), "flag",
               "Run the stack in the background and return once every service has started; "
               "control it with ps, logs and down. (-d is foreman's app root.)")
 WAIT = Flag("wait", ("--wait",), "flag",
-            "With --detach: return once every service is ready and every one-shot has "
-            "completed; on a failure before that, say why, stop the stack, exit 1.")
+            "With --detach: return once every service is ready and every one-shot that "
+            "another depends on has completed; on a failure before that, say why, stop the "
+            "stack, exit 1.")
 LOG_DIR = Flag("log_dir", ("--log-dir",), "path",
                "With --detach: the folder for the log files (default: orchestra/PROJECT "
                "in $XDG_STATE_HOME, else in ~/.local/state).")

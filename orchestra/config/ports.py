@@ -131,7 +131,7 @@ def _entries(fd: int) -> list[tuple[int, int]]:
 def _live_entries(fd: int) -> list[tuple[int, int]]:
     """The reservations whose orchestra is still there (an unreaped one too: its pid cannot
     be taken by another orchestra yet)."""
-    from orchestra.runtime.liveness import alive  # a leaf: nothing more is loaded for it
+    from orchestra.runtime.pid_alive import alive  # a leaf: nothing more is loaded for it
 
     return [(port, pid) for port, pid in _entries(fd) if alive(pid, zombie_is_alive=True)]
 

@@ -2,7 +2,8 @@
 
 Each reason keeps the first code it saw; the first reason present, in this order, decides:
 - `exit-code-from`: `--exit-code-from SVC`: the code of the first instance of SVC that ran
-  and ended, on its own or by `orchestra stop` (as docker compose does);
+  and ended, on its own or by `orchestra stop` (as docker compose does); 1 when
+  `orchestra stop` stopped it before it ran (it never will: the run fails, as for a skip);
 - `failure`: the first service that failed on its own (not stopped by orchestra): its code —
   even when a signal arrived while its exit was still being cleaned up, unless its restart
   policy would have restarted it (then only the stop prevented that: it is no failure of the

@@ -135,18 +135,23 @@ class Orchestrator:
         facts = runner.facts
         status = facts.exit_status
         if facts.stopped_on_request:   # `orchestra stop`: no failure, nothing else stops...
-            if self._decides_exit_code(runner):
+            if self._is_exit_code_service(runner):
                 # ...unless it is the service whose code `up` exits with: as docker compose
-                # does, its stop ends the run with the code it ended with (143 for SIGTERM)
-                self.codes.record("exit-code-from", status.code if status else 1)
-                self.stop(f"{runner.name} stopped (--exit-code-from)")
+                # does, its stop ends the run with the code it ended with (143 for SIGTERM);
+                # stopped before it ran, it never will, and the run fails as for a skip (1)
+                if status is not None and facts.has_started:
+                    self.codes.record("exit-code-from", status.code)
+                    self.stop(f"{runner.name} stopped (--exit-code-from)")
+                else:
+                    self.codes.record("exit-code-from", 1)
+                    self.stop(f"{runner.name} stopped before it ran (--exit-code-from)")
             self.maybe_all_final()
             return
         if facts.state is State.FAILED and not self.stopping:
             self._report_failure(runner)
         if facts.state is State.FAILED and status is not None and not facts.restart_forgone:
             self.codes.record("failure", status.code)   # FAILED: it ended on its own
-        if status is not None and self._decides_exit_code(runner):
+        if status is not None and facts.has_started and self._is_exit_code_service(runner):
             # the first instance to end decides; the others are then stopped by orchestra
             self.codes.record("exit-code-from", status.code)
             self.stop(f"{runner.name} ended (--exit-code-from)")
@@ -161,11 +166,12 @@ class Orchestrator:
             self.stop(f"{runner.name} ended (--abort-on-exit)")
         self.maybe_all_final()
 
-    def _decides_exit_code(self, runner: ServiceRunner) -> bool:
-        """Whether this end is the one `--exit-code-from` waits for: the first of an
-        instance of that service that ran."""
+    def _is_exit_code_service(self, runner: ServiceRunner) -> bool:
+        """Whether this is an instance of the `--exit-code-from` service and none has
+        decided the run's code yet: the first end of one that ran (or stop of one, ran or
+        not) decides it."""
         return (self.settings.exit_code_from == runner.instance.service.name
-                and runner.facts.has_started and "exit-code-from" not in self.codes)
+                and "exit-code-from" not in self.codes)
 
     def _report_failure(self, runner: ServiceRunner) -> None:
         from orchestra.runtime import stack_reports  # on a failure, not at every start

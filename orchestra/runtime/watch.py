@@ -45,6 +45,7 @@ from orchestra.runtime.watch_paths import (
     holding_folders,
     on_the_way,
     shown,
+    single_files,
     watch_roots,
 )
 
@@ -96,6 +97,7 @@ class FileWatcher:
         self._stops: list[asyncio.Event] = []
         self._folders: list[Path] = []   # watched recursively, each by one inotify tree
         self._holders: list[Path] = []   # watched on their own (see `__aenter__`)
+        self._files: list[Path] = []     # watched through their folder, a holder
         self._recursive: Watcher | None = None
         self._holding: Watcher | None = None
         self._actions: set[asyncio.Task[None]] = set()
@@ -104,8 +106,10 @@ class FileWatcher:
     async def __aenter__(self) -> FileWatcher:
         paths = {w.service.name: (list(w.service.watch.paths), Path(w.service.dir))
                  for w in self.watched if w.service.watch is not None}
-        folders, parents = watch_roots([p for listed, _ in paths.values() for p in listed])
+        every = [p for listed, _ in paths.values() for p in listed]
+        folders, parents = watch_roots(every)
         self._folders = folders
+        self._files = single_files(every, folders)
         self.orchestrator.mux.system("watching files: " + "; ".join(
             f"{name}: {', '.join(shown(listed, folder))}"
             for name, (listed, folder) in paths.items()), event="watch")
@@ -137,18 +141,23 @@ class FileWatcher:
         own or, while it is missing, the nearest folder above it that exists: it is there
         that the holder shows up when it is made again (`src` of `watch: [src/app]`, deleted
         and made again with `src/app` inside). Returns the watched folders that have come
-        back: their re-creation is a change, even if it came before their new watch.
+        back, and the watched files in a holder that has: their re-creation is a change, even
+        if it came before their new watch (`conf/site.ini`, written as soon as `conf` is
+        made again).
 
         A watcher is started anew when its folders differ, or when one of them is among the
         `changed` paths (deleted, or made again: its inotify watch ended with the old
         folder). The new watcher is set up in its task's first step, before the services'
         debounce ends; the old one ends on its own within STEP_MS."""
         before = self._recursive.roots if self._recursive is not None else ()
+        held_before = self._holding.roots if self._holding is not None else ()
         existing = [folder for folder in self._folders if folder.is_dir()]
         self._recursive = self._renew(self._recursive, existing, changed, recursive=True)
-        self._holding = self._renew(self._holding, holding_folders(self._holders), changed,
-                                    recursive=False)
-        return [folder for folder in existing if folder not in before]
+        holding = holding_folders(self._holders)
+        self._holding = self._renew(self._holding, holding, changed, recursive=False)
+        return [*(folder for folder in existing if folder not in before),
+                *(file for file in self._files if file.parent in holding
+                  and file.parent not in held_before and file.exists())]
 
     def _renew(self, current: Watcher | None, roots: list[Path], changed: list[Path], *,
                recursive: bool) -> Watcher | None:

@@ -84,8 +84,14 @@ def watch_roots(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     for path in sorted({p for p in paths if p.is_dir()}, key=lambda p: len(p.parts)):
         if not _inside(path, folders):
             folders.append(path)
-    parents = sorted({p.parent for p in paths if not p.is_dir() and not _inside(p, folders)})
+    parents = sorted({p.parent for p in single_files(paths, folders)})
     return folders, parents
+
+
+def single_files(paths: list[Path], folders: list[Path]) -> list[Path]:
+    """The watched paths that are no folder and lie outside the watched `folders`: each is
+    watched through its own folder (see `watch_roots`)."""
+    return sorted({p for p in paths if not p.is_dir() and not _inside(p, folders)})
 
 
 def _inside(path: Path, folders: list[Path]) -> bool:

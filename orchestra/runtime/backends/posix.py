@@ -59,7 +59,7 @@ class PosixBackend(ProcessBackend):
     async def gone(self, pids: list[int], timeout: float) -> bool:
         deadline = self._loop.time() + timeout
         interval = 0.001
-        from orchestra.runtime.liveness import alive
+        from orchestra.runtime.pid_alive import alive
 
         left = [pid for pid in pids if alive(pid, zombie_is_alive=False)]
         while left:

@@ -1,4 +1,4 @@
-"""`runtime/liveness.alive`, the one answer to "is that process still there" that the port
+"""`runtime/pid_alive.alive`, the one answer to "is that process still there" that the port
 reservations and the posix backend share: they differ only in what a zombie is."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from helpers.orch import wait_until
 
 from orchestra.runtime.groups import membership
-from orchestra.runtime.liveness import alive
+from orchestra.runtime.pid_alive import alive
 
 
 def test_a_running_process_is_alive_under_either_rule() -> None:
