@@ -251,6 +251,29 @@ def test_notify_works_whatever_the_runtime_dir(project: Project, tmp_path: Path,
     assert re.search(r"^system +\| svc: ready: notify ", result.text, re.M), result.dump()
 
 
+def test_notify_ignores_a_relative_runtime_dir(project: Project) -> None:
+    """A relative $XDG_RUNTIME_DIR is ignored, as for the control socket: the notify socket's
+    folder is made in the temp folder, with an absolute path the watchdog can remove, never
+    under the project."""
+    (project.root / "rundir").mkdir(mode=0o700)
+    service = code("""
+        import socket
+        print("socket at", os.environ["NOTIFY_SOCKET"], flush=True)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        s.sendto(b"READY=1", os.environ["NOTIFY_SOCKET"])
+        time.sleep(30)
+    """)
+    path = project.yaml({
+        "svc": {"command": service, "readiness": {"notify": True, "start_period": "10s"}},
+        "app": {"command": code("print('app ran')"),
+                "depends_on": {"svc": {"condition": "ready"}}},
+    })
+    result = up(project, path, "--exit-code-from", "app", env={"XDG_RUNTIME_DIR": "rundir"})
+    assert result.rc == 0, result.dump()
+    assert re.search(r"^svc +\| socket at /", result.text, re.M), result.dump()
+    assert list((project.root / "rundir").iterdir()) == [], result.dump()
+
+
 @pytest.mark.skipif(not SENDERS_KNOWN, reason="no sender credentials on datagrams here "
                     "(documented in docs/CONFIG.md)")
 def test_notify_datagram_from_outside_the_group_is_ignored(project: Project,

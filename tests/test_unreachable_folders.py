@@ -79,3 +79,18 @@ def test_app_root_with_a_name_too_long_is_one_config_error(
     result = cli.run("ps", "-d", TOO_LONG)
     assert result.rc == 1, result.dump()
     assert "no running stack for this project" in one_error(result), result.dump()
+
+
+@pytest.mark.parametrize("folder", ["loop", "loop/app", TOO_LONG])
+def test_a_service_dir_that_cannot_be_looked_into_is_one_config_error(
+        project: Project, cli: Cli, folder: str) -> None:
+    """`dir:` through a symbolic link loop or with a name over NAME_MAX: the service's
+    directory is reported at its line like any missing one; nothing starts."""
+    (project.root / "loop").symlink_to("loop")
+    project.yaml({"web": {"command": ["echo", "started"], "dir": folder}})
+    for command in ("check", "up"):
+        result = cli.run(command, *(["--no-color"] if command == "up" else []))
+        assert result.rc == 2, result.dump()
+        line = one_error(result)
+        assert "services.web.dir: " in line and "does not exist" in line, result.dump()
+        assert "started" not in result.text, result.dump()

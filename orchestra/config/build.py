@@ -9,6 +9,7 @@ layered (DESIGN §2.3). `${VAR}` was already interpolated (`config/interpolation
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -118,9 +119,11 @@ class ServiceBuilder:
     def _check_directories(self, raw: dict[str, object], path: PathKey, directory: Path,
                            run_dir: Path) -> bool:
         for folder, key in ((directory, "dir"), (run_dir, "entrypoint")):
-            if not folder.is_dir():
+            # os.path answers False where it cannot look (a symbolic link loop, a name over
+            # NAME_MAX, a folder it may not enter); Path.is_dir raises for some of those
+            if not os.path.isdir(folder):
                 where = (*path, key) if key in raw else path
-                self._find(where, f"'{folder}' is not a directory" if folder.exists()
+                self._find(where, f"'{folder}' is not a directory" if os.path.exists(folder)
                            else f"directory '{folder}' does not exist")
                 return False
         return True
@@ -159,7 +162,10 @@ class ServiceBuilder:
         value = raw.get("dir")
         if not isinstance(value, str):
             return self.root
-        return (self.root / value).resolve()
+        try:
+            return (self.root / value).resolve()
+        except (OSError, RuntimeError):   # a loop, a name too long: reported as not there
+            return self.root / value
 
     def _argv(self, raw: dict[str, object], path: PathKey,
               run_dir: Path) -> tuple[tuple[str, ...], bool]:

@@ -33,7 +33,8 @@ class NotifyFolder:
             # "/orchestra-XXXXXXXX/notify-NNNN.sock" to fit in it.
             candidates = [c for c in (self.environ.get("XDG_RUNTIME_DIR"),
                                       tempfile.gettempdir(), "/tmp")
-                          if c and len(os.fsencode(c)) <= MAX_SOCKET_BASE and os.path.isdir(c)]
+                          if c and os.path.isabs(c)   # a relative one: as control/paths.py
+                          and len(os.fsencode(c)) <= MAX_SOCKET_BASE and os.path.isdir(c)]
             for base in candidates:   # the first one we may create a folder in
                 try:
                     self.path = tempfile.mkdtemp(prefix="orchestra-", dir=base)
