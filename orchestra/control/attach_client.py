@@ -24,7 +24,7 @@ import tty
 from types import FrameType
 
 from orchestra.control import frames, protocol
-from orchestra.control.client import ControlError, NotRunning
+from orchestra.control.client import ControlError, connected, decode_reply
 
 DETACH_KEY = b"\x1d"   # Ctrl-]
 DETACH_NAME = "Ctrl-]"
@@ -44,7 +44,7 @@ def attach(path: str, service: str) -> int:
 
 def attach_until_end(path: str, service: str) -> tuple[int, str]:
     """`attach`, and also why it ended (said on stderr too): the view's status line."""
-    sock = _connect(path)
+    sock = connected(path)
     try:
         sock.sendall(protocol.encode({"command": "attach", "services": [service]}))
         reply, rest = _reply(sock)
@@ -63,21 +63,8 @@ def attach_until_end(path: str, service: str) -> tuple[int, str]:
         sock.close()
 
 
-def _connect(path: str) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(str(path))
-    except (FileNotFoundError, ConnectionRefusedError):
-        sock.close()
-        raise NotRunning("no running stack for this project (start it with "
-                         "`orchestra up`)") from None
-    return sock
-
-
 def _reply(sock: socket.socket) -> tuple[dict[str, object], bytes]:
     """The JSON reply line, and what came after it (the first frames)."""
-    import json
-
     received = bytearray()
     sock.settimeout(30)
     while b"\n" not in received:
@@ -90,13 +77,8 @@ def _reply(sock: socket.socket) -> tuple[dict[str, object], bytes]:
         received += chunk
     sock.settimeout(None)
     line, _, rest = bytes(received).partition(b"\n")
-    try:
-        message = json.loads(line)
-    except ValueError:
-        raise ControlError("not a reply of orchestra's") from None
-    if not isinstance(message, dict):
-        raise ControlError("not a reply of orchestra's")
-    if message.get("ok") is not True:
+    message = decode_reply(line)
+    if message.get("ok") is not True:   # attach's one reply must say so; a stream line need not
         raise ControlError(str(message.get("error")))
     result = message.get("result")
     return (result if isinstance(result, dict) else {}), rest

@@ -22,17 +22,38 @@ class ControlError(OrchestraError):
     """The stack answered with an error."""
 
 
+def connected(path: str, timeout: float | None = None) -> socket.socket:
+    """A socket connected to the stack's control socket at `path`; NotRunning when nothing
+    serves it. Shared by requests (`Connection`) and `attach` (control/attach_client.py)."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError):
+        sock.close()
+        raise NotRunning("no running stack for this project (start it with "
+                         "`orchestra up`)") from None
+    return sock
+
+
+def decode_reply(line: bytes) -> dict[str, object]:
+    """One reply line of the stack as a mapping; ControlError for a line that is not one of
+    orchestra's, or that says the request failed."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        raise ControlError("not a reply of orchestra's") from None
+    if not isinstance(message, dict):
+        raise ControlError("not a reply of orchestra's")
+    if message.get("ok") is False:
+        raise ControlError(str(message.get("error")))
+    return message
+
+
 class Connection:
     def __init__(self, path: str, timeout: float | None = 30.0) -> None:
         self.path = path
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.settimeout(timeout)
-        try:
-            self._sock.connect(str(path))
-        except (FileNotFoundError, ConnectionRefusedError):
-            self._sock.close()
-            raise NotRunning("no running stack for this project (start it with "
-                             "`orchestra up`)") from None
+        self._sock = connected(path, timeout)
         self._lines = self._sock.makefile("rb")
 
     def __enter__(self) -> Connection:
@@ -57,15 +78,7 @@ class Connection:
             raise ControlError(f"the connection to the stack failed: {exc}") from None
         if not line:
             raise ControlError("the stack closed the connection")
-        try:
-            message = json.loads(line)
-        except ValueError:
-            raise ControlError("not a reply of orchestra's") from None
-        if not isinstance(message, dict):
-            raise ControlError("not a reply of orchestra's")
-        if message.get("ok") is False:
-            raise ControlError(str(message.get("error")))
-        return message
+        return decode_reply(line)
 
 
 def socket_of(project: str) -> str:
